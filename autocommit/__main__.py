@@ -1,0 +1,5 @@
+import sys
+
+from autocommit.cli import main
+
+sys.exit(main())

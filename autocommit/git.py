@@ -1,0 +1,118 @@
+"""Running git safely on a user's repository.
+
+Every git process autocommit starts goes through :func:`run`: the variables a git hook
+exports (``GIT_INDEX_FILE``, ``GIT_DIR``, …) are scrubbed so they cannot redirect us to
+the user's index, optional locks are off so reads never take ``index.lock``, and hooks
+are disabled so no user hook (``reference-transaction`` included) ever runs on our behalf.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from autocommit.errors import AutocommitError, GitCommandError
+
+# What `git rev-parse --local-env-vars` printed on git 2.39; used when git cannot be asked.
+_FALLBACK_LOCAL_ENV_VARS = [
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
+]  # fmt: skip
+
+# Options for every invocation: no hooks, no automatic gc or maintenance, no pager.
+_BASE_OPTIONS = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "gc.auto=0",
+    "-c", "maintenance.auto=false",
+    "-c", "advice.addEmbeddedRepo=false",
+    "-c", "advice.addIgnoredFile=false",
+    "--no-pager",
+)  # fmt: skip
+
+ZERO_OID = "0" * 40
+
+
+@functools.lru_cache(maxsize=1)
+def _local_env_vars() -> tuple[str, ...]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--local-env-vars"],
+            env=clean,
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        out = []
+    return tuple(sorted(set(out) | set(_FALLBACK_LOCAL_ENV_VARS)))
+
+
+@functools.lru_cache(maxsize=1)
+def _base_env() -> Mapping[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _local_env_vars()}
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a git child: the caller's, minus repository-local variables."""
+    env = dict(_base_env())
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    ok_codes: Sequence[int] = (0,),
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git <args>`` in ``cwd``; raise :class:`GitCommandError` on an unexpected exit."""
+    argv = ["git", *_BASE_OPTIONS, *args]
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            input=input,
+            env=scrubbed_env(env),
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise AutocommitError("git is not installed", "install git and try again") from exc
+    if check and proc.returncode not in ok_codes:
+        raise GitCommandError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+def out(
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run git and return its stdout as text, without the trailing newline."""
+    proc = run(args, cwd, input=input, env=env)
+    return proc.stdout.decode(errors="surrogateescape").rstrip("\n")
+
+
+def nul_split(data: bytes) -> list[str]:
+    """Split git's ``-z`` output into paths (file names may hold any byte but NUL)."""
+    return [p.decode(errors="surrogateescape") for p in data.split(b"\0") if p]
+
+
+def nul_join(paths: Sequence[str]) -> bytes:
+    return b"".join(p.encode(errors="surrogateescape") + b"\0" for p in paths)

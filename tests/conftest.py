@@ -1,0 +1,41 @@
+"""Fixtures: real git repositories in temporary directories, isolated from the machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.gitutil import git
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees a clean global git config with an identity, and no AUTOCOMMIT_*."""
+    home = tmp_path_factory.mktemp("home")
+    config = home / ".gitconfig"
+    config.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n"
+        '[protocol "file"]\n\tallow = always\n'
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in list(__import__("os").environ):
+        if name.startswith("AUTOCOMMIT_") or name.startswith("MLFLOW_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """A repository with one commit (``train.py``, ``README.md``) and a clean tree."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "train.py").write_text("lr = 0.1\nprint('training')\n")
+    (root / "README.md").write_text("# experiment\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    yield root

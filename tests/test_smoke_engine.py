@@ -1,0 +1,44 @@
+"""First checks of the snapshot engine through the CLI, on a real repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from autocommit.repo import find_worktree
+from autocommit.snapshot import take_snapshot
+from tests.gitutil import git, tree_listing, user_state
+
+
+def autocommit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autocommit", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_clean_tree_snapshot_is_head(repo: Path) -> None:
+    snap = take_snapshot(find_worktree(repo))
+    assert snap.commit == git(repo, "rev-parse", "HEAD").strip()
+    assert not snap.dirty and not snap.created
+
+
+def test_dirty_tree_goes_to_shadow_branch_only(repo: Path) -> None:
+    (repo / "train.py").write_text("lr = 0.01\n")
+    (repo / "notes.md").write_text("try a smaller lr\n")
+    before = user_state(repo)
+    done = autocommit(repo, "snapshot")
+    assert done.returncode == 0, done.stderr
+    sha = done.stdout.strip()
+    assert git(repo, "rev-parse", "autocommit/heads/main").strip() == sha
+    listing = tree_listing(repo, sha)
+    assert set(listing) == {"train.py", "README.md", "notes.md"}
+    assert git(repo, "show", f"{sha}:train.py") == "lr = 0.01\n"
+    git(repo, "merge-base", "--is-ancestor", "HEAD", sha)
+    assert user_state(repo) == before
+
+
+def test_not_a_repository_is_a_one_line_error(tmp_path: Path) -> None:
+    done = autocommit(tmp_path, "snapshot")
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1 and "not a git repository" in done.stderr
