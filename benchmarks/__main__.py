@@ -59,7 +59,7 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = (
         f"Measured {stamp} on {machine()}.\n"
-        "Medians (p95 where latency matters) of repeated runs; baseline measured in the same run.\n\n"
+        "Medians (p95 where latency matters); each baseline measured in the same run.\n\n"
         + table(rows)
         + "\n"
     )
