@@ -8,11 +8,13 @@ the reported exclusions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autocommit import config, git, refs
 from autocommit.config import Settings
@@ -39,6 +41,18 @@ class Snapshot:
     reconciled: bool  # the whole tree was scanned (not only the given paths)
     skipped: tuple[Skipped, ...]
     summary: str  # one line: what changed since the previous snapshot
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
+        data = dataclasses.asdict(self)
+        data["skipped"] = [dataclasses.asdict(s) for s in self.skipped]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        fields = dict(data)
+        fields["skipped"] = tuple(Skipped(**s) for s in data["skipped"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from autocommit.output import note, print_json
 
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pin:
         refs.pin(worktree.root, snap.commit)
     if args.json:
-        print_json(dataclasses.asdict(snap))
+        print_json(snap.to_dict())
         return 0
     for skipped in snap.skipped:
         note(f"left out {skipped.path} ({skipped.reason})")
