@@ -1,0 +1,196 @@
+"""Talking to a worktree's watch daemon: start, stop, status, sync barrier, notify.
+
+Cheap to import (the git hooks and the MLflow plugin use it): the engine is imported
+only when a snapshot comes back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from autocommit.control import DaemonFiles, DaemonUnavailable, request
+from autocommit.errors import AutocommitError
+from autocommit.repo import Worktree
+
+if TYPE_CHECKING:
+    from autocommit.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+# The exit status of a daemon that found another one holding the lock.
+EXIT_ALREADY_RUNNING = 3
+
+
+def _ask(worktree: Worktree, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
+    return request(worktree, {"op": op, **fields}, timeout)
+
+
+def is_running(worktree: Worktree) -> bool:
+    """Whether a daemon for this worktree answers on its control socket."""
+    try:
+        _ask(worktree, "ping", timeout=2.0)
+    except DaemonUnavailable:
+        return False
+    return True
+
+
+def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
+    """The snapshot of the tree including every change made before this call.
+
+    None when no daemon answers (none runs, or it could not snapshot in time): the
+    caller then snapshots in-process, which is exact too, only slower.
+    """
+    try:
+        answer = _ask(worktree, "sync", timeout)
+    except DaemonUnavailable as exc:
+        log.debug("no sync from the daemon: %s", exc)
+        return None
+    if not answer.get("ok"):
+        log.debug("the daemon could not snapshot: %s", answer.get("error"))
+        return None
+    from autocommit.snapshot import Snapshot
+
+    return Snapshot.from_dict(answer["snapshot"])
+
+
+def notify(worktree: Worktree, event: str, args: Sequence[str] = ()) -> bool:
+    """Tell the daemon a git operation happened (a hook ran); False when none runs."""
+    try:
+        answer = _ask(worktree, "notify", 2.0, event=event, args=list(args))
+    except DaemonUnavailable:
+        return False
+    return bool(answer.get("ok"))
+
+
+def status(worktree: Worktree) -> dict[str, Any]:
+    """What the daemon reports about itself, or why there is none."""
+    files = DaemonFiles.of(worktree)
+    try:
+        answer = _ask(worktree, "status", timeout=2.0)
+        answer.pop("ok", None)
+        return answer
+    except DaemonUnavailable:
+        pass
+    held = files.lock_is_held()
+    pid = files.read_pid()
+    return {
+        "running": held,
+        "state": "starting" if held else "stopped",
+        "pid": pid if held else None,
+        "stale_pid": pid if pid is not None and not held else None,
+        "worktree": str(worktree.root),
+        "log": str(files.log),
+    }
+
+
+def _daemon_command(worktree: Worktree) -> list[str]:
+    return [sys.executable, "-m", "autocommit", "-C", str(worktree.root), "run", "--foreground"]
+
+
+def _reap_in_background(proc: subprocess.Popen[bytes]) -> None:
+    threading.Thread(target=proc.wait, name="autocommit-reaper", daemon=True).start()
+
+
+def _startup_error(files: DaemonFiles) -> str:
+    try:
+        lines = files.output.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if line.startswith("autocommit: error: "):
+            return line.removeprefix("autocommit: error: ")
+    return lines[-1] if lines else "the daemon exited during startup"
+
+
+def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
+    """Start the daemon in the background unless one runs; return its pid.
+
+    With ``wait``, return once it watches the tree and has reconciled it.
+    """
+    from autocommit import config, git
+
+    current = status(worktree)
+    if current.get("running") and current.get("pid"):
+        return int(current["pid"])
+    if not config.load(worktree.root).enabled:
+        raise AutocommitError(
+            f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
+        )
+    files = DaemonFiles.of(worktree)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(files.dir, 0o700)
+    with open(files.output, "wb") as output:
+        proc = subprocess.Popen(
+            _daemon_command(worktree),
+            cwd=worktree.root,
+            env=git.scrubbed_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no controlling terminal: survives the shell
+            close_fds=True,
+        )
+    if not wait:
+        _reap_in_background(proc)
+        return proc.pid
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(DaemonUnavailable):
+            answer = _ask(worktree, "status", timeout=max(0.1, deadline - time.monotonic()))
+            _reap_in_background(proc)
+            return int(answer["pid"])
+        code = proc.poll()
+        if code is not None and code != EXIT_ALREADY_RUNNING:
+            raise AutocommitError(
+                f"the daemon did not start: {_startup_error(files)}", f"see {files.log}"
+            )
+        if time.monotonic() > deadline:
+            _reap_in_background(proc)
+            raise AutocommitError(
+                f"the daemon did not get ready within {timeout:.0f}s",
+                f"see {files.log}; `autocommit status` tells when it is",
+            )
+        time.sleep(0.02)
+
+
+def _is_our_daemon(pid: int) -> bool:
+    """Guard against a recycled pid in a stale pid file."""
+    import psutil
+
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return "autocommit" in " ".join(cmdline) and "run" in cmdline
+
+
+def stop(worktree: Worktree, timeout: float = 10.0) -> bool:
+    """Stop the daemon (it finishes a snapshot in flight); False when none was running."""
+    files = DaemonFiles.of(worktree)
+    try:
+        pid: int | None = int(_ask(worktree, "stop", timeout=2.0)["pid"])
+    except DaemonUnavailable:
+        if not files.lock_is_held():
+            return False
+        pid = files.read_pid()  # still starting: signal it
+        if pid is not None and _is_our_daemon(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while files.lock_is_held():
+        if time.monotonic() > deadline:
+            raise AutocommitError(
+                f"the daemon (pid {pid}) did not stop within {timeout:.0f}s",
+                f"see {files.log}; `kill {pid}` ends it",
+            )
+        time.sleep(0.02)
+    return True
