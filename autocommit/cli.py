@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "init",
     "snapshot",
     "log",
+    "runs",
 )
 
 

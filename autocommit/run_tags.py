@@ -1,0 +1,264 @@
+"""The MLflow tags of a run: the exact snapshot of the code it ran.
+
+The MLflow plugin (``autocommit.mlflow_plugin``) calls this for every run MLflow creates
+through its context providers. Runs created without them (resumed runs,
+``MlflowClient.create_run``, ``mlflow run`` projects) can get the same tags from
+:func:`mlflow_tags` (re-exported as ``autocommit.mlflow_tags``).
+
+Which repository: the one holding the entry script (``sys.argv[0]``) unless that script
+belongs to the Python installation (``pytest``, ``ipykernel_launcher``, …), else the
+current directory (notebooks, the REPL). Only enabled repositories get snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
+    from autocommit.config import Settings
+    from autocommit.repo import Worktree
+    from autocommit.snapshot import Snapshot
+
+COMMIT = "autocommit.commit"
+HEAD = "autocommit.head"
+DIRTY = "autocommit.dirty"
+BRANCH = "autocommit.branch"
+CHANGES = "autocommit.changes"
+SKIPPED = "autocommit.skipped"
+ERROR = "autocommit.error"
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+
+# MLflow 3 accepts 8000 characters per tag value; older servers 5000.
+MAX_TAG_VALUE = 5000
+CLEAN_CHANGES = "none"
+
+_logger = logging.getLogger("autocommit")
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Target:
+    """An enabled repository a run is about to start in."""
+
+    root: Path
+    settings: Settings
+
+
+def entry_directory() -> Path:
+    """Where the run's code lives: the entry script's directory, else the current one."""
+    script = sys.argv[0] if sys.argv else ""
+    if script and os.path.isfile(script) and not _belongs_to_python(script):
+        return Path(script).absolute().parent
+    return Path.cwd()
+
+
+def _belongs_to_python(script: str) -> bool:
+    """True for launchers of the Python installation (pytest, ipykernel, mlflow, …)."""
+    path = os.path.realpath(script)
+    homes = {sys.prefix, sys.exec_prefix, sys.base_prefix}
+    homes.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return any(path.startswith(os.path.realpath(home) + os.sep) for home in homes if home)
+
+
+def repository_root(start: Path) -> Path | None:
+    """The top of the working tree holding ``start``, found without running git."""
+    for directory in (start, *start.parents):
+        if os.path.lexists(directory / ".git"):
+            return directory
+    return None
+
+
+def _disabled_by_environment() -> bool:
+    value = os.environ.get("AUTOCOMMIT_ENABLED", "").strip().lower()
+    return value in {"0", "false", "no", "off"}
+
+
+def find_target(path: Path | str | None = None) -> Target | None:
+    """The enabled repository for a run started now from ``path`` (default: see above).
+
+    None when autocommit has nothing to do (no repository, not enabled), at the cost of a
+    few ``stat`` calls and at most one ``git config``. Raises when the repository's
+    settings cannot be read although autocommit is enabled in it.
+    """
+    if _disabled_by_environment():
+        return None
+    try:
+        start = Path(path).absolute() if path is not None else entry_directory()
+    except FileNotFoundError:
+        return None  # the current directory was deleted
+    root = repository_root(start)
+    if root is None:
+        return None
+    from autocommit import config
+    from autocommit.errors import AutocommitError
+
+    try:
+        settings = config.load(root)
+    except AutocommitError:
+        if not _enabled_in_git_config(root):
+            return None  # someone else's broken configuration: not ours to report
+        raise
+    return Target(root, settings) if settings.enabled else None
+
+
+def _enabled_in_git_config(root: Path) -> bool:
+    from autocommit import git
+
+    proc = git.run(["config", "--bool", "autocommit.enabled"], root, check=False)
+    return proc.stdout.strip() == b"true"
+
+
+def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
+    """The snapshot of the working tree as it is now: never one from an earlier call.
+
+    The daemon's sync barrier when a daemon runs (started first when ``autostart`` is
+    on), else an in-process full reconcile. Either way an unchanged tree gives the same
+    commit again without writing a new one.
+    """
+    from autocommit.snapshot import take_snapshot
+
+    client = _client()
+    if client is not None:
+        try:
+            synced: Snapshot | None = client.sync(worktree)
+            if synced is None and settings.autostart:
+                client.start(worktree)
+                synced = client.sync(worktree)
+            if synced is not None:
+                return synced
+        except Exception as exc:
+            warn_once(f"the daemon did not answer ({exc}); snapshotting in this process")
+    return take_snapshot(worktree, settings=settings)
+
+
+def _client() -> Any:
+    """The daemon client module, when this installation has one."""
+    try:
+        from autocommit import client  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    return client
+
+
+def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str, str]:
+    """The tags describing ``snap``; pins its commit so it outlives any prune or rebase."""
+    from autocommit import refs
+
+    refs.pin(worktree.root, snap.commit, "autocommit: pinned for an MLflow run")
+    tags = {
+        COMMIT: snap.commit,
+        DIRTY: "true" if snap.dirty else "false",
+        BRANCH: snap.shadow_ref,
+        CHANGES: changes_since_head(worktree, snap) if snap.dirty else CLEAN_CHANGES,
+    }
+    if snap.head is not None:
+        tags[HEAD] = snap.head
+    if snap.skipped:
+        listed = "\n".join(f"{s.path} ({s.reason})" for s in snap.skipped)
+        tags[SKIPPED] = truncate(listed)
+    if settings.override_mlflow_commit:
+        tags[MLFLOW_GIT_COMMIT] = snap.commit
+    if settings.push_on_run:
+        push_in_background(worktree, settings, snap.commit)
+    return tags
+
+
+def changes_since_head(worktree: Worktree, snap: Snapshot) -> str:
+    """``git diff --stat`` of HEAD → snapshot, cut to fit a tag (the total line kept)."""
+    from autocommit import git
+
+    base = snap.head or git.out(["mktree"], worktree.root, input=b"")
+    stat = git.out(
+        ["diff", "--no-ext-diff", "--no-textconv", "--stat=160,100", "--stat-count=30",
+         "--compact-summary", base, snap.commit],
+        worktree.root,
+    )  # fmt: skip
+    lines = [line.strip() for line in stat.splitlines() if line.strip()]
+    if not lines:
+        return "mode or metadata changes only"
+    return truncate("\n".join(lines), keep_last_line=True)
+
+
+def truncate(text: str, *, keep_last_line: bool = False, limit: int = MAX_TAG_VALUE) -> str:
+    if len(text) <= limit:
+        return text
+    last = text.rsplit("\n", 1)[-1] if keep_last_line else ""
+    marker = "\n…\n" + last if last else "\n…"
+    return text[: limit - len(marker)].rsplit("\n", 1)[0] + marker
+
+
+def push_in_background(worktree: Worktree, settings: Settings, commit: str) -> None:
+    """Share the run's pin with ``settings.remote`` without delaying the run.
+
+    The hook point for ``push_on_run``: a daemon thread runs the push, so ``start_run``
+    returns at once; a failure is a warning, never an error of the run.
+    """
+    from autocommit import git, refs
+
+    ref = refs.pin_ref(commit)
+
+    def push() -> None:
+        proc = git.run(["push", "--quiet", settings.remote, f"{ref}:{ref}"], worktree.root,
+                       check=False)  # fmt: skip
+        if proc.returncode != 0:
+            why = proc.stderr.decode(errors="replace").strip().splitlines()
+            warn_once(f"push_on_run: could not push {ref} to {settings.remote}: "
+                      f"{why[-1] if why else proc.returncode}")  # fmt: skip
+
+    threading.Thread(target=push, name="autocommit-push", daemon=True).start()
+
+
+def warn_once(message: str) -> None:
+    """Print ``message`` the first time it comes up in this process."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    _logger.warning("autocommit: %s", message)
+
+
+def error_tags(exc: BaseException) -> dict[str, str]:
+    """The tag recording why a run has no snapshot, and one warning about it."""
+    from autocommit.errors import AutocommitError
+
+    what = exc.one_line() if isinstance(exc, AutocommitError) else f"{type(exc).__name__}: {exc}"
+    what = " ".join(what.split())
+    warn_once(f"no snapshot for this run: {what}")
+    return {ERROR: truncate(what)}
+
+
+def tags_for_target(target: Target) -> dict[str, str]:
+    """Snapshot, pin and describe ``target``'s working tree; never raises."""
+    try:
+        from autocommit.repo import find_worktree
+
+        worktree = find_worktree(target.root)
+        snap = snapshot_for_run(worktree, target.settings)
+        return tags_for(worktree, target.settings, snap)
+    except Exception as exc:
+        return error_tags(exc)
+
+
+def mlflow_tags(path: Path | str | None = None) -> dict[str, str]:
+    """The autocommit tags for a run starting now; ``{}`` where autocommit is not enabled.
+
+    For runs MLflow creates without context providers::
+
+        client.create_run(experiment_id, tags=autocommit.mlflow_tags())
+        mlflow.start_run(run_id=resumed_id, tags=autocommit.mlflow_tags())
+
+    ``path`` picks the repository (default: the entry script's, else the current
+    directory). Never raises: a failure gives ``{"autocommit.error": why}``.
+    """
+    try:
+        target = find_target(path)
+    except Exception as exc:
+        return error_tags(exc)
+    return {} if target is None else tags_for_target(target)
