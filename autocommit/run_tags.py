@@ -18,7 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
     from autocommit.config import Settings
@@ -118,33 +118,22 @@ def _enabled_in_git_config(root: Path) -> bool:
 def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
-    The daemon's sync barrier when a daemon runs (started first when ``autostart`` is
-    on), else an in-process full reconcile. Either way an unchanged tree gives the same
-    commit again without writing a new one.
+    The daemon's sync barrier when a daemon runs, else an in-process full reconcile
+    (with ``autostart``, the daemon is started in the background for the next runs).
+    Either way an unchanged tree gives the same commit again without writing a new one.
     """
+    from autocommit import client
     from autocommit.snapshot import take_snapshot
 
-    client = _client()
-    if client is not None:
+    synced = client.sync(worktree)
+    if synced is not None:
+        return synced
+    if settings.autostart:
         try:
-            synced: Snapshot | None = client.sync(worktree)
-            if synced is None and settings.autostart:
-                client.start(worktree)
-                synced = client.sync(worktree)
-            if synced is not None:
-                return synced
+            client.start(worktree, wait=False)
         except Exception as exc:
-            warn_once(f"the daemon did not answer ({exc}); snapshotting in this process")
+            warn_once(f"autostart: the daemon did not start: {exc}")
     return take_snapshot(worktree, settings=settings)
-
-
-def _client() -> Any:
-    """The daemon client module, when this installation has one."""
-    try:
-        from autocommit import client  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    return client
 
 
 def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str, str]:

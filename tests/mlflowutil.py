@@ -1,0 +1,156 @@
+"""Helpers for the MLflow plugin tests: tracking stores, expected trees, edits, daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.gitutil import git
+
+
+def enable(root: Path) -> None:
+    """What `autocommit init` records, without its snapshot or daemon."""
+    git(root, "config", "autocommit.enabled", "true")
+
+
+def autocommit(cwd: Path, *args: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "autocommit", *args],
+        cwd=cwd, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def daemon_available() -> bool:
+    from autocommit import cli
+
+    return {"start", "stop"} <= set(cli.COMMANDS)
+
+
+@contextlib.contextmanager
+def running_daemon(root: Path) -> Iterator[None]:
+    """The real watch daemon, started and stopped through the CLI."""
+    started = autocommit(root, "start")
+    assert started.returncode == 0, started.stderr
+    try:
+        yield
+    finally:
+        stopped = autocommit(root, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def expected_tree(root: Path, scratch: Path) -> str:
+    """The tree of the working tree, computed independently of autocommit.
+
+    A throwaway index seeded from HEAD, ``git add -A``, ``write-tree``: every tracked
+    and untracked, not-ignored file as it is now (the tests create no excluded files).
+    """
+    index = scratch / "expected.index"
+    index.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_INDEX")}
+    env["GIT_INDEX_FILE"] = str(index)
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True,
+                              check=True, text=True).stdout.strip()  # fmt: skip
+
+    if subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root,
+                      capture_output=True).returncode == 0:  # fmt: skip
+        run("read-tree", "HEAD")
+    run("add", "-A")
+    return run("write-tree")
+
+
+def tree_of(root: Path, commit: str) -> str:
+    return git(root, "rev-parse", f"{commit}^{{tree}}").strip()
+
+
+def pinned(root: Path) -> set[str]:
+    text = git(root, "for-each-ref", "--format=%(refname)", "refs/autocommit/pins/")
+    return {line.rsplit("/", 1)[1] for line in text.splitlines() if line}
+
+
+def _files(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        found.extend(Path(dirpath, name) for name in sorted(filenames))
+    return found
+
+
+def random_edit(root: Path, rng: random.Random, step: int) -> str:
+    """One user action on the working tree (or the index); returns what it did."""
+    files = _files(root)
+    regular = [f for f in files if not f.is_symlink()]
+    kind = rng.choice(
+        ["modify", "modify", "same-size", "create", "create", "delete", "rename", "rename-dir",
+         "chmod", "symlink", "retarget", "file-to-dir", "gitignore", "stage", "commit",
+         "commit-all"]
+    )  # fmt: skip
+    if kind in ("modify", "same-size", "delete", "rename", "chmod", "file-to-dir") and (
+        len(regular) < 3
+    ):
+        kind = "create"
+    if kind == "modify":
+        target = rng.choice(regular)
+        target.write_text(target.read_text(errors="replace") + f"step {step}\n")
+    elif kind == "same-size":  # same size, same second: git's racy-clean case
+        target = rng.choice(regular)
+        data = target.read_bytes() or b"x"
+        target.write_bytes(bytes([(data[0] + 1) % 26 + 97]) + data[1:])
+    elif kind == "create":
+        where = root / rng.choice(["", "src", "src/models", "data", "new dir"])
+        where.mkdir(parents=True, exist_ok=True)
+        target = where / f"file{step}.{rng.choice(['py', 'txt', 'cfg'])}"
+        target.write_text(f"created at step {step}\n")
+    elif kind == "delete":
+        target = rng.choice(regular)
+        target.unlink()
+    elif kind == "rename":
+        target = rng.choice(regular)
+        dest = target.with_name(f"renamed{step}_{target.name}")
+        target.rename(dest)
+    elif kind == "rename-dir":
+        dirs = sorted({f.parent for f in files if f.parent != root})
+        if not dirs:
+            return random_edit(root, rng, step)
+        target = rng.choice(dirs)
+        target.rename(target.with_name(f"{target.name}_r{step}"))
+    elif kind == "chmod":
+        target = rng.choice(regular)
+        target.chmod(target.stat().st_mode ^ 0o111)
+    elif kind == "symlink":
+        target = root / f"link{step}"
+        target.symlink_to(rng.choice(regular).relative_to(root))
+    elif kind == "retarget":
+        links = [f for f in files if f.is_symlink()]
+        if not links:
+            return random_edit(root, rng, step)
+        target = rng.choice(links)
+        target.unlink()
+        target.symlink_to(f"elsewhere{step}")
+    elif kind == "file-to-dir":
+        target = rng.choice(regular)
+        target.unlink()
+        target.mkdir()
+        (target / "inside.py").write_text(f"was a file until step {step}\n")
+    elif kind == "gitignore":
+        target = root / ".gitignore"
+        with target.open("a") as stream:
+            stream.write(f"*.{rng.choice(['cfg', 'log', 'tmp'])}\n")
+    elif kind == "stage":
+        target = rng.choice(files) if files else root
+        git(root, "add", "-A", "--", str(target.relative_to(root)) if files else ".")
+    elif kind == "commit":
+        git(root, "commit", "-q", "--allow-empty", "-am", f"step {step}")
+        target = root
+    else:  # commit everything: a clean tree, whose snapshot is HEAD itself
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "--allow-empty", "-m", f"all at step {step}")
+        target = root
+    return f"{kind} {target.relative_to(root) if target != root else '.'}"

@@ -1,0 +1,310 @@
+"""The MLflow plugin with real MLflow: every run is tagged with the exact code it ran."""
+
+from __future__ import annotations
+
+import logging
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autocommit import run_tags
+from tests.gitutil import git, tree_listing, user_state
+from tests.mlflowutil import (
+    daemon_available,
+    enable,
+    expected_tree,
+    pinned,
+    random_edit,
+    running_daemon,
+    tree_of,
+)
+
+mlflow = pytest.importorskip("mlflow")
+
+AUTOCOMMIT_KEYS = {"autocommit.commit", "autocommit.head", "autocommit.dirty",
+                   "autocommit.branch", "autocommit.changes"}  # fmt: skip
+
+
+@pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh sqlite tracking store and experiment (artifacts outside the repository)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment(
+        "autocommit-tests", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    mlflow.set_experiment(experiment_id=experiment)
+    yield mlflow.MlflowClient(uri)
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture
+def enabled(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    enable(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def start_and_tags() -> dict[str, str]:
+    with mlflow.start_run() as run:
+        tags: dict[str, str] = run.data.tags
+    return tags
+
+
+def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
+    """Edit, then start a run at once, ``runs`` times: each run gets exactly that tree."""
+    rng = random.Random(seed)
+    seen: list[str] = []
+    for step in range(runs):
+        did = random_edit(root, rng, step)
+        expected = expected_tree(root, scratch)
+        before = user_state(root)
+        tags = start_and_tags()
+        assert user_state(root) == before, f"step {step} ({did}) changed user state"
+        assert "autocommit.error" not in tags, tags["autocommit.error"]
+        commit = tags["autocommit.commit"]
+        if tree_of(root, commit) != expected:
+            diff = git(root, "diff-tree", "-r", "--name-status", expected, tree_of(root, commit))
+            pytest.fail(f"step {step} ({did}): the run's snapshot differs:\n{diff}")
+        head = git(root, "rev-parse", "HEAD").strip()
+        assert tags["autocommit.head"] == head
+        assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
+        assert tags["mlflow.source.git.commit"] == commit
+        seen.append(commit)
+    assert set(seen) <= pinned(root), "every commit handed to a run is pinned"
+    git(root, "fsck", "--no-progress")
+
+
+def test_zero_pause_exactness_without_daemon(enabled: Path, tracking: Any, tmp_path: Path) -> None:
+    zero_pause_runs(enabled, tmp_path, runs=200, seed=4)
+
+
+@pytest.mark.skipif(not daemon_available(), reason="`autocommit start` (the daemon) is missing")
+def test_zero_pause_exactness_with_daemon(enabled: Path, tracking: Any, tmp_path: Path) -> None:
+    with running_daemon(enabled):
+        zero_pause_runs(enabled, tmp_path, runs=200, seed=5)
+
+
+def test_long_lived_process_gets_a_new_correct_commit_per_run(
+    enabled: Path, tracking: Any, tmp_path: Path
+) -> None:
+    train = enabled / "train.py"
+    first = start_and_tags()
+    assert first["autocommit.commit"] == git(enabled, "rev-parse", "HEAD").strip()
+    assert first["autocommit.dirty"] == "false" and first["autocommit.changes"] == "none"
+
+    train.write_text("lr = 0.01\nprint('training')\n")
+    second = start_and_tags()
+    assert second["autocommit.commit"] != first["autocommit.commit"]
+    assert git(enabled, "show", f"{second['autocommit.commit']}:train.py") == train.read_text()
+    assert second["autocommit.dirty"] == "true"
+    assert second["autocommit.branch"] == "refs/autocommit/heads/main"
+    assert "train.py" in second["autocommit.changes"]
+    assert second["autocommit.changes"].endswith("1 file changed, 1 insertion(+), 1 deletion(-)")
+
+    tip = git(enabled, "rev-parse", "refs/autocommit/heads/main")
+    again = start_and_tags()  # nothing changed: the same commit, no new one
+    assert again["autocommit.commit"] == second["autocommit.commit"]
+    assert git(enabled, "rev-parse", "refs/autocommit/heads/main") == tip
+
+    git(enabled, "commit", "-qam", "smaller lr")  # HEAD moves: MLflow's own value goes stale
+    committed = start_and_tags()
+    head = git(enabled, "rev-parse", "HEAD").strip()
+    assert committed["autocommit.commit"] == head
+    assert committed["mlflow.source.git.commit"] == head
+    assert head in pinned(enabled)
+
+    train.write_text("lr = 0.1\nprint('training')\n")  # back to the first run's code
+    back = start_and_tags()
+    assert tree_of(enabled, back["autocommit.commit"]) == tree_of(
+        enabled, first["autocommit.commit"]
+    )
+    assert back["autocommit.head"] == head
+    git(enabled, "merge-base", "--is-ancestor", "HEAD", back["autocommit.commit"])
+
+
+def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Any) -> None:
+    with mlflow.start_run() as parent:
+        (enabled / "model.py").write_text("layers = 3\n")
+        with mlflow.start_run(nested=True) as child:
+            pass
+    parent_tags, child_tags = parent.data.tags, child.data.tags
+    assert child_tags["mlflow.parentRunId"] == parent.info.run_id
+    assert "model.py" not in tree_listing(enabled, parent_tags["autocommit.commit"])
+    assert "model.py" in tree_listing(enabled, child_tags["autocommit.commit"])
+
+
+def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: Any) -> None:
+    import numpy as np
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+
+    (enabled / "train.py").write_text("from sklearn.linear_model import Ridge\n")
+    mlflow.sklearn.autolog(log_models=False, log_datasets=True, silent=True)
+    try:
+        X = np.arange(8.0).reshape(-1, 1)
+        y = np.arange(8.0)
+        Ridge().fit(X, y)
+        search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2)
+        search.fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    runs = tracking.search_runs([mlflow.get_experiment_by_name("autocommit-tests").experiment_id])
+    assert len(runs) == 4, "two autolog runs and two parameter-search child runs"
+    snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
+    for found in runs:
+        assert found.data.tags["autocommit.commit"] == snapshot
+        assert found.data.tags["mlflow.source.git.commit"] == snapshot
+    assert sum("mlflow.parentRunId" in r.data.tags for r in runs) == 2
+
+
+def test_repository_not_enabled_gets_no_tags(
+    repo: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "train.py").write_text("lr = 0.5\n")
+    tags = start_and_tags()
+    assert not {k for k in tags if k.startswith("autocommit.")}
+    assert git(repo, "for-each-ref", "refs/autocommit/") == ""
+
+
+def test_environment_switch_turns_the_plugin_off(
+    enabled: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOCOMMIT_ENABLED", "false")
+    tags = start_and_tags()
+    assert not {k for k in tags if k.startswith("autocommit.")}
+    monkeypatch.delenv("AUTOCOMMIT_ENABLED")
+    assert set(start_and_tags()) >= AUTOCOMMIT_KEYS
+
+
+def test_outside_any_repository_gets_no_tags(
+    tmp_path: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.chdir(plain)
+    assert not {k for k in start_and_tags() if k.startswith("autocommit.")}
+
+
+def test_entry_script_repository_wins_over_current_directory(
+    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(sys, "argv", [str(enabled / "train.py")])
+    (enabled / "train.py").write_text("lr = 0.2\n")
+    tags = start_and_tags()
+    assert git(enabled, "show", f"{tags['autocommit.commit']}:train.py") == "lr = 0.2\n"
+    # A launcher of the Python installation (pytest, ipykernel) is not the code: cwd is.
+    monkeypatch.setattr(sys, "argv", [sys.executable])
+    assert run_tags.entry_directory() == elsewhere
+
+
+def test_broken_repository_still_creates_the_run_with_an_error(
+    enabled: Path, tracking: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    (enabled / ".git" / "index").write_bytes(b"this is not an index")
+    caplog.set_level(logging.WARNING, logger="autocommit")
+    for _ in range(2):
+        with mlflow.start_run() as run:
+            mlflow.log_param("lr", 0.1)
+        stored = tracking.get_run(run.info.run_id)
+        assert stored.data.params == {"lr": "0.1"}
+        assert "autocommit.commit" not in stored.data.tags
+        assert "index" in stored.data.tags["autocommit.error"]
+    warnings = [r for r in caplog.records if r.name == "autocommit"]
+    assert len(warnings) == 1, "the warning is printed once"
+    assert "no snapshot for this run" in warnings[0].getMessage()
+
+
+def test_bad_setting_is_reported_on_the_run(enabled: Path, tracking: Any) -> None:
+    git(enabled, "config", "autocommit.maxfilesize", "huge")
+    tags = start_and_tags()
+    assert "max_file_size" in tags["autocommit.error"]
+    assert "autocommit.commit" not in tags
+
+
+def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Any) -> None:
+    many = enabled / ("a-rather-long-directory-name-" * 3)
+    many.mkdir()
+    for i in range(400):
+        (many / f"generated_module_with_a_long_name_{i:04}.py").write_text(f"x = {i}\n")
+    changes = start_and_tags()["autocommit.changes"]
+    assert len(changes) <= run_tags.MAX_TAG_VALUE
+    assert changes.endswith("400 files changed, 400 insertions(+)")
+
+
+def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Any) -> None:
+    (enabled / ".env").write_text("API_KEY=hunter2\n")
+    tags = start_and_tags()
+    assert ".env" not in tree_listing(enabled, tags["autocommit.commit"])
+    assert tags["autocommit.skipped"] == ".env (secret-looking name)"
+
+
+def test_public_function_tags_runs_created_without_context_providers(
+    enabled: Path, tracking: Any
+) -> None:
+    import autocommit
+
+    experiment = mlflow.get_experiment_by_name("autocommit-tests").experiment_id
+    (enabled / "train.py").write_text("lr = 0.3\n")
+    created = tracking.create_run(experiment, tags=autocommit.mlflow_tags())
+    commit = created.data.tags["autocommit.commit"]
+    assert git(enabled, "show", f"{commit}:train.py") == "lr = 0.3\n"
+    assert commit in pinned(enabled)
+
+    (enabled / "train.py").write_text("lr = 0.4\n")  # resumed later, with other code
+    with mlflow.start_run(run_id=created.info.run_id, tags=autocommit.mlflow_tags(enabled)):
+        pass
+    resumed = tracking.get_run(created.info.run_id).data.tags["autocommit.commit"]
+    assert git(enabled, "show", f"{resumed}:train.py") == "lr = 0.4\n"
+
+
+def test_push_on_run_shares_the_pin_in_the_background(
+    enabled: Path, tracking: Any, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(enabled, "remote", "add", "origin", str(remote))
+    git(enabled, "config", "autocommit.pushonrun", "true")
+    (enabled / "train.py").write_text("lr = 0.7\n")
+    commit = start_and_tags()["autocommit.commit"]
+    for thread in threading.enumerate():
+        if thread.name == "autocommit-push":
+            thread.join(timeout=30)
+    assert git(remote, "for-each-ref", "--format=%(refname)") == (
+        f"refs/autocommit/pins/{commit}\n"
+    ), "only the pin is pushed, none of the user's branches"
+
+
+def test_plugin_is_registered_light_and_imports_without_mlflow() -> None:
+    script = (
+        "import sys, mlflow\n"
+        "from mlflow.tracking.context.registry import _run_context_provider_registry as r\n"
+        "print(*[type(p).__name__ for p in r])\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('autocommit')))\n"
+    )
+    providers, loaded = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                       text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert providers.split()[-1] == "AutocommitRunContextProvider", "merged last: ours win"
+    assert loaded.split() == ["autocommit", "autocommit.mlflow_plugin"], "nothing heavy"
+
+    without_mlflow = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "from autocommit.mlflow_plugin import AutocommitRunContextProvider as P\n"
+        "print(P().in_context())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", without_mlflow], capture_output=True,
+                          text=True, cwd="/")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
