@@ -49,9 +49,15 @@ class RunEntry:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
+    import mlflow
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=args.tracking_uri)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store set-up chatter
+    uri = args.tracking_uri or mlflow.get_tracking_uri()
+    _refuse_missing_sqlite(uri)
+    client = MlflowClient(tracking_uri=uri)
     experiment_ids = _experiment_ids(client, args.experiment)
     found = client.search_runs(
         experiment_ids=experiment_ids,
@@ -70,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
         [_row(e) for e in entries],
     )
     return 0
+
+
+def _refuse_missing_sqlite(uri: str) -> None:
+    """Reading runs must not create an empty store where the user mistyped a path."""
+    from pathlib import Path
+
+    from autocommit.errors import AutocommitError
+
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+        path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.is_file():
+            raise AutocommitError(
+                f"no MLflow database at {path}", "check --tracking-uri or MLFLOW_TRACKING_URI"
+            )
 
 
 def _experiment_ids(client: Any, wanted: list[str] | None) -> list[str]:
