@@ -22,6 +22,21 @@ COMMANDS: tuple[str, ...] = (
     "snapshot",
     "log",
     "runs",
+    "show",
+    "diff",
+    "checkout",
+    "restore",
+    "prune",
+    "push",
+    "fetch",
+    "start",
+    "stop",
+    "status",
+    "run",
+    "systemd-unit",
+    "install-hooks",
+    "uninstall-hooks",
+    "hook",
 )
 
 

@@ -1,0 +1,37 @@
+"""``autocommit checkout``: a new worktree with exactly a run's code."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.output import note
+
+HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    parser.add_argument(
+        "directory",
+        metavar="DIR",
+        nargs="?",
+        help="where to put it (default: <repo>-run-<id> beside the repository); must not exist",
+    )
+    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.repo import find_worktree
+    from autocommit.reproduce import checkout, default_checkout_dir
+    from autocommit.resolve import resolve
+
+    worktree = find_worktree()
+    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    wanted = Path(args.directory) if args.directory else default_checkout_dir(worktree, resolved)
+    directory = checkout(worktree, resolved.commit, wanted)
+    note(f"checked out {resolved.label}, detached HEAD; "
+         f"remove it with `git worktree remove {directory}`")  # fmt: skip
+    print(directory)
+    return 0

@@ -1,0 +1,43 @@
+"""``autocommit restore``: bring the working tree to a run's code, undoably."""
+
+from __future__ import annotations
+
+import argparse
+
+from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.output import note, print_json
+
+HELP = "make the working tree a run's or revision's code, after saving the current tree"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.repo import find_worktree
+    from autocommit.reproduce import restore
+    from autocommit.resolve import resolve
+
+    worktree = find_worktree()
+    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    result = restore(worktree, resolved.commit)
+    back = f"autocommit restore {result.saved.commit}"
+    if args.json:
+        print_json({"target": resolved.commit, "run_id": resolved.run_id,
+                    "saved": result.saved.commit, "written": result.written,
+                    "removed": result.removed, "submodules_left": result.submodules_left,
+                    "undo": back})  # fmt: skip
+        return 0
+    for path in result.submodules_left:
+        note(f"submodule {path} left at its current commit (restore does not move submodules)")
+    if not result.written and not result.removed:
+        print(f"the working tree already is {resolved.label}")
+        return 0
+    print(f"restored {resolved.label}: "
+          f"{len(result.written)} files written, {len(result.removed)} removed; "
+          "HEAD, branches and the index are unchanged")  # fmt: skip
+    print(f"the previous tree is saved and pinned; to come back: {back}")
+    return 0

@@ -1,0 +1,60 @@
+"""``autocommit show``: what a run's (or a revision's) snapshot holds."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+
+from autocommit.output import print_json
+
+HELP = "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left out"
+
+TRACKING_URI_HELP = (
+    "the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, else MLflow's default)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit import git
+    from autocommit.describe import describe
+    from autocommit.repo import find_worktree
+    from autocommit.resolve import resolve
+
+    worktree = find_worktree()
+    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    found = describe(worktree, resolved)
+    if args.json:
+        print_json(dataclasses.asdict(found))
+        return 0
+    taken = datetime.datetime.fromtimestamp(found.time).strftime("%Y-%m-%d %H:%M:%S")
+    head = "(no commit yet)"
+    if found.head:
+        subject = git.out(["show", "-s", "--format=%s", found.head], worktree.root)
+        head = f"{found.head[:12]} {subject}"
+    rows = [("snapshot", found.commit), ("run", found.run_id), ("based on", head),
+            ("taken", taken), ("summary", found.summary if found.is_snapshot else None),
+            ("shadow", found.shadow_ref)]  # fmt: skip
+    for name, value in rows:
+        if value:
+            print(f"{name:<10}{value}")
+    print()
+    if not found.dirty:
+        print("clean: the snapshot is the HEAD commit itself")
+    else:
+        count = len(found.changes)
+        print(f"{count} file{'s' if count != 1 else ''} changed vs HEAD:")
+        for change in found.changes:
+            path = f"{change.old_path} -> {change.path}" if change.old_path else change.path
+            print(f"  {change.status}  {path}")
+    if found.skipped:
+        print("left out of the snapshot:")
+        for skipped in found.skipped:
+            print(f"  {skipped.path} ({skipped.reason})" if skipped.reason else f"  {skipped.path}")
+    return 0

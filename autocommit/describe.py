@@ -1,0 +1,112 @@
+"""What a snapshot is: the HEAD it was based on, what differs from it, what was left out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from autocommit import git
+from autocommit.repo import Worktree
+from autocommit.resolve import Resolved
+from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN
+
+_FIELD = "\x1f"
+_FORMAT = _FIELD.join(
+    [
+        "%H",
+        "%T",
+        "%ct",
+        "%s",
+        f"%(trailers:key={HEAD_TRAILER},valueonly)",
+        f"%(trailers:key={SKIPPED_TRAILER},valueonly,separator=%x1e)",
+    ]
+)
+_SKIPPED = re.compile(r"(?P<path>.*) \((?P<reason>[^()]*(?:\([^()]*\)[^()]*)*)\)")
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, T, or R (renamed, with old_path)
+    path: str
+    old_path: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Description:
+    commit: str
+    tree: str
+    time: int  # unix seconds of the commit
+    summary: str
+    is_snapshot: bool  # False: a commit of the user's (a clean run's snapshot is HEAD)
+    head: str | None  # the HEAD it was based on (None: no commit yet)
+    dirty: bool
+    run_id: str | None = None
+    shadow_ref: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def describe(worktree: Worktree, resolved: Resolved) -> Description:
+    fields = git.out(["show", "-s", f"--format={_FORMAT}", resolved.commit], worktree.root)
+    commit, tree, ctime, subject, head_trailer, skipped = fields.split(_FIELD)
+    is_snapshot = bool(head_trailer.strip())
+    head: str | None = resolved.commit
+    if is_snapshot:
+        value = head_trailer.strip().splitlines()[-1]
+        head = None if value == UNBORN else value
+    head_tree = git.out(["rev-parse", f"{head}^{{tree}}"], worktree.root) if head else None
+    return Description(
+        commit=commit,
+        tree=tree,
+        time=int(ctime),
+        summary=subject.removeprefix("autocommit: "),
+        is_snapshot=is_snapshot,
+        head=head,
+        dirty=tree != head_tree,
+        run_id=resolved.run_id,
+        shadow_ref=resolved.run_tags.get("autocommit.branch"),
+        changes=changes_between(worktree, head or _EMPTY_TREE, commit),
+        skipped=[_parse_skipped(v) for v in skipped.split("\x1e") if v.strip()],
+    )
+
+
+def changes_between(worktree: Worktree, old: str, new: str) -> list[Change]:
+    """The files that differ from ``old`` to ``new`` (renames detected)."""
+    raw = git.run(["diff-tree", "-r", "-z", "-M", "--name-status", old, new], worktree.root)
+    parts = git.nul_split(raw.stdout)
+    found: list[Change] = []
+    i = 0
+    while i < len(parts):
+        status = parts[i]
+        if status[0] in "RC":
+            found.append(Change(status[0], parts[i + 2], parts[i + 1]))
+            i += 3
+        else:
+            found.append(Change(status[0], parts[i + 1]))
+            i += 2
+    return found
+
+
+def _parse_skipped(value: str) -> SkippedFile:
+    text = value.strip()
+    match = _SKIPPED.fullmatch(text)
+    if not match:
+        return SkippedFile(_unquote(text), "")
+    return SkippedFile(_unquote(match.group("path")), match.group("reason"))
+
+
+def _unquote(path: str) -> str:
+    """Undo the quoting of paths with unusual characters in ``Autocommit-Skipped``."""
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        try:
+            return path[1:-1].encode("ascii").decode("unicode_escape")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return path
+    return path

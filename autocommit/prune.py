@@ -1,0 +1,398 @@
+"""Pruning: drop old unpinned snapshots, keep every pinned run's code, reclaim the space.
+
+A pinned commit keeps everything it needs, its parents included, so the snapshots a pin
+depends on stay. What goes is every snapshot older than the cutoff that no pin (and no
+ref of the user's) reaches: each shadow chain is cut around those snapshots by
+re-creating the newer snapshots above the gap with the same trees, messages and dates
+(re-parented with the same parent rules the engine uses, so ``git merge-base
+--is-ancestor HEAD <snapshot>`` still holds). The tip of every chain is always kept.
+
+Then autocommit's own reflogs drop the old tips, and git reclaims the space the way
+``git gc`` would, honouring ``gc.pruneExpire`` (default two weeks): unreachable objects
+younger than that stay, which is also what protects a git command running at the same
+time. Unlike ``git gc`` it never expires the user's reflogs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocommit import git, refs
+from autocommit.errors import AutocommitError
+from autocommit.private_index import PrivateIndex
+from autocommit.repo import Worktree, find_worktree
+from autocommit.snapshot import HEAD_TRAILER, UNBORN
+
+LOCK_TIMEOUT = 60.0
+DEFAULT_PRUNE_EXPIRE = "2.weeks.ago"
+_NOT_OURS = ("--exclude=refs/autocommit/*", "--all")  # the user's refs and every HEAD
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ChainCommit:
+    sha: str
+    parents: tuple[str, ...]
+    time: int
+    head: str | None  # the Autocommit-Head trailer (None: HEAD was unborn)
+
+
+@dataclass
+class ChainResult:
+    ref: str
+    snapshots: int  # in the chain before pruning (its part outside the user's history)
+    dropped: int
+    kept_for_pins: int  # snapshots older than the cutoff that a pinned commit depends on
+    rewritten: int  # newer snapshots re-created above the gap
+    old_tip: str
+    new_tip: str
+    applied: bool = False
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool
+    cutoff: float
+    chains: list[ChainResult] = field(default_factory=list)
+    unpinned: list[str] = field(default_factory=list)  # pins of runs deleted in MLflow
+    pins_kept: int = 0
+    objects_unreachable: int = 0  # objects that only dropped snapshots used
+    bytes_unreachable: int = 0  # their size on disk
+    objects_removed: int = 0  # of those, how many are gone now
+    bytes_before: int = 0  # the repository's object storage, before and after
+    bytes_after: int = 0
+    prune_expire: str = DEFAULT_PRUNE_EXPIRE
+    skipped: list[str] = field(default_factory=list)  # chains that moved meanwhile
+
+    @property
+    def snapshots_dropped(self) -> int:
+        return sum(c.dropped for c in self.chains)
+
+    @property
+    def bytes_freed(self) -> int:
+        return max(0, self.bytes_before - self.bytes_after)
+
+
+def prune(
+    worktree: Worktree,
+    cutoff: float,
+    *,
+    dry_run: bool = False,
+    unpin_deleted_runs: bool = False,
+    tracking_uri: str | None = None,
+    progress: Progress = lambda _: None,
+) -> PruneReport:
+    """Drop unpinned snapshots committed before ``cutoff`` (unix seconds); see the module."""
+    root = worktree.root
+    report = PruneReport(dry_run, cutoff, prune_expire=_prune_expire(root))
+    with contextlib.ExitStack() as locks:
+        if not dry_run:  # no snapshot may run while chains are rewritten
+            locks.enter_context(_all_snapshot_locks(worktree))
+        pins = set(refs.list_refs(root, refs.PIN_PREFIX).values())
+        if unpin_deleted_runs:
+            progress("asking MLflow which runs were deleted")
+            report.unpinned = sorted(_pins_of_deleted_runs(pins, tracking_uri))
+        kept_pins = pins - set(report.unpinned)
+        report.pins_kept = len(kept_pins)
+        progress("reading shadow branches")
+        chains = {ref: _read_chain(root, tip) for ref, tip in _chain_refs(root).items()}
+        needed = _needed(root, kept_pins, chains, cutoff)
+        plans = {ref: _drops(commits, needed, cutoff) for ref, commits in chains.items()}
+        written: dict[str, str] = {}
+
+        def recommit(commit: ChainCommit, parents: list[str]) -> str:
+            if dry_run:
+                return f"new:{commit.sha}"
+            return _recommit(root, commit.sha, parents)
+
+        for ref, commits in chains.items():
+            if not commits:
+                continue
+            new_tip, rewritten = commits[0].sha, dict[str, str]()
+            if plans[ref]:
+                new_tip, rewritten = _rebuild(commits, plans[ref], needed, recommit)
+            written.update(rewritten)
+            old = {c.sha for c in commits[1:] if c.time < cutoff}
+            report.chains.append(ChainResult(ref, len(commits), len(plans[ref]),
+                                             len(old & needed), len(rewritten),
+                                             commits[0].sha, new_tip))  # fmt: skip
+        progress("counting what the dropped snapshots alone use")
+        unreachable = _unreachable_objects(root, chains, plans, written, kept_pins)
+        report.objects_unreachable = len(unreachable)
+        report.bytes_unreachable = _disk_size(root, unreachable)
+        report.bytes_before = _storage_bytes(root)
+        if dry_run:
+            report.bytes_after = report.bytes_before
+            return report
+
+        for sha in report.unpinned:
+            refs.unpin(root, sha)
+        for chain in report.chains:
+            if chain.new_tip == chain.old_tip:
+                continue
+            chain.applied = refs.compare_and_swap(root, chain.ref, chain.new_tip, chain.old_tip,
+                                                  "autocommit: prune")  # fmt: skip
+            if chain.applied:
+                progress(f"{chain.ref}: dropped {chain.dropped} snapshots")
+            else:
+                report.skipped.append(chain.ref)
+        _expire_reflogs(root, list(chains), cutoff)
+        keep_trees = _private_index_trees(worktree)
+        if not _is_short(root, report.prune_expire):
+            locks.close()  # git's grace period protects concurrent writers from here on
+        if unreachable:
+            _reclaim(root, unreachable, report.prune_expire, keep_trees, progress)
+    report.objects_removed = len(unreachable) - len(_existing(root, unreachable))
+    report.bytes_after = _storage_bytes(root)
+    return report
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _chain_refs(root: Path) -> dict[str, str]:
+    """Every shadow chain: this machine's branches, detached HEADs, and fetched copies."""
+    return {r: s for r, s in refs.list_refs(root).items() if not r.startswith(refs.PIN_PREFIX)}
+
+
+def _read_chain(root: Path, tip: str) -> list[ChainCommit]:
+    """The chain's snapshots, newest first, down to the user's history."""
+    fmt = _RECORD + _FIELD.join(["%H", "%P", "%ct", f"%(trailers:key={HEAD_TRAILER},valueonly)"])
+    out = git.out(["rev-list", "--first-parent", "--no-commit-header", f"--format={fmt}", tip,
+                   "--not", *_NOT_OURS], root)  # fmt: skip
+    found: list[ChainCommit] = []
+    for record in out.split(_RECORD)[1:]:
+        sha, parents, ctime, head = record.split(_FIELD)
+        value = head.strip().splitlines()[-1] if head.strip() else ""
+        if not value:
+            break  # not a snapshot: the chain ends here
+        found.append(ChainCommit(sha, tuple(parents.split()), int(ctime),
+                                 None if value == UNBORN else value))  # fmt: skip
+    return found
+
+
+def _pins_of_deleted_runs(pins: set[str], tracking_uri: str | None) -> set[str]:
+    """Pinned commits whose runs are all deleted (a pin no run refers to is kept)."""
+    from autocommit import tracking
+
+    runs = tracking.runs_by_commit(tracking_uri)
+    return {sha for sha in pins if runs.get(sha) and all(r.deleted for r in runs[sha])}
+
+
+# -- planning -----------------------------------------------------------------------------
+
+
+def _kept_on_its_own(commits: list[ChainCommit], cutoff: float) -> list[ChainCommit]:
+    """The tip, and every snapshot made at or after the cutoff."""
+    return [c for i, c in enumerate(commits) if i == 0 or c.time >= cutoff]
+
+
+def _needed(root: Path, pins: set[str], chains: dict[str, list[ChainCommit]],
+            cutoff: float) -> set[str]:  # fmt: skip
+    """Snapshots that must survive because a pin, or a kept snapshot's HEAD, reaches them."""
+    roots = set(pins)
+    for commits in chains.values():
+        listed = {c.sha for c in commits}
+        for commit in _kept_on_its_own(commits, cutoff):
+            roots.update(p for p in commit.parents if p not in listed)
+            if commit.head:
+                roots.add(commit.head)
+    if not roots:
+        return set()
+    query = "".join(f"{sha}\n" for sha in sorted(roots)).encode()
+    out = git.out(["rev-list", "--stdin", "--not", *_NOT_OURS], root, input=query)
+    return set(out.split())
+
+
+def _drops(commits: list[ChainCommit], needed: set[str], cutoff: float) -> set[str]:
+    kept = {c.sha for c in _kept_on_its_own(commits, cutoff)}
+    return {c.sha for c in commits if c.sha not in kept and c.sha not in needed}
+
+
+def _rebuild(
+    commits: list[ChainCommit],
+    drop: set[str],
+    needed: set[str],
+    recommit: Callable[[ChainCommit, list[str]], str],
+) -> tuple[str, dict[str, str]]:
+    """Re-link the kept snapshots of a chain (oldest first); returns the new tip and
+    ``{old sha: new sha}`` of the snapshots that had to be re-created."""
+    listed = {c.sha for c in commits}
+    rewritten: dict[str, str] = {}
+    previous: ChainCommit | None = None
+    previous_new: str | None = None
+    for commit in reversed(commits):
+        if commit.sha in drop:
+            continue
+        chain_parent = commit.parents[0] if commit.parents and commit.parents[0] in listed else None
+        if commit.sha in needed:
+            new = commit.sha  # a pin reaches it: it and its whole history stay as they are
+        else:
+            parents = [previous_new] if previous_new else []
+            parents += [p for p in commit.parents if p != chain_parent and p not in parents]
+            head_reached = previous is not None and previous.head == commit.head
+            if commit.head and commit.head not in parents and not head_reached:
+                parents.append(commit.head)  # keep HEAD an ancestor, as the engine does
+            same = tuple(parents) == commit.parents
+            new = commit.sha if same else recommit(commit, parents)
+            if not same:
+                rewritten[commit.sha] = new
+        previous, previous_new = commit, new
+    assert previous_new is not None, "the tip is always kept"
+    return previous_new, rewritten
+
+
+def _recommit(root: Path, sha: str, parents: list[str]) -> str:
+    """``sha`` with other parents: same tree, author, committer, dates and message."""
+    raw = git.run(["cat-file", "commit", sha], root).stdout
+    header, _, message = raw.partition(b"\n\n")
+    lines = header.split(b"\n")
+    kept: list[bytes] = [lines[0]]  # tree
+    kept += [b"parent " + p.encode() for p in parents]
+    in_signature = False
+    for line in lines[1:]:
+        if line.startswith(b" ") and in_signature:
+            continue
+        in_signature = line.startswith((b"gpgsig", b"gpgsig-sha256"))
+        if not line.startswith(b"parent ") and not in_signature:
+            kept.append(line)
+    body = b"\n".join(kept) + b"\n\n" + message
+    return git.out(["hash-object", "-t", "commit", "-w", "--stdin"], root, input=body)
+
+
+# -- counting -----------------------------------------------------------------------------
+
+
+def _unreachable_objects(root: Path, chains: dict[str, list[ChainCommit]],
+                         drops: dict[str, set[str]], rewritten: dict[str, str],
+                         pins: set[str]) -> set[str]:  # fmt: skip
+    """Objects only the dropped snapshots (and the replaced commit objects) use."""
+    gone = set(rewritten)
+    for chain_drops in drops.values():
+        gone |= chain_drops
+    if not gone:
+        return set()
+    keep = set(pins)
+    for commits in chains.values():
+        for commit in commits:
+            if commit.sha in gone:
+                continue
+            keep.add(commit.sha if commit.sha not in rewritten else f"{commit.sha}^{{tree}}")
+            keep.update(commit.parents if commit.sha in rewritten else ())
+    keep -= gone
+    query = "".join(f"{sha}\n" for sha in sorted(gone))
+    query += "".join(f"^{sha}\n" for sha in sorted(keep))
+    args = ["rev-list", "--objects", "--no-object-names", "--stdin", "--not", "--indexed-objects"]
+    out = git.out([*args, *_NOT_OURS], root, input=query.encode())
+    return set(out.split())
+
+
+def _disk_size(root: Path, objects: set[str]) -> int:
+    if not objects:
+        return 0
+    query = "".join(f"{sha}\n" for sha in sorted(objects)).encode()
+    out = git.out(["cat-file", "--batch-check=%(objectsize:disk)"], root, input=query)
+    return sum(int(n) for n in out.split() if n.isdigit())
+
+
+def _existing(root: Path, objects: set[str]) -> set[str]:
+    if not objects:
+        return set()
+    ordered = sorted(objects)
+    query = "".join(f"{sha}\n" for sha in ordered).encode()
+    out = git.out(["cat-file", "--batch-check=%(objectname)"], root, input=query)
+    return {sha for sha, line in zip(ordered, out.splitlines(), strict=True) if line == sha}
+
+
+def _storage_bytes(root: Path) -> int:
+    """Loose objects, packs and garbage, as ``git count-objects -v`` counts them."""
+    found = dict(
+        line.split(": ", 1) for line in git.out(["count-objects", "-v"], root).splitlines()
+    )
+    return 1024 * sum(int(found.get(k, "0")) for k in ("size", "size-pack", "size-garbage"))
+
+
+# -- changing -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _all_snapshot_locks(worktree: Worktree) -> Iterator[None]:
+    """The snapshot lock of every working tree of the repository (each writes its chain)."""
+    listing = git.out(["worktree", "list", "--porcelain"], worktree.root)
+    roots = sorted({line.removeprefix("worktree ") for line in listing.splitlines()
+                    if line.startswith("worktree ")})  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        for path in roots:
+            try:
+                other = worktree if Path(path) == worktree.root else find_worktree(path)
+            except AutocommitError:
+                continue  # a worktree whose directory is gone runs no snapshots
+            stack.enter_context(PrivateIndex(other).locked(LOCK_TIMEOUT))
+        yield
+
+
+def _private_index_trees(worktree: Worktree) -> list[str]:
+    """Trees of the private indexes: what a snapshot interrupted by a crash staged."""
+    listing = git.out(["worktree", "list", "--porcelain"], worktree.root)
+    trees = []
+    for line in listing.splitlines():
+        if not line.startswith("worktree "):
+            continue
+        try:
+            other = find_worktree(line.removeprefix("worktree "))
+        except AutocommitError:
+            continue
+        index = PrivateIndex(other)
+        if index.path.exists():
+            proc = git.run(["write-tree"], other.root, env=index.env, check=False)
+            if proc.returncode == 0:
+                trees.append(proc.stdout.decode().strip())
+    return trees
+
+
+def _expire_reflogs(root: Path, chain_refs: list[str], cutoff: float) -> None:
+    """Only autocommit's own reflogs: old entries, and entries of rewritten history."""
+    with_logs = [
+        ref for ref in chain_refs
+        if git.run(["reflog", "exists", ref], root, check=False).returncode == 0
+    ]  # fmt: skip
+    if not with_logs:
+        return
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(cutoff))
+    git.run(["reflog", "expire", f"--expire={stamp}", "--expire-unreachable=now", "--rewrite",
+             *with_logs], root)  # fmt: skip
+
+
+def _prune_expire(root: Path) -> str:
+    proc = git.run(["config", "gc.pruneExpire"], root, check=False)
+    return proc.stdout.decode().strip() or DEFAULT_PRUNE_EXPIRE
+
+
+def _is_short(root: Path, expire: str) -> bool:
+    """Whether ``expire`` leaves less than an hour of grace to concurrent writers."""
+    if expire == "never":
+        return False
+    proc = git.run(["rev-parse", f"--since={expire}"], root, check=False)
+    text = proc.stdout.decode().strip().removeprefix("--max-age=")
+    return not text.isdigit() or time.time() - int(text) < 3600
+
+
+def _reclaim(root: Path, objects: set[str], expire: str, keep_trees: list[str],
+             progress: Progress) -> None:  # fmt: skip
+    if expire == "never":
+        progress("gc.pruneExpire is never: unreachable objects are kept")
+        return
+    objects_dir = Path(git.out(["rev-parse", "--git-path", "objects"], root))
+    if not objects_dir.is_absolute():
+        objects_dir = root / objects_dir
+    if any(not (objects_dir / sha[:2] / sha[2:]).exists() for sha in objects):
+        progress("repacking (some dropped objects are in packs)")
+        git.run(["repack", "-d", "-l", "-A", "-q", f"--unpack-unreachable={expire}"], root)
+    progress(f"removing unreachable objects older than {expire}")
+    git.run(["prune", f"--expire={expire}", *keep_trees], root)

@@ -1,0 +1,107 @@
+"""From what a user types, ``<run-id|rev>``, to the commit holding that code.
+
+An MLflow run id (32 hex digits, optionally as ``runs:/<id>``) names the run's
+``autocommit.commit`` tag; anything else is a git revision (a sha, ``autocommit/heads/main``,
+``HEAD~2``…). A run's commit that is missing here is fetched from the configured remote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from autocommit import config, git, share
+from autocommit.errors import AutocommitError
+from autocommit.repo import Worktree
+
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+COMMIT_TAG = "autocommit.commit"
+ERROR_TAG = "autocommit.error"
+MLFLOW_COMMIT_TAG = "mlflow.source.git.commit"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    commit: str
+    spec: str  # what the user typed
+    run_id: str | None = None
+    run_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``run <id> (<sha12>)`` for a run, ``<sha12>`` for a revision."""
+        short = self.commit[:12]
+        return f"run {self.run_id} ({short})" if self.run_id else short
+
+
+def rev_commit(worktree: Worktree, spec: str) -> str | None:
+    """The commit a git revision names, or None."""
+    proc = git.run(["rev-parse", "--verify", "-q", "--end-of-options", f"{spec}^{{commit}}"],
+                   worktree.root, check=False)  # fmt: skip
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def resolve(
+    worktree: Worktree,
+    spec: str,
+    *,
+    tracking_uri: str | None = None,
+    remote: str | None = None,
+) -> Resolved:
+    """The commit for ``spec``; fetches a run's missing commit from ``remote``.
+
+    Raises a one-line :class:`AutocommitError` for an unknown id, a run without
+    autocommit tags, or a commit that is neither here nor on the remote.
+    """
+    text = spec.strip()
+    run_id = text.removeprefix("runs:/").split("/", 1)[0] if text.startswith("runs:/") else None
+    if run_id is None and not RUN_ID.fullmatch(text):
+        commit = rev_commit(worktree, text)
+        if commit is None:
+            raise AutocommitError(
+                f"{spec!r} is neither a git revision here nor an MLflow run id",
+                "pass a run id (32 hex digits) or a commit",
+            )
+        return Resolved(commit, spec)
+    return _resolve_run(worktree, spec, run_id or text, tracking_uri, remote)
+
+
+def _resolve_run(worktree: Worktree, spec: str, run_id: str, tracking_uri: str | None,
+                 remote: str | None) -> Resolved:  # fmt: skip
+    from autocommit import tracking
+
+    run = tracking.get_run(run_id, tracking_uri)
+    if run is None:
+        commit = rev_commit(worktree, spec) if RUN_ID.fullmatch(spec) else None
+        if commit is not None:  # 32 hex digits that abbreviate a commit
+            return Resolved(commit, spec)
+        raise AutocommitError(
+            f"no MLflow run {run_id} at {tracking.tracking_uri(tracking_uri)}",
+            "check the id, or pass the right --tracking-uri",
+        )
+    commit = run.tags.get(COMMIT_TAG, "").strip()
+    if not commit:
+        raise _untagged(run_id, run.tags)
+    if not share.has_commit(worktree.root, commit):
+        share.fetch_commit(worktree, commit, remote or config.load(worktree.root).remote)
+    return Resolved(commit, spec, run.run_id, run.tags)
+
+
+def _untagged(run_id: str, tags: dict[str, str]) -> AutocommitError:
+    if tags.get(ERROR_TAG):
+        why = " ".join(tags[ERROR_TAG].split())
+        return AutocommitError(
+            f"run {run_id} has no snapshot: autocommit could not take one ({why})",
+            "its code cannot be recovered exactly",
+        )
+    base = tags.get(MLFLOW_COMMIT_TAG)
+    hint = (
+        f"its mlflow.source.git.commit {base[:12]} is only the HEAD it started from, "
+        "without uncommitted changes"
+        if base
+        else "enable autocommit (`autocommit init`) so that new runs get their code tagged"
+    )
+    return AutocommitError(
+        f"run {run_id} has no autocommit tags (it started where autocommit was not enabled)",
+        hint,
+    )
