@@ -111,55 +111,64 @@ def _startup_error(files: DaemonFiles) -> str:
     return lines[-1] if lines else "the daemon exited during startup"
 
 
-def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
-    """Start the daemon in the background unless one runs; return its pid.
+def _spawn(worktree: Worktree, files: DaemonFiles) -> subprocess.Popen[bytes]:
+    from autocommit import config
 
-    With ``wait``, return once it watches the tree and has reconciled it.
-    """
-    from autocommit import config, git
-
-    current = status(worktree)
-    if current.get("running") and current.get("pid"):
-        return int(current["pid"])
     if not config.load(worktree.root).enabled:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
-    files = DaemonFiles.of(worktree)
     files.dir.mkdir(parents=True, exist_ok=True)
     os.chmod(files.dir, 0o700)
     with open(files.output, "wb") as output:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             _daemon_command(worktree),
-            cwd=worktree.root,
-            env=git.scrubbed_env(),
+            cwd=worktree.root,  # its git calls scrub what a hook may have exported
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # no controlling terminal: survives the shell
+            start_new_session=True,  # no controlling terminal: it outlives the shell
             close_fds=True,
         )
+
+
+def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
+    """Start the daemon in the background unless one runs; return its pid.
+
+    With ``wait``, return once it watches the tree and has reconciled it (also when
+    another caller is starting it at the same time).
+    """
+    with contextlib.suppress(DaemonUnavailable):
+        return int(_ask(worktree, "ping", timeout=2.0)["pid"])
+    files = DaemonFiles.of(worktree)
+    proc = None if files.lock_is_held() else _spawn(worktree, files)
     if not wait:
+        if proc is None:
+            return files.read_pid() or 0
         _reap_in_background(proc)
         return proc.pid
     deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(DaemonUnavailable):
-            answer = _ask(worktree, "status", timeout=max(0.1, deadline - time.monotonic()))
+    try:
+        while True:
+            with contextlib.suppress(DaemonUnavailable):
+                left = max(0.1, deadline - time.monotonic())
+                return int(_ask(worktree, "ping", timeout=left)["pid"])
+            exited = proc.poll() if proc is not None else None
+            held = files.lock_is_held()
+            gone = exited is not None and (exited != EXIT_ALREADY_RUNNING or not held)
+            if gone or (proc is None and not held):
+                raise AutocommitError(
+                    f"the daemon did not start: {_startup_error(files)}", f"see {files.log}"
+                )
+            if time.monotonic() > deadline:
+                raise AutocommitError(
+                    f"the daemon did not get ready within {timeout:.0f}s",
+                    f"see {files.log}; `autocommit status` tells when it is",
+                )
+            time.sleep(0.02)
+    finally:
+        if proc is not None and proc.returncode is None:
             _reap_in_background(proc)
-            return int(answer["pid"])
-        code = proc.poll()
-        if code is not None and code != EXIT_ALREADY_RUNNING:
-            raise AutocommitError(
-                f"the daemon did not start: {_startup_error(files)}", f"see {files.log}"
-            )
-        if time.monotonic() > deadline:
-            _reap_in_background(proc)
-            raise AutocommitError(
-                f"the daemon did not get ready within {timeout:.0f}s",
-                f"see {files.log}; `autocommit status` tells when it is",
-            )
-        time.sleep(0.02)
 
 
 def _is_our_daemon(pid: int) -> bool:

@@ -1,0 +1,440 @@
+"""The watch daemon: every change of the working tree becomes a snapshot.
+
+Threads: the watcher's inotify reader records changed paths (:mod:`autocommit.pending`),
+one snapshot thread turns due batches into snapshots with the engine, the control server
+answers requests, and the main thread waits for a signal. Events are hints; the engine
+is the truth: it snapshots the changed paths, or scans the whole tree on start, after an
+inotify overflow, after git operations and whenever in doubt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import itertools
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+
+from autocommit import config, gitstate
+from autocommit.config import Settings
+from autocommit.control import DaemonFiles
+from autocommit.errors import AutocommitError
+from autocommit.ignored import IgnoredPaths
+from autocommit.pending import Batch, PendingChanges, SyncRequest
+from autocommit.repo import Worktree
+from autocommit.server import ControlServer
+from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.watcher import Kind, Watcher
+
+log = logging.getLogger("autocommit.daemon")
+
+EXIT_ALREADY_RUNNING = 3  # client.start keeps waiting for the other daemon
+GIT_SETTLE = 2.0  # a git command that leaves the tree quiet this long waits for a person
+STRICT_GIT_WAIT = 300.0  # the longest a pre-commit hook's stash is waited out
+GIT_RECENT = 600.0  # look for git processes this long after git last touched the repo
+BUSY_RECHECK = 0.1
+COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
+SETTINGS_FILES = {"pyproject.toml", ".autocommit.toml"}
+LOG_BYTES = 1024 * 1024
+LOG_BACKUPS = 3
+
+
+class DaemonAlreadyRunning(AutocommitError):
+    exit_code = EXIT_ALREADY_RUNNING
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+class Daemon:
+    def __init__(self, worktree: Worktree, settings: Settings) -> None:
+        self.worktree = worktree
+        self.settings = settings
+        self.files = DaemonFiles.of(worktree)
+        self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
+        self.ignored = IgnoredPaths(worktree.root)
+        self.started = time.time()
+        self.watch_mode = "starting"
+        self.watch_problem: str | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.last_snapshot_at: float | None = None
+        self.snapshots_created = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.waiting_for: str | None = None
+        self._watcher: Watcher | None = None
+        self._server: ControlServer | None = None
+        self._stop = threading.Event()
+        self._reload_settings = False
+        self._degrade: str | None = None  # why inotify must be given up
+        self._last_git_activity = -GIT_RECENT  # monotonic time git last touched the repo
+        self._busy_since: float | None = None
+        self._failures = 0
+        self._tokens = itertools.count()
+        self._poll_interval = 2.0
+
+    # -- events (called on the watcher's thread) --------------------------------------
+
+    def on_path(self, kind: Kind, path: str) -> None:
+        if kind is Kind.COOKIE:
+            self.pending.cookie_seen(path)
+        elif kind is Kind.TREE:
+            name = path.rsplit("/", 1)[-1]
+            if name == ".gitignore":
+                self.pending.reconcile("ignore rules changed")
+            elif path in SETTINGS_FILES:
+                self._reload_settings = True
+                self.pending.reconcile("settings changed")
+            else:
+                self.pending.path_changed(path)
+        elif kind is Kind.GIT:
+            self._last_git_activity = time.monotonic()
+            self.pending.reconcile("git operation")
+        elif kind is Kind.RULES:
+            self._reload_settings = True
+            self.pending.reconcile("git settings changed")
+
+    def on_overflow(self) -> None:
+        log.warning("inotify queue overflowed: events were lost; reconciling the whole tree")
+        self.pending.reconcile("inotify queue overflow")
+
+    def on_watch_limit(self, reason: str) -> None:
+        self._degrade = reason
+        self.pending.reconcile("inotify watch limit")
+
+    # -- the snapshot thread ----------------------------------------------------------
+
+    def _snapshot_loop(self) -> None:
+        not_before = 0.0
+        while True:
+            batch = self.pending.take(not_before)
+            if batch is None:
+                return
+            not_before = 0.0
+            if self._degrade and self.watch_mode == "inotify":
+                self._fall_back_to_polling(self._degrade)
+            if self._must_wait_for_git():
+                self.pending.put_back(batch)
+                not_before = time.monotonic() + BUSY_RECHECK
+                continue
+            if not self._process(batch):
+                not_before = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
+
+    def _must_wait_for_git(self) -> bool:
+        recent = time.monotonic() - self._last_git_activity < GIT_RECENT
+        busy = gitstate.busy(self.worktree, look_for_processes=recent)
+        now = time.monotonic()
+        if busy is None:
+            self._busy_since, self.waiting_for = None, None
+            return False
+        if self._busy_since is None:
+            self._busy_since = now
+            log.info("waiting: %s", busy.reason)
+        waited = now - self._busy_since
+        quiet = now - (self.pending.last_change or 0.0)
+        if busy.strict:
+            wait = waited < STRICT_GIT_WAIT
+        else:
+            wait = waited < GIT_SETTLE or (quiet < GIT_SETTLE and waited < STRICT_GIT_WAIT)
+        self.waiting_for = busy.reason if wait else None
+        if not wait:
+            log.info("snapshotting although %s (waited %.0fs, tree quiet)", busy.reason, waited)
+            self._busy_since = None
+        return wait
+
+    def _process(self, batch: Batch) -> bool:
+        """Snapshot one batch and answer its sync requests; False when it failed."""
+        full = batch.full or self.last_snapshot is None
+        if full:
+            self.ignored.forget()
+            if self._reload_settings and not self._load_settings():
+                return True
+        if full:
+            paths = None
+        elif batch.syncs:  # someone waits: the engine sorts out ignored paths itself
+            paths = self.ignored.not_known_ignored(batch.paths)
+        else:
+            paths = self.ignored.relevant(batch.paths)
+        if paths == [] and self.last_snapshot is not None:
+            for request in batch.syncs:  # nothing relevant changed since the last snapshot
+                request.finish(self.last_snapshot)
+            return True
+        try:
+            snap = take_snapshot(self.worktree, paths, self.settings)
+        except Exception as exc:
+            self._failures += 1
+            self._record_error(exc)
+            self.pending.reconcile("retry after an error")
+            for request in batch.syncs:
+                request.finish(None, self.last_error)
+            return False
+        self._failures = 0
+        self.last_snapshot, self.last_snapshot_at = snap, time.time()
+        if snap.created:
+            self.snapshots_created += 1
+            log.info("snapshot %s on %s: %s", snap.commit[:12], snap.shadow_ref, snap.summary)
+        for request in batch.syncs:
+            request.finish(snap)
+        return True
+
+    def _record_error(self, exc: Exception) -> None:
+        message = exc.one_line() if isinstance(exc, AutocommitError) else f"{exc!r}"
+        self.last_error, self.last_error_at = message, time.time()
+        log.error("snapshot failed: %s", message, exc_info=not isinstance(exc, AutocommitError))
+
+    def _load_settings(self) -> bool:
+        """Re-read the settings; False when the daemon must stop (autocommit disabled)."""
+        self._reload_settings = False
+        try:
+            settings = config.load(self.worktree.root)
+        except AutocommitError as exc:
+            self._record_error(exc)
+            return True
+        if not settings.enabled:
+            log.info("autocommit was disabled in this repository; stopping")
+            self._stop.set()
+            return False
+        self.settings = settings
+        self.pending.quiet_period, self.pending.max_wait = settings.quiet_period, settings.max_wait
+        return True
+
+    # -- watching ---------------------------------------------------------------------
+
+    def _start_watching(self) -> None:
+        watcher = Watcher(self.worktree, self.files.cookies, self)
+        try:
+            watcher.start()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EMFILE):
+                raise AutocommitError(
+                    f"cannot watch {self.worktree.root}: {exc.strerror or exc}",
+                    "check the directory's permissions and file system",
+                ) from exc
+            self._fall_back_to_polling(exc.strerror or str(exc))
+            return
+        self._watcher = watcher
+        self.watch_mode = "inotify"
+        log.info("watching %s (%d inotify watches)", self.worktree.root, watcher.watch_count)
+
+    def _fall_back_to_polling(self, reason: str) -> None:
+        """No inotify: scan the whole tree periodically, and on every sync request."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self.watch_mode, self.watch_problem = "polling", reason
+        log.warning(
+            "inotify unavailable (%s): scanning the tree every %.0fs instead",
+            reason,
+            self._poll_interval,
+        )
+        self.pending.release_requests()
+        threading.Thread(target=self._poll_loop, name="poll", daemon=True).start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self._poll_interval):
+            self.pending.reconcile("periodic scan")
+
+    # -- control requests -------------------------------------------------------------
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        if op == "sync":
+            return self._sync(float(message.get("timeout", 5.0)))
+        if op == "notify":
+            self._last_git_activity = time.monotonic()
+            self.pending.reconcile(f"git {message.get('event', 'operation')}")
+            return {"ok": True}
+        if op == "status":
+            return {"ok": True, **self.status()}
+        if op == "stop":
+            log.info("stop requested")
+            self._stop.set()
+            return {"ok": True, "pid": os.getpid()}
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _sync(self, timeout: float) -> dict[str, Any]:
+        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}")
+        cookie = self.files.cookies / request.token
+        self.pending.add_request(request)
+        try:
+            if self.watch_mode != "inotify":
+                self.pending.mark_seen(request)
+            else:
+                flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+                os.close(os.open(cookie, flags, 0o600))
+                if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
+                    log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
+                    self.pending.mark_seen(request)
+            if not request.done.wait(timeout):
+                return {"ok": False, "error": f"no snapshot within {timeout:.1f}s"}
+        finally:
+            self.pending.drop_request(request)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cookie)
+        if request.snapshot is None:
+            return {"ok": False, "error": request.error or "the daemon is stopping"}
+        return {"ok": True, "snapshot": request.snapshot.to_dict()}
+
+    def status(self) -> dict[str, Any]:
+        snap = self.last_snapshot
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "worktree": str(self.worktree.root),
+            "started_at": _iso(self.started),
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "watch_mode": self.watch_mode,
+            "watch_problem": self.watch_problem,
+            "watches": self._watcher.watch_count if self._watcher else 0,
+            "state": f"waiting for git: {self.waiting_for}" if self.waiting_for else "watching",
+            "git_operation": gitstate.operation_in_progress(self.worktree),
+            "pending_changes": self.pending.count,
+            "full_scan_pending": self.pending.full_pending,
+            "last_snapshot": None
+            if snap is None
+            else {
+                "commit": snap.commit,
+                "shadow_ref": snap.shadow_ref,
+                "dirty": snap.dirty,
+                "summary": snap.summary,
+                "at": _iso(self.last_snapshot_at),
+            },
+            "snapshots_created": self.snapshots_created,
+            "last_error": self.last_error,
+            "last_error_at": _iso(self.last_error_at),
+            "quiet_period": self.settings.quiet_period,
+            "max_wait": self.settings.max_wait,
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "log": str(self.files.log),
+        }
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Watch, reconcile, serve until a signal or a stop request; then clean up."""
+        self.files.cookies.mkdir(exist_ok=True)
+        for stale in self.files.cookies.iterdir():
+            stale.unlink()
+        worker = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)
+        try:
+            self._start_watching()
+            self._process(Batch(set(), True, {"start"}, [], None))  # the first full reconcile
+            self._server = ControlServer(self.files.socket, self.handle)
+            self._server.start()
+            worker.start()
+            log.info("ready (pid %d)", os.getpid())
+            _tell_systemd(f"READY=1\nMAINPID={os.getpid()}")
+            self._stop.wait()
+        finally:
+            log.info("stopping")
+            _tell_systemd("STOPPING=1")
+            if self._server is not None:
+                self._server.stop()
+            self.pending.close()
+            if worker.is_alive():
+                worker.join()  # lets a snapshot in flight finish
+            self.pending.abandon_requests("the daemon is stopping")
+            if self._watcher is not None:
+                self._watcher.stop()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _tell_systemd(state: str) -> None:
+    """sd_notify(3) for a `Type=notify` unit; nothing outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(address)
+            sock.sendall(state.encode())
+        except OSError as exc:
+            log.warning("cannot notify systemd: %s", exc)
+
+
+@contextlib.contextmanager
+def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
+    """Hold the worktree's daemon lock (a flock: the kernel drops it if we die)."""
+    fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + 1.0  # a client may hold a shared lock for an instant
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pid = files.read_pid()
+                    raise DaemonAlreadyRunning(
+                        f"a daemon already watches {worktree.root}"
+                        + (f" (pid {pid})" if pid else ""),
+                        "`autocommit status` shows it, `autocommit stop` ends it",
+                    ) from None
+                time.sleep(0.02)
+        temporary = files.pid.with_suffix(".tmp")
+        temporary.write_text(f"{os.getpid()}\n")
+        os.replace(temporary, files.pid)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(files.pid)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
+    root = logging.getLogger("autocommit")
+    root.setLevel(logging.INFO)
+    handler = logging.handlers.RotatingFileHandler(
+        files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    if to_stderr:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter("autocommit: %(message)s"))
+        root.addHandler(stream)
+    logging.getLogger("watchdog").setLevel(logging.ERROR)  # overflows are logged by us
+
+
+def run_foreground(worktree: Worktree) -> int:
+    """Run the daemon in this process until SIGTERM/SIGINT/SIGHUP or `autocommit stop`."""
+    settings = config.load(worktree.root)
+    if not settings.enabled:
+        raise AutocommitError(
+            f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
+        )
+    files = DaemonFiles.of(worktree)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(files.dir, 0o700)
+    with _only_daemon(files, worktree):
+        _setup_logging(files, to_stderr=sys.stderr.isatty() or "JOURNAL_STREAM" in os.environ)
+        daemon = Daemon(worktree, settings)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: daemon.stop())
+        log.info("starting for %s (pid %d)", worktree.root, os.getpid())
+        daemon.run()
+    return 0

@@ -1,0 +1,97 @@
+"""The daemon's side of the control socket: accept, answer, one thread per request.
+
+Blocking ``accept`` (no polling loop), so an idle daemon wakes up for nothing. Only the
+socket's owner can connect: the socket is created mode 0600 inside a 0700 directory,
+and a peer of another uid is refused (``SO_PEERCRED``) should the modes be loosened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autocommit.control import encode, read_message, socket_address
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class ControlServer:
+    def __init__(self, path: Path, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # left by a daemon that was killed
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # born 0600: no window where others could connect
+        try:
+            with socket_address(self.path) as address:
+                sock.bind(address)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+        sock.listen(64)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self._sock is not None
+        while not self._closing:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                if self._closing:
+                    return
+                log.exception("control socket accept failed")
+                continue
+            threading.Thread(target=self._serve, args=(conn,), name="request", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if _peer_uid(conn) != os.getuid():
+                    conn.sendall(encode({"ok": False, "error": "not the owner of this daemon"}))
+                    return
+                conn.settimeout(10)
+                message = read_message(conn)
+                conn.settimeout(None)
+                answer = self.handler(message)
+            except (OSError, ValueError) as exc:
+                log.debug("bad control request: %s", exc)
+                answer = {"ok": False, "error": f"bad request: {exc}"}
+            except Exception as exc:  # a bug must not take the daemon down
+                log.exception("control request failed")
+                answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            with contextlib.suppress(OSError):
+                conn.sendall(encode(answer))
+
+    def stop(self) -> None:
+        self._closing = True
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)

@@ -1,0 +1,257 @@
+"""File events from inotify (through watchdog), sorted into what the daemon acts on.
+
+Every watch shares one inotify instance, read by one thread, so events arrive in the
+order the kernel queued them, across all directories. That order is what makes the
+sync barrier exact: once the cookie file created for a sync request comes through,
+every change made before the request has been recorded.
+
+watchdog's emitter and observer threads are not used: they hold each rename back for
+half a second to pair its two halves, which a sync barrier cannot afford, and paths are
+all the daemon needs. Its :class:`InotifyWatchGroup` still does the hard part: adding
+watches for new directories, moving them with renamed ones, rebuilding them after an
+overflow.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+from watchdog.observers.inotify import InotifyWatchGroup
+from watchdog.observers.inotify_c import (
+    CallbackId,
+    InotifyConstants,
+    InotifyFD,
+    Mask,
+    WatchCallback,
+    WatchDescriptor,
+)
+from watchdog.observers.inotify_move_event_grouper import (
+    GroupedInotifyEvent,
+    InotifyMoveEventGrouper,
+    PathedInotifyEvent,
+)
+
+from autocommit.repo import Worktree
+
+log = logging.getLogger(__name__)
+
+# Changes only: reads (open, access, close-nowrite) would echo every `git add`.
+EVENT_MASK = Mask(
+    InotifyConstants.IN_MODIFY
+    | InotifyConstants.IN_ATTRIB
+    | InotifyConstants.IN_CLOSE_WRITE
+    | InotifyConstants.IN_MOVED_FROM
+    | InotifyConstants.IN_MOVED_TO
+    | InotifyConstants.IN_CREATE
+    | InotifyConstants.IN_DELETE
+    | InotifyConstants.IN_DELETE_SELF
+    | InotifyConstants.IN_MOVE_SELF
+)
+_REMEMBERED_MOVES = 1024
+
+
+class Kind(Enum):
+    TREE = "tree"  # a path of the working tree (relative to its top)
+    GIT = "git"  # a git operation touched HEAD, the index, branches, …
+    RULES = "rules"  # ignore rules or settings that live in the git dir changed
+    COOKIE = "cookie"  # a sync cookie (its token)
+    NONE = "none"  # the daemon's own files, objects, logs: never acted on
+
+
+# Under the git dir: what a git operation of the user's touches.
+_GIT_FILES = {
+    "HEAD",
+    "ORIG_HEAD",
+    "index",
+    "packed-refs",
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "AUTO_MERGE",
+    "index.lock",
+    "HEAD.lock",
+}
+_GIT_DIRS = ("refs/heads/", "rebase-merge/", "rebase-apply/", "sequencer/")
+_RULE_FILES = {"info/exclude", "config", "config.worktree"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are, to sort an event's absolute path."""
+
+    root: str
+    git_dir: str
+    common_dir: str
+    cookies: str
+
+    @classmethod
+    def of(cls, worktree: Worktree, cookies: Path) -> Layout:
+        return cls(
+            str(worktree.root), str(worktree.git_dir), str(worktree.common_dir), str(cookies)
+        )
+
+    def classify(self, path: str) -> tuple[Kind, str]:
+        if path.startswith(self.cookies + "/"):
+            return Kind.COOKIE, path[len(self.cookies) + 1 :]
+        for base, own in ((self.git_dir, True), (self.common_dir, False)):
+            if path == base or path.startswith(base + "/"):
+                return _classify_git(path[len(base) + 1 :], own)
+        if path.startswith(self.root + "/"):
+            rel = path[len(self.root) + 1 :]
+            if rel == ".git" or rel.startswith(".git/"):
+                return Kind.NONE, rel  # a linked worktree's .git file, or a nested git dir
+            return Kind.TREE, rel
+        return Kind.NONE, path
+
+
+def _classify_git(rel: str, own: bool) -> tuple[Kind, str]:
+    """An event under a git dir: ``own`` is this worktree's git dir, else the common one."""
+    if rel in _RULE_FILES:
+        return Kind.RULES, rel
+    if rel.startswith("refs/heads/") or rel == "packed-refs":
+        return Kind.GIT, rel
+    if rel.startswith("modules/") and rel.endswith("/HEAD"):
+        return Kind.GIT, rel  # a submodule's checkout moves its gitlink
+    if own and (rel in _GIT_FILES or rel.startswith(_GIT_DIRS)):
+        return Kind.GIT, rel
+    return Kind.NONE, rel
+
+
+class EventSink(Protocol):
+    def on_path(self, kind: Kind, path: str) -> None: ...
+    def on_overflow(self) -> None: ...
+    def on_watch_limit(self, reason: str) -> None: ...
+
+
+class _PassThrough(InotifyMoveEventGrouper):
+    """Hands each event on at once; remembers recent moves so watches follow renames."""
+
+    def __init__(self, deliver: Any) -> None:
+        super().__init__()
+        self._deliver = deliver
+        self._moved_from: dict[int, PathedInotifyEvent] = {}
+
+    def put_event(self, event: PathedInotifyEvent) -> None:
+        if event.ev.is_moved_from:
+            if len(self._moved_from) >= _REMEMBERED_MOVES:
+                self._moved_from.pop(next(iter(self._moved_from)))
+            self._moved_from[event.ev.cookie] = event
+        elif event.ev.is_moved_to:
+            self._moved_from.pop(event.ev.cookie, None)
+        self._deliver(event.path)
+
+    def get_queued_moved_from_event(self, cookie: int) -> PathedInotifyEvent | None:
+        return self._moved_from.get(cookie)
+
+    def read_event(self) -> GroupedInotifyEvent | None:
+        return None  # nothing is queued: events were delivered on arrival
+
+    def discard_pending_events(self) -> None:
+        self._moved_from.clear()
+
+
+@dataclass
+class _Group(InotifyWatchGroup):
+    """One watched directory tree, delivering paths to the daemon's sink."""
+
+    deliver: Any = None
+    overflowed: Any = None
+
+    def __post_init__(self) -> None:
+        self._move_event_grouper = _PassThrough(self.deliver)
+        super().__post_init__()
+
+    def on_queue_overflow(self) -> None:
+        super().on_queue_overflow()  # rebuilds the watches
+        self.overflowed()
+
+
+class _Inotify(InotifyFD):
+    """The shared inotify instance; notices when the kernel refuses more watches."""
+
+    def __init__(self, on_limit: Any) -> None:
+        super().__init__()
+        self._on_limit = on_limit
+
+    def add_callback(
+        self, path: bytes, mask: Mask, callback: WatchCallback, id_: CallbackId
+    ) -> WatchDescriptor:
+        try:
+            return super().add_callback(path, mask, callback, id_)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE):
+                self._on_limit(f"{exc.strerror} (raise fs.inotify.max_user_watches)")
+            raise
+
+
+@dataclass
+class Watcher:
+    """Watches a worktree (and, for a linked one, its git dir and branch refs)."""
+
+    worktree: Worktree
+    cookies: Path
+    sink: EventSink
+    _inotify: _Inotify | None = field(default=None, init=False)
+    _groups: list[_Group] = field(default_factory=list, init=False)
+
+    def start(self) -> None:
+        """Start watching; raises OSError when inotify refuses (limits reached)."""
+        layout = Layout.of(self.worktree, self.cookies)
+        limit_reason: list[str] = []
+
+        def deliver(raw: bytes) -> None:
+            kind, path = layout.classify(os.fsdecode(raw))
+            if kind is not Kind.NONE:
+                self.sink.on_path(kind, path)
+
+        def on_limit(reason: str) -> None:
+            limit_reason.append(reason)
+            self.sink.on_watch_limit(reason)
+
+        self._inotify = _Inotify(on_limit)
+        self._inotify.start()
+        wt = self.worktree
+        trees = [(wt.root, True)]
+        if not str(wt.git_dir).startswith(str(wt.root) + "/"):
+            trees.append((wt.git_dir, True))  # a linked worktree, or a separate git dir
+            if wt.common_dir != wt.git_dir:
+                trees += [(wt.common_dir, False), (wt.common_dir / "refs" / "heads", True)]
+        try:
+            for path, recursive in trees:
+                if not path.is_dir():
+                    continue  # e.g. no refs/heads/ when every branch is packed
+                self._groups.append(
+                    _Group(
+                        self._inotify,
+                        os.fsencode(path),
+                        EVENT_MASK,
+                        recursive,
+                        deliver=deliver,
+                        overflowed=self.sink.on_overflow,
+                    )
+                )
+        except OSError:
+            self.stop()
+            raise
+        if limit_reason:
+            self.stop()
+            raise OSError(errno.ENOSPC, limit_reason[0])
+
+    @property
+    def watch_count(self) -> int:
+        return sum(len(g._active_callbacks_by_watch) for g in self._groups)
+
+    def stop(self) -> None:
+        for group in self._groups:
+            group.deactivate()
+        self._groups.clear()
+        if self._inotify is not None:
+            self._inotify.stop()
+            self._inotify.join(timeout=5)
+            self._inotify = None

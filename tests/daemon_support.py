@@ -1,0 +1,92 @@
+"""Helpers for the daemon tests: real daemon processes, and an independent oracle.
+
+The oracle for "exact" is git itself: ``git add -A`` into a throwaway index and
+``write-tree`` gives the tree a snapshot of the working tree must have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from autocommit import client
+from autocommit.control import DaemonFiles
+from autocommit.errors import AutocommitError
+from autocommit.repo import Worktree, find_worktree
+from tests.gitutil import git
+
+T = TypeVar("T")
+
+
+def expected_tree(root: Path) -> str:
+    """The tree of the whole working tree as git sees it (tracked + untracked, not ignored)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        for args in (["read-tree", "HEAD"], ["add", "-A"], ["write-tree"]):
+            proc = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True,
+                                  check=True)  # fmt: skip
+        return proc.stdout.decode().strip()
+
+
+def rev(root: Path, name: str) -> str | None:
+    proc = subprocess.run(["git", "rev-parse", "-q", "--verify", name], cwd=root,
+                          capture_output=True, text=True)  # fmt: skip
+    return proc.stdout.strip() or None
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 15.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(0.05)
+
+
+def wait_for_exact_snapshot(root: Path, ref: str = "autocommit/heads/main") -> str:
+    """Wait until the shadow ref's tree is exactly the working tree; return the commit."""
+    want = expected_tree(root)
+
+    def done() -> str | None:
+        commit = rev(root, ref)
+        return commit if commit and rev(root, commit + "^{tree}") == want else None
+
+    return wait_for(done, what=f"{ref} to hold tree {want}")
+
+
+def enable(root: Path) -> Worktree:
+    git(root, "config", "autocommit.enabled", "true")
+    return find_worktree(root)
+
+
+def stop_for_sure(worktree: Worktree) -> None:
+    """Stop the daemon; kill it if it does not stop (tests never leave one behind)."""
+    files = DaemonFiles.of(worktree)
+    with contextlib.suppress(AutocommitError):
+        client.stop(worktree, timeout=20)
+    pid = files.read_pid()
+    if files.lock_is_held() and pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not files.lock_is_held(), what="the killed daemon to release its lock")
+
+
+def autocommit(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autocommit", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def shadow_commits(root: Path, ref: str = "autocommit/heads/main") -> list[str]:
+    """The snapshot commits of a shadow branch (first-parent chain), newest first."""
+    out = git(root, "rev-list", "--first-parent", ref, check=False)
+    return out.split()
