@@ -14,7 +14,7 @@ HELP = "check out a run's or revision's exact code into a new worktree (yours is
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
     parser.add_argument(
-        "directory",
+        "into",  # not "directory": that is the global -C option's
         metavar="DIR",
         nargs="?",
         help="where to put it (default: <repo>-run-<id> beside the repository); must not exist",
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     worktree = find_worktree()
     resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
-    wanted = Path(args.directory) if args.directory else default_checkout_dir(worktree, resolved)
+    wanted = Path(args.into) if args.into else default_checkout_dir(worktree, resolved)
     directory = checkout(worktree, resolved.commit, wanted)
     note(f"checked out {resolved.label}, detached HEAD; "
          f"remove it with `git worktree remove {directory}`")  # fmt: skip

@@ -1,0 +1,287 @@
+"""From a run id back to its code: show, diff, checkout and restore, with real MLflow runs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autocommit import cli
+from tests.gitutil import git, tree_listing, user_state
+from tests.mlflowutil import enable
+
+mlflow = pytest.importorskip("mlflow")
+
+
+def disk_listing(root: Path, only: set[str] | None = None) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob sha)}`` of the files under ``root``, read from disk without git.
+
+    The same form as :func:`tests.gitutil.tree_listing`, so a checkout can be compared
+    with a commit's tree: bytes, exec bit and symlinks.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        names = list(filenames) + [d for d in dirnames if Path(dirpath, d).is_symlink()]
+        for name in names:
+            path = Path(dirpath, name)
+            rel = path.relative_to(root).as_posix()
+            if rel == ".git" or (only is not None and rel not in only):
+                continue
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                mode, data = "120000", os.readlink(path).encode()
+            else:
+                mode = "100755" if info.st_mode & stat.S_IXUSR else "100644"
+                data = path.read_bytes()
+            sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            found[rel] = (mode, sha)
+    return found
+
+
+def autocommit(*args: str) -> tuple[int, str, str]:
+    """The real CLI, in this process (MLflow is imported once): exit code, stdout, stderr."""
+    binary, err = io.BytesIO(), io.StringIO()
+    stdout = io.TextIOWrapper(binary, encoding="utf-8", write_through=True)
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, binary.getvalue().decode(errors="replace"), err.getvalue()
+
+
+def one_line_error(code: int, err: str) -> str:
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("autocommit: error: "), err
+    return err
+
+
+@pytest.fixture(scope="module")
+def blank_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty sqlite tracking store with MLflow's tables (migrating one takes seconds)."""
+    path = tmp_path_factory.mktemp("store") / "blank.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking(tmp_path: Path, blank_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh tracking store (the current tracking URI) with a current experiment."""
+    store = tmp_path / "mlflow.db"
+    shutil.copyfile(blank_store, store)
+    uri = f"sqlite:///{store}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("reproduce", (tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    yield mlflow.MlflowClient(uri)
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture
+def enabled(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    enable(repo)
+    (repo / ".gitignore").write_text(".venv/\n*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore the venv")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def start_run() -> tuple[str, str]:
+    """A plain ``mlflow.start_run()``: the plugin tags it. Returns (run id, commit)."""
+    with mlflow.start_run() as run:
+        tags = mlflow.MlflowClient().get_run(run.info.run_id).data.tags
+    assert "autocommit.error" not in tags, tags["autocommit.error"]
+    return run.info.run_id, tags["autocommit.commit"]
+
+
+def first_code(root: Path) -> None:
+    (root / "train.py").write_text("lr = 0.01\nprint('training')\n")
+    (root / "notes.md").write_text("try a smaller lr\n")
+    (root / "run.sh").write_text("#!/bin/sh\npython train.py\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "latest.py").symlink_to("train.py")
+    (root / "src").mkdir()
+    (root / "src" / "model.py").write_text("layers = 2\n")
+
+
+def second_code(root: Path) -> None:
+    (root / "train.py").write_text("lr = 0.001\nprint('training')\n")
+    (root / "README.md").unlink()
+    (root / "run.sh").chmod(0o644)
+    (root / "latest.py").unlink()
+    (root / "latest.py").symlink_to("src/model.py")
+    (root / "src" / "model.py").unlink()
+    (root / "src" / "model.py").mkdir()  # a file becomes a directory
+    (root / "src" / "model.py" / "layers.py").write_text("layers = 4\n")
+    (root / "data.bin").write_bytes(bytes(range(256)) * 4)
+
+
+def test_runs_round_trip_diff_checkout_restore(
+    enabled: Path, tracking: Any, tmp_path: Path
+) -> None:
+    root = enabled
+    venv_file = root / ".venv" / "lib.py"
+    venv_file.parent.mkdir()
+    venv_file.write_text("ignored, never snapshotted\n")
+    (root / ".env").write_text("TOKEN=secret\n")  # left out of snapshots: never touched
+
+    first_code(root)
+    run1, commit1 = start_run()
+    second_code(root)
+    run2, commit2 = start_run()
+    assert commit1 != commit2
+    original = user_state(root)
+
+    # diff: exactly the edits between the two runs, git diff options passed through
+    code, out, err = autocommit("diff", run1, run2, "--name-status", "--no-renames")
+    assert code == 0, err
+    assert sorted(out.splitlines()) == sorted(
+        ["D\tREADME.md", "M\trun.sh", "M\tlatest.py", "M\ttrain.py",
+         "D\tsrc/model.py", "A\tsrc/model.py/layers.py", "A\tdata.bin"]
+    )  # fmt: skip
+    code, out, _ = autocommit("diff", run1, run2, "--", "train.py")
+    assert code == 0 and "-lr = 0.01\n+lr = 0.001\n" in out and "run.sh" not in out
+    code, out, _ = autocommit("diff", run1, run2, "--stat")
+    assert code == 0 and "7 files changed" in out
+
+    # show: the snapshot, the HEAD it was based on, the changes, the files left out
+    code, out, err = autocommit("show", run1, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["commit"] == commit1 and shown["run_id"] == run1
+    assert shown["head"] == git(root, "rev-parse", "HEAD").strip()
+    assert {(c["status"], c["path"]) for c in shown["changes"]} == {
+        ("M", "train.py"), ("A", "notes.md"), ("A", "run.sh"), ("A", "latest.py"),
+        ("A", "src/model.py"),
+    }  # fmt: skip
+    assert {"path": ".env", "reason": "secret-looking name"} in shown["skipped"]
+    code, out, _ = autocommit("show", run2)
+    assert code == 0 and f"run       {run2}" in out and "left out of the snapshot" in out
+
+    # checkout: a new worktree per run with exactly its tree; the user's state untouched
+    for run_id, commit, directory in ((run1, commit1, tmp_path / "one"), (run2, commit2, None)):
+        args = ["checkout", run_id] + ([str(directory)] if directory else [])
+        code, out, err = autocommit(*args)
+        assert code == 0, err
+        where = Path(out.strip())
+        assert where == (directory or root.parent / f"repo-run-{run_id[:8]}")
+        assert disk_listing(where) == tree_listing(root, commit)
+        assert git(where, "rev-parse", "HEAD").strip() == commit
+        assert git(where, "status", "--porcelain") == ""
+    assert user_state(root) == original
+
+    # restore run 1 in place, then come back: byte for byte the tree we started from
+    code, out, err = autocommit("restore", run1)
+    assert code == 0, err
+    assert disk_listing(root, set(tree_listing(root, commit1))) == tree_listing(root, commit1)
+    snapshot_paths = set(tree_listing(root, commit1)) | set(tree_listing(root, commit2))
+    on_disk = set(disk_listing(root)) - {".env", ".venv/lib.py"}
+    assert on_disk == set(tree_listing(root, commit1)), on_disk ^ set(tree_listing(root, commit1))
+    assert venv_file.read_text() == "ignored, never snapshotted\n"
+    assert (root / ".env").read_text() == "TOKEN=secret\n"
+    restored = user_state(root)
+    assert (restored.index_bytes, restored.head, restored.refs) == (
+        original.index_bytes, original.head, original.refs,
+    )  # fmt: skip
+    back = out.strip().splitlines()[-1].split("to come back: ")[1]
+    saved = back.split()[-1]
+    assert git(root, "rev-parse", f"refs/autocommit/pins/{saved}").strip() == saved
+    assert set(tree_listing(root, saved)) <= snapshot_paths
+    code, out, err = autocommit(*back.split()[1:])
+    assert code == 0, err
+    assert user_state(root) == original
+
+
+def test_restore_keeps_staged_changes_and_is_a_no_op_when_already_there(
+    enabled: Path, tracking: Any
+) -> None:
+    root = enabled
+    (root / "train.py").write_text("lr = 0.5\n")
+    git(root, "add", "train.py")  # staged: restore must leave the index as it is
+    (root / "train.py").write_text("lr = 0.7\n")
+    _, commit = start_run()
+    before = user_state(root)
+    code, out, err = autocommit("restore", commit)
+    assert code == 0, err
+    assert "already" in out
+    assert user_state(root) == before
+
+    code, out, err = autocommit("restore", "HEAD")
+    assert code == 0, err
+    assert (root / "train.py").read_text() == "lr = 0.1\nprint('training')\n"
+    assert user_state(root).index_bytes == before.index_bytes
+    assert git(root, "diff", "--cached", "--name-only").strip() == "train.py"
+
+
+def test_restore_refuses_to_overwrite_what_no_snapshot_holds(enabled: Path, tracking: Any) -> None:
+    root = enabled
+    (root / "train.log").write_text("tracked in this run\n")
+    git(root, "add", "-f", "train.log")
+    git(root, "commit", "-q", "-m", "track a log")
+    target = git(root, "rev-parse", "HEAD").strip()
+    git(root, "rm", "-q", "--cached", "train.log")
+    git(root, "commit", "-q", "-m", "untrack it")
+    (root / "train.log").write_text("precious output, ignored now\n")
+    (root / "train.py").write_text("lr = 9\n")
+    before = user_state(root)
+
+    code, _, err = autocommit("restore", target)
+    assert "train.log" in one_line_error(code, err)
+    assert user_state(root) == before  # nothing written, nothing lost
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["show", "no-such-revision"], "neither a git revision"),
+        (["diff", "HEAD", "0123456789abcdef0123456789abcdef"], "no MLflow run"),
+        (["checkout", "0123456789abcdef0123456789abcdef"], "no MLflow run"),
+        (["restore", "nope~3"], "neither a git revision"),
+    ],
+)
+def test_unknown_targets_are_one_line_errors(
+    enabled: Path, tracking: Any, args: list[str], expected: str
+) -> None:
+    before = user_state(enabled)
+    code, _, err = autocommit(*args)
+    assert expected in one_line_error(code, err)
+    assert user_state(enabled) == before
+
+
+def test_runs_without_usable_tags_are_one_line_errors(
+    enabled: Path, tracking: Any, tmp_path: Path
+) -> None:
+    experiment = mlflow.get_experiment_by_name("reproduce").experiment_id
+    untagged = tracking.create_run(experiment).info.run_id  # no context providers
+    failed = tracking.create_run(experiment, tags={"autocommit.error": "disk full"}).info.run_id
+    elsewhere = tracking.create_run(experiment, tags={"autocommit.commit": "ab" * 20}).info.run_id
+    before = user_state(enabled)
+
+    code, _, err = autocommit("show", untagged)
+    assert "has no autocommit tags" in one_line_error(code, err)
+    code, _, err = autocommit("checkout", failed, str(tmp_path / "x"))
+    assert "disk full" in one_line_error(code, err)
+    code, _, err = autocommit("diff", elsewhere, "HEAD")
+    assert "no git remote 'origin'" in one_line_error(code, err)
+    assert not (tmp_path / "x").exists()
+    assert user_state(enabled) == before
+
+
+def test_checkout_into_an_existing_directory_is_refused(enabled: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("keep me\n")
+    code, _, err = autocommit("checkout", "HEAD", str(taken))
+    assert "already exists" in one_line_error(code, err)
+    assert [p.name for p in taken.iterdir()] == ["mine.txt"]
+    assert git(enabled, "worktree", "list").count("\n") == 1
