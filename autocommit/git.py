@@ -8,10 +8,12 @@ are disabled so no user hook (``reference-transaction`` included) ever runs on o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from autocommit.errors import AutocommitError, GitCommandError
@@ -35,6 +37,26 @@ _BASE_OPTIONS = (
 )  # fmt: skip
 
 ZERO_OID = "0" * 40
+
+# File descriptors every git child started in this context inherits (see children_inherit).
+_inherited_fds: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
+    "autocommit_inherited_fds", default=()
+)
+
+
+@contextlib.contextmanager
+def children_inherit(fd: int) -> Iterator[None]:
+    """Every git child started inside this block (in this thread) inherits ``fd``.
+
+    Used for the snapshot lock: a ``flock`` lives as long as any process holding its file
+    descriptor, so a git child that outlives a killed snapshot keeps the lock held until
+    it exits, and the next snapshot never races with it.
+    """
+    token = _inherited_fds.set((*_inherited_fds.get(), fd))
+    try:
+        yield
+    finally:
+        _inherited_fds.reset(token)
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,12 +111,35 @@ def run(
             env=scrubbed_env(env),
             capture_output=True,
             check=False,
+            pass_fds=_inherited_fds.get(),
         )
     except FileNotFoundError as exc:
-        raise AutocommitError("git is not installed", "install git and try again") from exc
+        raise _git_missing() from exc
     if check and proc.returncode not in ok_codes:
         raise GitCommandError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
     return proc
+
+
+def popen(
+    args: Sequence[str], cwd: Path | str, *, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a long-lived ``git <args>`` talking through pipes (stdin, stdout)."""
+    try:
+        return subprocess.Popen(
+            ["git", *_BASE_OPTIONS, *args],
+            cwd=cwd,
+            env=scrubbed_env(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=_inherited_fds.get(),
+        )
+    except FileNotFoundError as exc:
+        raise _git_missing() from exc
+
+
+def _git_missing() -> AutocommitError:
+    return AutocommitError("git is not installed", "install git and try again")
 
 
 def out(
@@ -116,3 +161,19 @@ def nul_split(data: bytes) -> list[str]:
 
 def nul_join(paths: Sequence[str]) -> bytes:
     return b"".join(p.encode(errors="surrogateescape") + b"\0" for p in paths)
+
+
+def c_quote(path: str) -> str:
+    """Quote a path the way git's ``--stdin-paths`` readers unquote it, when it must be."""
+    if path.isprintable() and not path.startswith('"'):
+        return path
+    out = []
+    for byte in path.encode(errors="surrogateescape"):
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif byte < 0x20 or byte >= 0x7F:
+            out.append(f"\\{byte:03o}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'

@@ -1,82 +1,47 @@
-"""The private index: autocommit's own staging area, never the user's ``.git/index``.
+"""The full scan: the whole working tree staged into autocommit's private index.
 
-One per working tree, under ``<git-dir>/autocommit/``. It is kept between snapshots so a
-snapshot only re-reads the paths that changed. A full reconcile re-seeds it from a copy
-of the user's index (keeping the stat data, so unchanged files are not re-hashed) and
-then stages the whole working tree into it.
+The private index lives under ``<git-dir>/autocommit/index``, never the user's
+``.git/index``. Each full scan re-seeds it from a copy of the user's index (keeping its
+stat data, so unchanged files are not re-hashed) and runs ``git add -A`` into it, with
+the files the exclusion rules leave out named as exclude pathspecs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import os
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import subprocess
 
-import filelock
-
-from autocommit.errors import AutocommitError
+from autocommit import git
+from autocommit.errors import GitCommandError
+from autocommit.exclusions import ExclusionRules
+from autocommit.lock import snapshot_lock
 from autocommit.repo import Worktree
-
-
-@dataclass
-class IndexState:
-    """What the private index was last reconciled against."""
-
-    user_index: list[int] | None = None  # (mtime_ns, size, inode) of the user's index
-    rules: str = ""  # fingerprint of the exclusion settings in force
-    skipped: dict[str, str] = field(default_factory=dict)  # path → why it is left out
 
 
 class PrivateIndex:
     def __init__(self, worktree: Worktree) -> None:
         self.worktree = worktree
-        self.dir = worktree.state_dir
-        self.path = self.dir / "index"
-        self._state_path = self.dir / "index.json"
-        self._lock_path = self.dir / "snapshot.lock"
+        self.root = worktree.root
+        self.path = worktree.state_dir / "index"
 
     @property
     def env(self) -> dict[str, str]:
         return {"GIT_INDEX_FILE": str(self.path)}
 
-    @contextlib.contextmanager
-    def locked(self, timeout: float) -> Iterator[None]:
-        """Exclusive use of the private index and this worktree's shadow refs.
+    def _git(self, args: list[str], input: bytes | None = None) -> bytes:
+        return git.run(args, self.root, input=input, env=self.env).stdout
 
-        An advisory ``flock``: the kernel drops it when its holder dies, so a killed
-        snapshot never leaves a lock behind. Any git ``*.lock`` file found while holding
-        it is therefore stale and removed.
-        """
-        self.dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(self._lock_path, timeout=timeout)
-        try:
-            with lock:
-                self._remove_stale_git_locks()
-                yield
-        except filelock.Timeout as exc:
-            raise AutocommitError(
-                f"another snapshot of {self.worktree.root} has been running for {timeout:.0f}s",
-                "wait for it, or check `autocommit status`",
-            ) from exc
+    def locked(self, timeout: float) -> contextlib.AbstractContextManager[None]:
+        """The snapshot lock (:func:`autocommit.lock.snapshot_lock`) of this worktree."""
+        return snapshot_lock(self.worktree, timeout)
 
-    def _remove_stale_git_locks(self) -> None:
+    def remove_stale_lock(self) -> None:
+        """Drop ``index.lock`` left by a killed git (call only under the snapshot lock)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(str(self.path) + ".lock")
-
-    def remove_stale_ref_lock(self, ref: str) -> None:
-        """Drop ``<ref>.lock`` left by a killed ``update-ref`` (call only while locked)."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.worktree.common_dir / (ref + ".lock"))
-
-    def user_index_signature(self) -> list[int] | None:
-        try:
-            info = os.stat(self.worktree.git_dir / "index")
-        except FileNotFoundError:
-            return None
-        return [info.st_mtime_ns, info.st_size, info.st_ino]
 
     def reseed_from_user_index(self) -> None:
         """Replace the private index by a copy of the user's index.
@@ -85,35 +50,66 @@ class PrivateIndex:
         against it, so a file changed in the same instant the user's index was written
         is still re-hashed.
         """
-        user_index = self.worktree.git_dir / "index"
-        temporary = self.dir / "index.seed"
+        self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.worktree.state_dir / "index.seed"
         try:
-            shutil.copy2(user_index, temporary)
+            shutil.copy2(self.worktree.git_dir / "index", temporary)
         except FileNotFoundError:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)  # unborn repository: start from an empty index
+                os.unlink(self.path)  # no commits yet: start from an empty index
             return
         os.replace(temporary, self.path)
 
-    def load_state(self) -> IndexState | None:
-        if not self.path.exists():
-            return None
-        try:
-            raw = json.loads(self._state_path.read_text(encoding="utf-8"))
-            return IndexState(
-                user_index=raw.get("user_index"),
-                rules=str(raw.get("rules", "")),
-                skipped={str(k): str(v) for k, v in raw.get("skipped", {}).items()},
-            )
-        except (OSError, ValueError, AttributeError):
-            return None
+    def tracked_digest(self) -> str:
+        """A digest of the paths the (freshly seeded) private index tracks."""
+        return tracked_digest(self.worktree, self.env)
 
-    def save_state(self, state: IndexState) -> None:
-        temporary = self._state_path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps(
-                {"user_index": state.user_index, "rules": state.rules, "skipped": state.skipped}
-            ),
-            encoding="utf-8",
+    def stage_everything(self, rules: ExclusionRules) -> dict[str, str]:
+        """``git add -A`` minus the exclusions; returns the files left out and why."""
+        untracked = git.nul_split(self._git(["ls-files", "-z", "--others", "--exclude-standard"]))
+        _, skipped = rules.partition(self.root, untracked)
+        left_out = {s.path: s.reason for s in skipped}
+        excludes = [":(top,exclude,literal)" + path for path in left_out]
+        unreadable = self._add([":/", *excludes])
+        vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
+        if vanished:  # deleted while git read them: record that
+            self._git(["update-index", "--add", "--remove", "-z", "--stdin"],
+                      git.nul_join(vanished))  # fmt: skip
+        for path, why in unreadable.items():
+            if path not in vanished:
+                left_out[path] = f"unreadable: {why}"
+        return left_out
+
+    def _add(self, specs: list[str]) -> dict[str, str]:
+        """Stage ``specs``; returns the files git could not read, with git's reason."""
+        proc = git.run(
+            ["add", "-A", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul"],
+            self.root,
+            input=git.nul_join(specs),
+            env=self.env,
+            ok_codes=(0, 1),
         )
-        os.replace(temporary, self._state_path)
+        return _unreadable(proc)
+
+    def write_tree(self) -> str:
+        return self._git(["write-tree"]).decode().strip()
+
+
+def tracked_digest(worktree: Worktree, env: dict[str, str] | None = None) -> str:
+    """A digest of the list of paths an index tracks (the user's unless ``env`` says)."""
+    return hashlib.sha1(git.run(["ls-files", "-z"], worktree.root, env=env).stdout).hexdigest()
+
+
+def _unreadable(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
+    """Files ``git add --ignore-errors`` could not read (it exits 1 and names them)."""
+    if proc.returncode == 0:
+        return {}
+    stderr = proc.stderr.decode(errors="surrogateescape")
+    found: dict[str, str] = {}
+    for line in stderr.splitlines():
+        if line.startswith('error: open("') and '"): ' in line:
+            path, _, why = line.removeprefix('error: open("').partition('"): ')
+            found[path] = why
+    if not found:
+        raise GitCommandError(["add", "-A"], proc.returncode, stderr)
+    return found

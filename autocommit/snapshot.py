@@ -1,32 +1,46 @@
-"""The snapshot engine: working tree → private index → tree → commit → shadow ref.
+"""The snapshot engine: working tree → tree → commit → shadow ref.
 
 It knows nothing of the daemon or MLflow. Callers hand it the paths that changed (the
-daemon, from file events) or nothing (a full reconcile), and get back the commit whose
-tree is exactly the working tree: tracked files plus untracked, not-ignored files, minus
-the reported exclusions.
+daemon, from file events) or nothing (a full scan), and get back the commit whose tree
+is exactly the working tree: tracked files plus untracked, not-ignored files, minus the
+reported exclusions.
+
+A full scan stages everything into a private index (:mod:`autocommit.private_index`);
+an incremental snapshot edits the previous snapshot's tree for the given paths only
+(:mod:`autocommit.incremental`), falling back to a full scan whenever that would not be
+exact. Either way the result is committed onto the shadow branch with a
+compare-and-swap, all under a per-worktree lock (:mod:`autocommit.lock`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
+import os
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocommit import config, git, refs
+from autocommit import config, git, refs, snapshot_state
 from autocommit.config import Settings
-from autocommit.errors import GitCommandError
+from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
-from autocommit.private_index import IndexState, PrivateIndex
+from autocommit.incremental import IncrementalUpdate, NeedsFullScan
+from autocommit.lock import snapshot_lock
+from autocommit.objects import CommitInfo, ObjectReader
+from autocommit.private_index import PrivateIndex, tracked_digest
 from autocommit.repo import Worktree
+from autocommit.snapshot_state import SnapshotState
 
 HEAD_TRAILER = "Autocommit-Head"
 SKIPPED_TRAILER = "Autocommit-Skipped"
 UNBORN = "unborn"
 MAX_INCREMENTAL_PATHS = 2000
+STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
+_REF_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -55,44 +69,70 @@ class Snapshot:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
-class _CommitInfo:
-    sha: str
-    tree: str
-    head_trailer: str | None
+def take_snapshot(
+    worktree: Worktree,
+    paths: Iterable[str] | None = None,
+    settings: Settings | None = None,
+    *,
+    lock_timeout: float = 60.0,
+) -> Snapshot:
+    """Snapshot the working tree and advance its shadow branch.
+
+    ``paths`` (relative to the top of the working tree) are the paths known to have
+    changed since the previous snapshot: files, and directories that were created,
+    deleted or moved (a directory stands for everything under it). None scans
+    everything. Never touches the user's index, HEAD, branches, stash or files.
+    """
+    settings = settings or config.load(worktree.root)
+    changed = None if paths is None else [str(p) for p in paths]
+    try:
+        with snapshot_lock(worktree, lock_timeout), ObjectReader(worktree.root) as reader:
+            return _Snapshotter(worktree, settings, reader).take(changed)
+    except GitCommandError as exc:
+        raise _explain(exc, worktree) from exc
+    except OSError as exc:
+        raise AutocommitError(
+            f"cannot write autocommit's files in {worktree.state_dir}: {exc.strerror or exc}",
+            "free disk space or fix the permissions; nothing of yours was changed",
+        ) from exc
 
 
-def _parse_commit(sha: str, body: bytes) -> _CommitInfo:
-    text = body.decode(errors="replace")
-    header, _, message = text.partition("\n\n")
-    tree = header.split("\n", 1)[0].removeprefix("tree ")
-    head_trailer = None
-    for line in message.splitlines():
-        if line.startswith(HEAD_TRAILER + ": "):
-            head_trailer = line.split(": ", 1)[1].strip()
-    return _CommitInfo(sha, tree, head_trailer)
+_STORAGE_ERRORS = re.compile(
+    r"No space left|insufficient permission|Read-only file system|Permission denied|"
+    r"unable to (write|create)|Disk quota",
+    re.IGNORECASE,
+)
 
 
-def _read_commits(root: Path, names: list[str]) -> list[_CommitInfo | None]:
-    """Resolve several refs to commits in one ``git cat-file --batch``."""
-    proc = git.run(["cat-file", "--batch"], root, input="".join(n + "\n" for n in names).encode())
-    data, pos, found = proc.stdout, 0, []
-    for _ in names:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].decode().split()
-        pos = end + 1
-        if len(header) == 3:
-            size = int(header[2])
-            body = data[pos : pos + size]
-            pos += size + 1
-            found.append(_parse_commit(header[0], body) if header[1] == "commit" else None)
-        else:
-            found.append(None)  # "<name> missing"
-    return found
+def _explain(exc: GitCommandError, worktree: Worktree) -> AutocommitError:
+    """A one-line error saying what to do, for the failures a user can fix."""
+    if _STORAGE_ERRORS.search(exc.stderr):
+        return AutocommitError(
+            f"cannot write to the repository in {worktree.common_dir}: {exc.what}",
+            "free disk space or fix the permissions; nothing of yours was changed",
+        )
+    return exc
+
+
+def head_ref_of(worktree: Worktree) -> str | None:
+    """``refs/heads/<branch>`` HEAD points to, or None when it is detached.
+
+    Read from the HEAD file when it is a plain one (no process needed), else from git.
+    """
+    try:
+        text = (worktree.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if text.startswith("ref: refs/") and text != "ref: refs/heads/.invalid":
+        return text.removeprefix("ref: ")
+    if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text):
+        return None
+    proc = git.run(["symbolic-ref", "-q", "HEAD"], worktree.root, ok_codes=(0, 1))
+    return proc.stdout.decode(errors="surrogateescape").strip() or None
 
 
 @functools.lru_cache(maxsize=8)
-def _identity(common_dir: Path, root: Path) -> dict[str, str]:
+def _identity(root: Path) -> dict[str, str]:
     """Author: the user when git knows them; committer: autocommit."""
 
     def get(key: str) -> str:
@@ -107,126 +147,109 @@ def _identity(common_dir: Path, root: Path) -> dict[str, str]:
     }
 
 
-def _rules_fingerprint(settings: Settings) -> str:
-    text = repr((settings.max_file_size, settings.secret_patterns, settings.exclude))
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-def _needs_full_reconcile(paths: list[str], state: IndexState | None, index: PrivateIndex,
-                          settings: Settings) -> bool:  # fmt: skip
-    if state is None or state.user_index != index.user_index_signature():
-        return True  # first snapshot, or the user staged/committed/checked out since
-    if state.rules != _rules_fingerprint(settings):
-        return True
-    if len(paths) > MAX_INCREMENTAL_PATHS:
-        return True  # a scan is as cheap, and the paths would not fit on a command line
-    return any(p == ".gitignore" or p.endswith("/.gitignore") or p in ("", ".") for p in paths)
-
-
-def _in_scope(path: str, scopes: list[str]) -> bool:
-    return any(path == s or path.startswith(s.rstrip("/") + "/") for s in scopes)
-
-
-class _Engine:
-    def __init__(self, worktree: Worktree, settings: Settings) -> None:
+class _Snapshotter:
+    def __init__(self, worktree: Worktree, settings: Settings, reader: ObjectReader) -> None:
         self.wt = worktree
         self.root = worktree.root
-        self.index = PrivateIndex(worktree)
         self.settings = settings
+        self.reader = reader
         self.rules = ExclusionRules(settings)
+        self.index = PrivateIndex(worktree)
 
-    def _private(self, args: list[str], input: bytes | None = None, ok: tuple[int, ...] = (0,)
-                 ) -> bytes:  # fmt: skip
-        return git.run(args, self.root, input=input, env=self.index.env, ok_codes=ok).stdout
+    def take(self, changed: list[str] | None) -> Snapshot:
+        self.index.remove_stale_lock()
+        head_ref = head_ref_of(self.wt)
+        shadow = refs.shadow_ref(self.wt, head_ref)
+        head = self.reader.commit("HEAD")
+        tree, skipped_map, reconciled = self.stage(changed)
+        skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
+        head_sha = head.sha if head else None
 
-    def full_reconcile(self) -> dict[str, str]:
-        """Stage the whole working tree into a fresh copy of the user's index."""
-        self.index.reseed_from_user_index()
-        untracked = git.nul_split(
-            self._private(["ls-files", "-z", "--others", "--exclude-standard"])
+        def result(commit: str, dirty: bool, created: bool, summary: str) -> Snapshot:
+            return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, created,
+                            reconciled, skipped, summary)  # fmt: skip
+
+        if head is not None and tree == head.tree:
+            return result(head.sha, False, False, "clean: the snapshot is HEAD")
+        tip = self.reader.commit(shadow)
+        for _ in range(_REF_ATTEMPTS):
+            if (
+                tip is not None
+                and tip.tree == tree
+                and tip.trailers.get(HEAD_TRAILER) == (head_sha or UNBORN)
+            ):
+                return result(tip.sha, True, False, "unchanged since the last snapshot")
+            summary = self.summary(tip.tree if tip else head.tree if head else None, tree)
+            commit = self.commit(tree, tip, head, summary, skipped)
+            if refs.compare_and_swap(self.root, shadow, commit, tip.sha if tip else None,
+                                     f"autocommit: {summary}"):  # fmt: skip
+                return result(commit, True, True, summary)
+            tip = self._tip_after_failed_update(shadow)
+        raise AutocommitError(
+            f"{shadow} keeps moving or stays locked", "try again; nothing of yours was changed"
         )
-        _, skipped = self.rules.partition(self.root, untracked)
-        specs = [":/"] + [":(top,exclude,literal)" + s.path for s in skipped]
-        proc = git.run(
-            ["add", "-A", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul"],
-            self.root,
-            input=git.nul_join(specs),
-            env=self.index.env,
-            ok_codes=(0, 1),
-        )
-        found = {s.path: s.reason for s in skipped}
-        found.update(self._unreadable(proc))
-        return found
 
-    def _unreadable(self, proc: object) -> dict[str, str]:
-        """Files ``git add --ignore-errors`` could not read (it exits 1 and names them)."""
-        stderr = getattr(proc, "stderr", b"").decode(errors="surrogateescape")
-        if getattr(proc, "returncode", 0) == 0:
-            return {}
-        found: dict[str, str] = {}
-        for line in stderr.splitlines():
-            if line.startswith('error: open("') and '"): ' in line:
-                path, _, why = line.removeprefix('error: open("').partition('"): ')
-                found[path] = f"unreadable: {why}"
-        if not found:
-            raise GitCommandError(["add", "-A"], 1, stderr)
-        return found
-
-    def incremental(self, paths: list[str], state: IndexState) -> dict[str, str]:
-        """Bring only ``paths`` (files or directories) up to date in the private index."""
-        specs = [":(top,literal)" + p for p in paths]
-        # The user's index says what is tracked. (ls-files takes no --pathspec-from-file.)
-        listing = git.run(
-            ["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--", *specs],
-            self.root,
-        ).stdout
-        tracked: set[str] = set()
-        untracked: list[str] = []
-        for entry in git.nul_split(listing):
-            tag, path = entry[0], entry[2:]
-            (untracked.append(path) if tag == "?" else tracked.add(path))
-        kept, skipped = self.rules.partition(self.root, untracked)
-        desired = tracked | set(kept)
-        current = set(git.nul_split(self._private(["ls-files", "-z", "--cached", "--", *specs])))
-        if desired:
-            self._private(["update-index", "--add", "--remove", "-z", "--stdin"],
-                          git.nul_join(sorted(desired)))  # fmt: skip
-        if current - desired:
-            self._private(["update-index", "--force-remove", "-z", "--stdin"],
-                          git.nul_join(sorted(current - desired)))  # fmt: skip
-        found = {k: v for k, v in state.skipped.items() if not _in_scope(k, paths)}
-        found.update({s.path: s.reason for s in skipped})
-        return found
-
-    def stage(self, paths: list[str] | None) -> tuple[dict[str, str], bool]:
-        """Update the private index; returns (skipped files, whether it was a full scan)."""
-        state = self.index.load_state()
+    def stage(self, changed: list[str] | None) -> tuple[str, dict[str, str], bool]:
+        """The working tree's tree, the files left out, and whether it was a full scan."""
+        state = snapshot_state.load(self.wt)
+        inputs = snapshot_state.inputs_fingerprint(self.wt, self.settings)
         if (
-            paths is not None
+            changed is not None
+            and len(changed) <= MAX_INCREMENTAL_PATHS
             and state is not None
-            and not _needs_full_reconcile(paths, state, self.index, self.settings)
+            and state.inputs == inputs
+            and self._tracked_unchanged(state)
         ):
             try:
-                return self.incremental(paths, state), False
-            except GitCommandError:
-                pass  # e.g. a file became a directory: the full reconcile handles anything
-        signature = self.index.user_index_signature()
-        skipped = self.full_reconcile()
-        self.index.save_state(IndexState(signature, _rules_fingerprint(self.settings), skipped))
-        return skipped, True
+                tree, skipped = IncrementalUpdate(self.root, self.reader, state, self.rules).run(
+                    changed
+                )
+            except NeedsFullScan:
+                pass
+            else:
+                state.tree, state.skipped = tree, skipped
+                snapshot_state.save(self.wt, state)
+                return tree, skipped, False
+        return (*self.full_scan(inputs), True)
 
-    def save_skipped(self, skipped: dict[str, str]) -> None:
-        state = self.index.load_state()
-        if state is not None and state.skipped != skipped:
-            state.skipped = skipped
-            self.index.save_state(state)
+    def _tracked_unchanged(self, state: SnapshotState) -> bool:
+        """True when the user's index still tracks the same paths (its stat data may differ:
+        ``git status``, ``git add`` and commits rewrite it without changing what is tracked).
+        """
+        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        if index_stat == state.index_stat:
+            return True
+        digest = tracked_digest(self.wt)
+        if digest != state.tracked:
+            return False
+        state.index_stat = index_stat
+        return True
+
+    def full_scan(self, inputs: str) -> tuple[str, dict[str, str]]:
+        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        self.index.reseed_from_user_index()
+        tracked = self.index.tracked_digest()
+        skipped = self.index.stage_everything(self.rules)
+        tree = self.index.write_tree()
+        file_mode, symlinks = _core_flags(self.root)
+        # Saved before the shadow ref moves: a crash in between leaves a state that still
+        # describes the working tree, so the next incremental snapshot stays exact.
+        snapshot_state.save(
+            self.wt, SnapshotState(tree, inputs, index_stat, tracked, skipped, file_mode, symlinks)
+        )
+        return tree, skipped
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
         if old_tree is None:
             old_tree = git.out(["mktree"], self.root, input=b"")
-        text = self._private(["diff-tree", "-r", "-z", "--no-renames", "--name-status",
-                              old_tree, new_tree])  # fmt: skip
-        parts = git.nul_split(text)
+        out = git.run(
+            ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
+            self.root,
+            # diff-tree reads the index though comparing two trees needs none: at 100k
+            # files that is most of its time. An index file that does not exist is empty.
+            env={"GIT_INDEX_FILE": str(self.wt.state_dir / "no-index")},
+        ).stdout
+        parts = git.nul_split(out)
         words = {"A": "add", "D": "delete", "M": "modify", "T": "retype"}
         changes = [
             f"{words.get(parts[i][0], parts[i])} {parts[i + 1]}"
@@ -238,60 +261,59 @@ class _Engine:
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
         return f"{len(changes)} file{'s' if len(changes) != 1 else ''}: {shown}{more}"
 
-
-def take_snapshot(
-    worktree: Worktree,
-    paths: Iterable[str] | None = None,
-    settings: Settings | None = None,
-    *,
-    lock_timeout: float = 60.0,
-) -> Snapshot:
-    """Snapshot the working tree and advance its shadow branch.
-
-    ``paths`` (relative to the top of the working tree) are the paths known to have
-    changed; None scans everything. Never touches the user's index, HEAD, branches,
-    stash or files.
-    """
-    settings = settings or config.load(worktree.root)
-    engine = _Engine(worktree, settings)
-    changed = None if paths is None else sorted({p.strip("/") for p in paths})
-    with engine.index.locked(lock_timeout):
-        head_ref_proc = git.run(["symbolic-ref", "-q", "HEAD"], worktree.root, ok_codes=(0, 1))
-        head_ref = head_ref_proc.stdout.decode().strip() or None
-        shadow = refs.shadow_ref(worktree, head_ref)
-        head, tip = _read_commits(worktree.root, ["HEAD", shadow])
-        skipped_map, reconciled = engine.stage(changed)
-        tree = engine._private(["write-tree"]).decode().strip()
-        skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
-        if not reconciled:
-            engine.save_skipped(skipped_map)
-
-        head_sha = head.sha if head else None
-        if head is not None and tree == head.tree:
-            return Snapshot(head.sha, tree, head_sha, head_ref, shadow, False, False,
-                            reconciled, skipped, "clean: the snapshot is HEAD")  # fmt: skip
-        dirty = True
-        if tip is not None and tip.tree == tree and tip.head_trailer == (head_sha or UNBORN):
-            return Snapshot(tip.sha, tree, head_sha, head_ref, shadow, dirty, False,
-                            reconciled, skipped, "unchanged since the last snapshot")  # fmt: skip
-
+    def commit(
+        self,
+        tree: str,
+        tip: CommitInfo | None,
+        head: CommitInfo | None,
+        summary: str,
+        skipped: tuple[Skipped, ...],
+    ) -> str:
+        """A snapshot commit: parents are the previous snapshot and, when it moved, HEAD."""
         parents = [tip.sha] if tip else []
-        if head is not None and (tip is None or tip.head_trailer != head.sha):
+        if head is not None and (tip is None or tip.trailers.get(HEAD_TRAILER) != head.sha):
             parents.append(head.sha)
-        base_tree = tip.tree if tip else (head.tree if head else None)
-        summary = engine.summary(base_tree, tree)
-        message = f"autocommit: {summary}\n\n{HEAD_TRAILER}: {head_sha or UNBORN}\n"
+        message = f"autocommit: {summary}\n\n{HEAD_TRAILER}: {head.sha if head else UNBORN}\n"
         message += "".join(s.trailer() + "\n" for s in skipped)
         parent_args = [arg for p in parents for arg in ("-p", p)]
-        commit = git.out(
+        return git.out(
             ["commit-tree", "--no-gpg-sign", tree, *parent_args, "-F", "-"],
-            worktree.root,
+            self.root,
             input=message.encode(errors="surrogateescape"),
-            env=_identity(worktree.common_dir, worktree.root),
+            env=_identity(self.root),
         )
-        engine.index.remove_stale_ref_lock(shadow)
-        if not refs.compare_and_swap(worktree.root, shadow, commit, tip.sha if tip else None,
-                                     f"autocommit: {summary}"):  # fmt: skip
-            raise GitCommandError(["update-ref", shadow], 1, f"{shadow} moved during the snapshot")
-        return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, True, reconciled,
-                        skipped, summary)  # fmt: skip
+
+    def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:
+        """The shadow tip after a failed compare-and-swap, once any stale ref lock is gone.
+
+        Under the snapshot lock no earlier snapshot of this worktree is still running, but
+        other tools may update the ref for a moment; a lock older than that is stale.
+        """
+        lock = self.wt.common_dir / (shadow + ".lock")
+        try:
+            age = time.time() - os.stat(lock).st_mtime
+        except FileNotFoundError:
+            age = None
+        if age is not None and age > STALE_REF_LOCK_AGE:
+            os.unlink(lock)
+        elif age is not None:
+            time.sleep(0.05)
+        proc = git.run(["rev-parse", "-q", "--verify", shadow + "^{commit}"], self.root,
+                       ok_codes=(0, 1))  # fmt: skip
+        sha = proc.stdout.decode().strip()
+        return self.reader.commit(sha) if sha else None
+
+
+def _core_flags(root: Path) -> tuple[bool, bool]:
+    """core.fileMode and core.symlinks, as git would apply them (both default to true)."""
+    proc = git.run(
+        ["config", "-z", "--type=bool", "--get-regexp", r"^core\.(filemode|symlinks)$"],
+        root,
+        ok_codes=(0, 1),
+    )
+    values = {"core.filemode": True, "core.symlinks": True}
+    for entry in proc.stdout.decode().split("\0"):
+        key, _, value = entry.partition("\n")
+        if key in values:
+            values[key] = value == "true"
+    return values["core.filemode"], values["core.symlinks"]

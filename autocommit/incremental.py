@@ -1,0 +1,239 @@
+"""An incremental snapshot: the previous snapshot's tree, updated for the changed paths.
+
+Only the given paths are looked at, and no index is read: an ordinary edited file costs a
+``check-ignore``, a ``hash-object`` and the trees on its path. Paths whose treatment
+depends on what the user tracks (ignored, secret-looking, oversized files, directories,
+nested repositories) are listed against the user's index first. Anything unusual (a
+submodule, an unreadable file, very many files) raises :class:`NeedsFullScan`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocommit import git
+from autocommit.errors import GitCommandError
+from autocommit.exclusions import ExclusionRules
+from autocommit.objects import GITLINK_MODE, SYMLINK_MODE, ObjectReader
+from autocommit.snapshot_state import SnapshotState
+from autocommit.tree_edit import MissingTree, TreeEditor
+
+MAX_FILES = 2000  # more files to hash than this: a full scan (which caches stat data) wins
+ATTEMPTS = 3  # files that vanish while being hashed: look again, this many times
+_META_FILES = frozenset({".gitignore", ".gitattributes"})  # change how other paths count
+
+
+class NeedsFullScan(Exception):
+    """The changed paths cannot be handled incrementally; scan the whole working tree."""
+
+
+@dataclass
+class _Plan:
+    remove: set[str] = field(default_factory=set)
+    files: dict[str, os.stat_result] = field(default_factory=dict)  # to hash, by path
+    listed: set[str] = field(default_factory=set)  # to classify with the user's index
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _in_scope(path: str, scopes: set[str]) -> bool:
+    return any(path == s or path.startswith(s + "/") for s in scopes)
+
+
+class IncrementalUpdate:
+    def __init__(
+        self, root: Path, reader: ObjectReader, state: SnapshotState, rules: ExclusionRules
+    ) -> None:
+        self.root = root
+        self.reader = reader
+        self.state = state
+        self.rules = rules
+
+    def run(self, paths: list[str]) -> tuple[str, dict[str, str]]:
+        """The new tree and the files now left out (all of them, not only these paths)."""
+        scopes = self._normalize(paths)
+        for attempt in range(ATTEMPTS):
+            try:
+                editor = TreeEditor(self.reader, self.state.tree)
+                plan = self._plan(scopes, editor)
+                self._apply(plan, editor)
+                tree = editor.write(self.root)
+            except MissingTree as exc:
+                raise NeedsFullScan(f"tree {exc} is gone") from exc
+            except _Vanished:
+                if attempt == ATTEMPTS - 1:
+                    raise NeedsFullScan("files keep changing while being read") from None
+                continue
+            looked_at = scopes | plan.remove | plan.listed
+            skipped = {k: v for k, v in self.state.skipped.items() if not _in_scope(k, looked_at)}
+            skipped.update(plan.skipped)
+            return tree, skipped
+        raise AssertionError("unreachable")
+
+    def _normalize(self, paths: list[str]) -> set[str]:
+        """Clean relative paths; a change inside a nested ``.git`` is a change of its repo."""
+        scopes: set[str] = set()
+        for raw in paths:
+            parts = [p for p in raw.replace(os.sep, "/").split("/") if p not in ("", ".")]
+            if ".." in parts:
+                continue  # outside the working tree
+            if ".git" in parts:
+                parts = parts[: parts.index(".git")]
+                if not parts:
+                    continue  # our own git dir
+            if not parts:
+                raise NeedsFullScan("the whole working tree changed")
+            if parts[-1] in _META_FILES:
+                raise NeedsFullScan(f"{parts[-1]} changed")
+            scopes.add("/".join(parts))
+        return scopes
+
+    def _plan(self, scopes: set[str], editor: TreeEditor) -> _Plan:
+        plan = _Plan()
+        candidates: list[str] = []
+        for path in sorted(scopes):
+            path, info = self._resolve(path)
+            if info is None:
+                plan.remove.add(path)
+            elif stat.S_ISDIR(info.st_mode):
+                plan.listed.add(path)
+            elif not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                plan.remove.add(path)  # a fifo or socket: git does not record those
+            elif self.rules.reason_to_skip(self.root, path) is not None:
+                plan.listed.add(path)  # left out only if untracked: ask the index
+            else:
+                plan.files[path] = info
+                candidates.append(path)
+        for path in self._ignored(candidates):
+            del plan.files[path]
+            plan.listed.add(path)  # ignored only if untracked: ask the index
+        if plan.listed:
+            self._classify_listed(plan)
+        for path in plan.files:
+            entry = editor.get(path)
+            if entry is not None and entry.mode == GITLINK_MODE:
+                raise NeedsFullScan(f"submodule {path} changed")
+        if len(plan.files) > MAX_FILES:
+            raise NeedsFullScan("too many files changed")
+        return plan
+
+    def _resolve(self, path: str) -> tuple[str, os.stat_result | None]:
+        """``path`` or its topmost ancestor that is not a plain directory, and its lstat.
+
+        git does not look through symbolic links to directories, and a nested repository
+        (or a submodule) is one entry of the tree, not the files in it.
+        """
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/".join(parts[:depth])
+            try:
+                info = os.lstat(self.root / ancestor)
+            except (FileNotFoundError, NotADirectoryError):
+                return ancestor, None
+            if not stat.S_ISDIR(info.st_mode) or os.path.lexists(self.root / ancestor / ".git"):
+                return ancestor, info
+        try:
+            return path, os.lstat(self.root / path)
+        except (FileNotFoundError, NotADirectoryError):
+            return path, None
+
+    def _ignored(self, paths: list[str]) -> list[str]:
+        if not paths:
+            return []
+        proc = git.run(
+            ["check-ignore", "--no-index", "-z", "--stdin"],
+            self.root,
+            input=git.nul_join(paths),
+            ok_codes=(0, 1),
+        )
+        return git.nul_split(proc.stdout)
+
+    def _classify_listed(self, plan: _Plan) -> None:
+        """What the user's index says about directories and files that need it."""
+        specs = [":(top,literal)" + p for p in sorted(plan.listed)]
+        listing = git.run(
+            ["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--", *specs],
+            self.root,
+        ).stdout
+        plan.remove.update(plan.listed)  # whatever is there now is added back below
+        untracked: list[str] = []
+        found: list[str] = []
+        for entry in git.nul_split(listing):
+            tag, path = entry[0], entry[2:]
+            (untracked if tag == "?" else found).append(path)
+        kept, skipped = self.rules.partition(self.root, untracked)
+        plan.skipped.update((s.path, s.reason) for s in skipped)
+        for path in [*found, *kept]:
+            try:
+                info = os.lstat(self.root / path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # a tracked file that was deleted
+            if stat.S_ISDIR(info.st_mode):
+                raise NeedsFullScan(f"submodule {path} changed")
+            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                plan.files[path] = info
+
+    def _mode(self, path: str, info: os.stat_result, editor: TreeEditor) -> str:
+        """The tree mode git would record, honouring core.fileMode and core.symlinks."""
+        if stat.S_ISLNK(info.st_mode):
+            return SYMLINK_MODE
+        base = editor.get(path)
+        if not self.state.symlinks and base is not None and base.mode == SYMLINK_MODE:
+            return SYMLINK_MODE
+        if not self.state.file_mode:
+            return base.mode if base is not None and base.mode.startswith("100") else "100644"
+        return "100755" if info.st_mode & stat.S_IXUSR else "100644"
+
+    def _apply(self, plan: _Plan, editor: TreeEditor) -> None:
+        modes = {path: self._mode(path, info, editor) for path, info in plan.files.items()}
+        for path in plan.remove:
+            editor.remove(path)
+        regular = [p for p, i in plan.files.items() if not stat.S_ISLNK(i.st_mode)]
+        links = [p for p, i in plan.files.items() if stat.S_ISLNK(i.st_mode)]
+        for path in regular:
+            if not os.access(self.root / path, os.R_OK):
+                raise NeedsFullScan(f"{path} is unreadable")
+        blobs = dict(zip(regular, self._hash_files(regular), strict=True))
+        blobs.update(zip(links, self._hash_links(links), strict=True))
+        for path, mode in modes.items():
+            editor.set(path, mode, blobs[path])
+
+    def _hash_files(self, paths: list[str]) -> list[str]:
+        """Blob ids of working-tree files, through git's clean filters and eol conversion."""
+        if not paths:
+            return []
+        data = "".join(git.c_quote(p) + "\n" for p in paths).encode(errors="surrogateescape")
+        try:
+            text = git.out(["hash-object", "-w", "--stdin-paths"], self.root, input=data)
+        except GitCommandError as exc:
+            if any(not os.path.isfile(self.root / p) for p in paths):
+                raise _Vanished from exc
+            raise
+        return text.split("\n")
+
+    def _hash_links(self, paths: list[str]) -> list[str]:
+        """Blob ids of symbolic links: their target, as git stores it."""
+        if not paths:
+            return []
+        with tempfile.TemporaryDirectory(prefix="autocommit-links-") as tmp:
+            names = []
+            for number, path in enumerate(paths):
+                try:
+                    target = os.readlink(self.root / path)
+                except OSError as exc:
+                    raise _Vanished from exc
+                name = os.path.join(tmp, str(number))
+                with open(name, "wb") as handle:
+                    handle.write(os.fsencode(target))
+                names.append(name)
+            data = "".join(n + "\n" for n in names).encode()
+            text = git.out(["hash-object", "-w", "--no-filters", "--stdin-paths"], self.root,
+                           input=data)  # fmt: skip
+        return text.split("\n")
+
+
+class _Vanished(Exception):
+    """A file changed between being looked at and being read."""

@@ -1,0 +1,123 @@
+"""Reading git objects through one long-lived ``git cat-file --batch`` process.
+
+A snapshot looks up HEAD, the shadow tip and a few trees; one process answering them
+all costs less than a process per lookup.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from autocommit import git
+from autocommit.errors import GitCommandError
+
+TREE_MODE = "40000"
+GITLINK_MODE = "160000"
+SYMLINK_MODE = "120000"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    tree: str
+    trailers: dict[str, str]  # the last value of each "Key: value" line of the message
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str  # as git writes it in trees: 100644, 100755, 120000, 160000, 40000
+    sha: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == TREE_MODE
+
+
+def parse_commit(sha: str, body: bytes) -> CommitInfo:
+    text = body.decode(errors="replace")
+    header, _, message = text.partition("\n\n")
+    tree = header.split("\n", 1)[0].removeprefix("tree ")
+    trailers: dict[str, str] = {}
+    for line in message.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key and " " not in key:
+            trailers[key] = value.strip()
+    return CommitInfo(sha, tree, trailers)
+
+
+def parse_tree(body: bytes, oid_bytes: int) -> dict[str, TreeEntry]:
+    """``{name: entry}`` of a raw tree object (``<mode> <name>\\0<binary oid>`` records)."""
+    entries: dict[str, TreeEntry] = {}
+    pos = 0
+    while pos < len(body):
+        space = body.index(b" ", pos)
+        nul = body.index(b"\0", space)
+        mode = body[pos:space].decode()
+        name = body[space + 1 : nul].decode(errors="surrogateescape")
+        sha = body[nul + 1 : nul + 1 + oid_bytes].hex()
+        entries[name] = TreeEntry(mode, sha)
+        pos = nul + 1 + oid_bytes
+    return entries
+
+
+class ObjectReader:
+    """Answers object lookups by name (a sha, ``HEAD``, a ref) until closed."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.communicate()  # closes its stdin: git exits
+
+    def read(self, name: str) -> tuple[str, str, bytes] | None:
+        """``(sha, type, body)`` of the object ``name`` names, or None when there is none."""
+        if self._proc is None:
+            self._proc = git.popen(["cat-file", "--batch"], self._root)
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(name.encode(errors="surrogateescape") + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            header = b""
+        else:
+            header = stdout.readline()
+        if not header:
+            stderr = self._proc.communicate()[1].decode(errors="replace")
+            self._proc = None
+            raise GitCommandError(["cat-file", "--batch"], 128, stderr or "cat-file exited")
+        fields = header.split()
+        if len(fields) != 3:
+            return None  # "<name> missing" or "<name> ambiguous"
+        size = int(fields[2])
+        body = stdout.read(size + 1)[:size]
+        return fields[0].decode(), fields[1].decode(), body
+
+    def commit(self, name: str) -> CommitInfo | None:
+        found = self.read(name)
+        if found is None or found[1] != "commit":
+            return None
+        return parse_commit(found[0], found[2])
+
+    def tree(self, sha: str) -> dict[str, TreeEntry] | None:
+        found = self.read(sha)
+        if found is None or found[1] != "tree":
+            return None
+        return parse_tree(found[2], len(found[0]) // 2)

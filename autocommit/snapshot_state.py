@@ -1,0 +1,86 @@
+"""What the last snapshot of a worktree was computed against.
+
+An incremental snapshot edits the previous snapshot's tree for the paths that changed.
+That is only right while everything else that decides the tree is unchanged: which
+paths the user's index tracks, git's configuration and exclude files (ignores, filters,
+file modes) and autocommit's exclusion rules. Their fingerprints are kept here; when one
+differs the next snapshot scans the whole working tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autocommit.config import Settings
+from autocommit.repo import Worktree
+
+
+@dataclass
+class SnapshotState:
+    tree: str  # the tree of the last snapshot, as found in the working tree
+    inputs: str  # fingerprint of git's config, exclude files and the exclusion rules
+    index_stat: list[int] | None  # the user's index file when last looked at
+    tracked: str  # digest of the list of paths the user's index tracks
+    skipped: dict[str, str] = field(default_factory=dict)  # path → why it was left out
+    file_mode: bool = True  # core.fileMode: trust the executable bit
+    symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
+
+
+def stat_key(path: Path) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size, info.st_ino]
+
+
+def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
+    """Changes whenever git config, exclude or attribute files, or the rules change."""
+    common = worktree.common_dir
+    files = [
+        common / "config",
+        worktree.git_dir / "config.worktree",
+        common / "info" / "exclude",
+        common / "info" / "attributes",
+    ]
+    rules = (settings.max_file_size, settings.secret_patterns, settings.exclude)
+    text = json.dumps([[stat_key(f) for f in files], repr(rules)])
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _path(worktree: Worktree) -> Path:
+    return worktree.state_dir / "state.json"
+
+
+def load(worktree: Worktree) -> SnapshotState | None:
+    try:
+        raw = json.loads(_path(worktree).read_text(encoding="utf-8"))
+        return SnapshotState(
+            tree=str(raw["tree"]),
+            inputs=str(raw["inputs"]),
+            index_stat=raw["index_stat"],
+            tracked=str(raw["tracked"]),
+            skipped={str(k): str(v) for k, v in raw.get("skipped", {}).items()},
+            file_mode=bool(raw.get("file_mode", True)),
+            symlinks=bool(raw.get("symlinks", True)),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save(worktree: Worktree, state: SnapshotState) -> None:
+    """Write atomically (a crash leaves the old state or the new one, never half)."""
+    path = _path(worktree)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def forget(worktree: Worktree) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_path(worktree))

@@ -1,0 +1,145 @@
+"""What a snapshot of a working tree must contain, computed independently of the engine.
+
+From the file system and plain git questions only: tracked paths from the user's index,
+untracked files by walking the tree and asking ``git check-ignore``, blob ids from
+``git hash-object`` (which applies the clean filters and eol conversion), modes from
+``lstat``, minus the exclusions (secret-looking names, the size cap, nested repositories).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+from autocommit.config import DEFAULT_SECRET_PATTERNS
+from tests.gitutil import git, tree_listing
+
+DEFAULT_MAX_SIZE = 5 * 1024**2
+
+Listing = dict[str, tuple[str, str]]
+
+
+def _git_bytes(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+    if proc.returncode not in (0, 1):
+        raise AssertionError(f"git {' '.join(args)}: {proc.stderr.decode()}")
+    return proc.stdout
+
+
+def _split(data: bytes) -> list[str]:
+    return [p.decode(errors="surrogateescape") for p in data.split(b"\0") if p]
+
+
+def _config_bool(root: Path, key: str) -> bool:
+    value = git(root, "config", "--type=bool", key, check=False).strip()
+    return value != "false"
+
+
+def _has_symlinked_or_missing_parent(root: Path, path: str) -> bool:
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        ancestor = root / "/".join(parts[:depth])
+        if ancestor.is_symlink() or not ancestor.is_dir():
+            return True
+    return False
+
+
+def _walk(root: Path) -> tuple[list[str], list[str]]:
+    """Files and symlinks under ``root`` (not in .git), and nested repositories found."""
+    files: list[str] = []
+    nested: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir != "." and os.path.lexists(os.path.join(dirpath, ".git")):
+            nested.append(rel_dir.replace(os.sep, "/"))
+            dirnames[:] = []
+            continue
+        dirnames[:] = [d for d in dirnames if not (rel_dir == "." and d == ".git")]
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            info = os.lstat(full)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                files.append(rel)
+    return files, nested
+
+
+def _is_secret(path: str, patterns: tuple[str, ...]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _blob_id(root: Path, path: str) -> str:
+    full = root / path
+    if full.is_symlink():
+        target = os.fsencode(os.readlink(full))
+        return hashlib.sha1(b"blob %d\0" % len(target) + target).hexdigest()
+    quoted = path if path.isprintable() else None
+    if quoted is not None:
+        return git(root, "hash-object", "--", path).strip()
+    # A name with a newline: hash-object reads it from stdin with the right path for filters.
+    return git(root, "hash-object", "--stdin", f"--path={path}", input=full.read_bytes()).strip()
+
+
+def expected_tree(
+    root: Path,
+    *,
+    max_file_size: int = DEFAULT_MAX_SIZE,
+    secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS,
+) -> Listing:
+    """``{path: (mode, id)}`` of everything a snapshot of ``root`` must hold right now."""
+    file_mode = _config_bool(root, "core.filemode")
+    expected: Listing = {}
+    tracked: dict[str, str] = {}  # path → mode in the user's index
+    for entry in _split(_git_bytes(root, "ls-files", "-s", "-z")):
+        meta, path = entry.split("\t", 1)
+        tracked[path] = meta.split()[0]
+    files, nested = _walk(root)
+    for path, index_mode in tracked.items():
+        full = root / path
+        if index_mode == "160000":
+            head = git(full, "rev-parse", "HEAD", check=False).strip() if full.is_dir() else ""
+            expected[path] = ("160000", head or git(root, "rev-parse", f":{path}").strip())
+            continue
+        if _has_symlinked_or_missing_parent(root, path) or not os.path.lexists(full):
+            continue
+        info = os.lstat(full)
+        if stat.S_ISLNK(info.st_mode):
+            expected[path] = ("120000", _blob_id(root, path))
+        elif stat.S_ISREG(info.st_mode):
+            if file_mode:
+                mode = "100755" if info.st_mode & stat.S_IXUSR else "100644"
+            else:
+                mode = index_mode if index_mode.startswith("100") else "100644"
+            expected[path] = (mode, _blob_id(root, path))
+    untracked = [p for p in files if p not in tracked]
+    ignored = set(_split(_git_bytes(root, "check-ignore", "-z", "--stdin", input=_join(untracked))))
+    for path in untracked:
+        if path in ignored or _is_secret(path, secret_patterns):
+            continue
+        info = os.lstat(root / path)
+        if stat.S_ISREG(info.st_mode) and info.st_size > max_file_size:
+            continue
+        mode = "120000" if stat.S_ISLNK(info.st_mode) else "100644"
+        if file_mode and stat.S_ISREG(info.st_mode) and info.st_mode & stat.S_IXUSR:
+            mode = "100755"
+        expected[path] = (mode, _blob_id(root, path))
+    del nested  # nested repositories are left out
+    return expected
+
+
+def _join(paths: list[str]) -> bytes:
+    return b"".join(p.encode(errors="surrogateescape") + b"\0" for p in paths)
+
+
+def snapshot_listing(root: Path, rev: str) -> Listing:
+    """``{path: (mode, id)}`` of a snapshot's tree (blobs, symlinks and gitlinks)."""
+    return tree_listing(root, rev)
+
+
+def nested_repositories(root: Path) -> list[str]:
+    return _walk(root)[1]
