@@ -12,6 +12,7 @@ current directory (notebooks, the REPL). Only enabled repositories get snapshots
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -73,6 +74,31 @@ def repository_root(start: Path) -> Path | None:
         if os.path.lexists(directory / ".git"):
             return directory
     return None
+
+
+def worktree_at(root: Path) -> Worktree:
+    """The working tree whose top is ``root``, read from its ``.git`` without running git.
+
+    Saves a ``git rev-parse`` on every run; anything unusual goes to ``find_worktree``.
+    """
+    from autocommit.repo import Worktree, find_worktree
+
+    dotgit = root / ".git"
+    if dotgit.is_dir() and not dotgit.is_symlink():
+        return Worktree(root=root, git_dir=dotgit, common_dir=dotgit)
+    try:
+        pointer = dotgit.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return find_worktree(root)
+    if not pointer.startswith("gitdir: "):
+        return find_worktree(root)
+    git_dir = (root / pointer.removeprefix("gitdir: ")).resolve()  # a linked worktree, a submodule
+    common_dir = git_dir
+    with contextlib.suppress(OSError):
+        common_dir = (
+            git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()
+        ).resolve()
+    return Worktree(root=root, git_dir=git_dir, common_dir=common_dir)
 
 
 def _disabled_by_environment() -> bool:
@@ -138,15 +164,17 @@ def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
 
 def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str, str]:
     """The tags describing ``snap``; pins its commit so it outlives any prune or rebase."""
-    from autocommit import refs
+    from concurrent.futures import ThreadPoolExecutor
 
-    refs.pin(worktree.root, snap.commit, "autocommit: pinned for an MLflow run")
-    tags = {
-        COMMIT: snap.commit,
-        DIRTY: "true" if snap.dirty else "false",
-        BRANCH: snap.shadow_ref,
-        CHANGES: changes_since_head(worktree, snap) if snap.dirty else CLEAN_CHANGES,
-    }
+    with ThreadPoolExecutor(max_workers=1) as pool:  # two git processes at once
+        changes = pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
+        newly_pinned = pin(worktree, snap.commit)
+        tags = {
+            COMMIT: snap.commit,
+            DIRTY: "true" if snap.dirty else "false",
+            BRANCH: snap.shadow_ref,
+            CHANGES: changes.result() if changes else CLEAN_CHANGES,
+        }
     if snap.head is not None:
         tags[HEAD] = snap.head
     if snap.skipped:
@@ -154,13 +182,39 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str
         tags[SKIPPED] = truncate(listed)
     if settings.override_mlflow_commit:
         tags[MLFLOW_GIT_COMMIT] = snap.commit
-    if settings.push_on_run:
+    if settings.push_on_run and newly_pinned:
         push_in_background(worktree, settings, snap.commit)
     return tags
 
 
+def pin(worktree: Worktree, commit: str) -> bool:
+    """Pin ``commit`` unless a pin is already there; True when a pin was written.
+
+    Seeing the loose ref file is proof enough that the pin exists; otherwise (packed
+    refs, the reftable backend) ``git update-ref`` writes it again, which is harmless.
+    """
+    from autocommit import refs
+
+    if os.path.isfile(worktree.common_dir / refs.pin_ref(commit)):
+        return False
+    refs.pin(worktree.root, commit, "autocommit: pinned for an MLflow run")
+    return True
+
+
 def changes_since_head(worktree: Worktree, snap: Snapshot) -> str:
     """``git diff --stat`` of HEAD → snapshot, cut to fit a tag (the total line kept)."""
+    key = (snap.head, snap.commit)  # the same two commits always give the same text
+    if key not in _changes_memo:
+        if len(_changes_memo) >= 64:
+            _changes_memo.clear()
+        _changes_memo[key] = _diffstat(worktree, snap)
+    return _changes_memo[key]
+
+
+_changes_memo: dict[tuple[str | None, str], str] = {}
+
+
+def _diffstat(worktree: Worktree, snap: Snapshot) -> str:
     from autocommit import git
 
     base = snap.head or git.out(["mktree"], worktree.root, input=b"")
@@ -226,9 +280,7 @@ def error_tags(exc: BaseException) -> dict[str, str]:
 def tags_for_target(target: Target) -> dict[str, str]:
     """Snapshot, pin and describe ``target``'s working tree; never raises."""
     try:
-        from autocommit.repo import find_worktree
-
-        worktree = find_worktree(target.root)
+        worktree = worktree_at(target.root)
         snap = snapshot_for_run(worktree, target.settings)
         return tags_for(worktree, target.settings, snap)
     except Exception as exc:

@@ -141,6 +141,8 @@ def random_edit(root: Path, rng: random.Random, step: int) -> str:
         (target / "inside.py").write_text(f"was a file until step {step}\n")
     elif kind == "gitignore":
         target = root / ".gitignore"
+        if target.is_dir():  # an earlier file-to-dir step took the name
+            return random_edit(root, rng, step)
         with target.open("a") as stream:
             stream.write(f"*.{rng.choice(['cfg', 'log', 'tmp'])}\n")
     elif kind == "stage":

@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,38 @@ def test_zero_pause_exactness_without_daemon(enabled: Path, tracking: Any, tmp_p
 
 
 @pytest.mark.skipif(not daemon_available(), reason="`autocommit start` (the daemon) is missing")
-def test_zero_pause_exactness_with_daemon(enabled: Path, tracking: Any, tmp_path: Path) -> None:
+def test_zero_pause_exactness_with_daemon(
+    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_in_process_snapshots(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the plugin snapshotted in-process although a daemon runs")
+
     with running_daemon(enabled):
+        monkeypatch.setattr("autocommit.snapshot.take_snapshot", no_in_process_snapshots)
         zero_pause_runs(enabled, tmp_path, runs=200, seed=5)
+
+
+@pytest.mark.skipif(not daemon_available(), reason="`autocommit start` (the daemon) is missing")
+def test_autostart_starts_the_daemon_without_delaying_the_run(enabled: Path, tracking: Any) -> None:
+    from autocommit import client
+    from autocommit.repo import find_worktree
+
+    git(enabled, "config", "autocommit.autostart", "true")
+    worktree = find_worktree(enabled)
+    assert not client.is_running(worktree)
+    (enabled / "train.py").write_text("lr = 0.6\n")
+    try:
+        tags = start_and_tags()  # snapshotted in-process; the daemon starts meanwhile
+        assert git(enabled, "show", f"{tags['autocommit.commit']}:train.py") == "lr = 0.6\n"
+        deadline = time.monotonic() + 60
+        while not client.is_running(worktree):
+            assert time.monotonic() < deadline, "autostart did not start the daemon"
+            time.sleep(0.1)
+        (enabled / "train.py").write_text("lr = 0.7\n")
+        tags = start_and_tags()
+        assert git(enabled, "show", f"{tags['autocommit.commit']}:train.py") == "lr = 0.7\n"
+    finally:
+        client.stop(worktree)
 
 
 def test_long_lived_process_gets_a_new_correct_commit_per_run(
@@ -308,3 +338,26 @@ def test_plugin_is_registered_light_and_imports_without_mlflow() -> None:
                           text=True, cwd="/")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_linked_worktree_runs_get_its_own_branch_and_code(
+    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linked = tmp_path / "linked"
+    git(enabled, "worktree", "add", "-q", "-b", "experiment", str(linked))
+    (linked / "train.py").write_text("lr = 0.9\n")
+    monkeypatch.chdir(linked)
+    before = user_state(linked)
+    tags = start_and_tags()
+    assert user_state(linked) == before
+    assert tags["autocommit.branch"] == "refs/autocommit/heads/experiment"
+    assert tree_of(linked, tags["autocommit.commit"]) == expected_tree(linked, tmp_path)
+    from autocommit.repo import find_worktree
+
+    for root in (enabled, linked):
+        found = find_worktree(root)
+        ours = run_tags.worktree_at(root)
+        assert (ours.git_dir.resolve(), ours.common_dir.resolve()) == (
+            found.git_dir.resolve(),
+            found.common_dir.resolve(),
+        )

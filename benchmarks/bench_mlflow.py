@@ -1,0 +1,236 @@
+"""What the MLflow plugin adds to ``mlflow.start_run``, and what importing it costs.
+
+Overhead = median time of ``start_run`` with the plugin minus the median without it (the
+provider taken out of MLflow's registry), same MLflow, same sqlite store, runs
+interleaved. Before every run one file is edited, and the run starts with no pause.
+Without the daemon the overhead is compared with the naive snapshot (copy the index,
+``git add -A``, ``write-tree``, ``commit-tree``); with the daemon with the targets
+(<= 25 ms at 1k files, <= 60 ms at 100k).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Row, git, make_repo, median_ms, p95_ms, size_label
+
+REPEAT = {1000: 40, 10000: 25, 100000: 12}
+NAIVE = "naive snapshot: copy index + add -A + write-tree + commit-tree"
+
+
+def _repeat(files: int) -> int:
+    return REPEAT.get(files, 10)
+
+
+@contextlib.contextmanager
+def _plugin_removed() -> Iterator[None]:
+    """MLflow exactly as without autocommit installed: our provider out of the registry."""
+    from mlflow.tracking.context.registry import _run_context_provider_registry as registry
+
+    kept = list(registry._registry)
+    registry._registry[:] = [p for p in kept if type(p).__name__ != "AutocommitRunContextProvider"]
+    try:
+        yield
+    finally:
+        registry._registry[:] = kept
+
+
+class _Editor:
+    """Changes one file before each run, as someone iterating on code does."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / "pkg0" / "mod0" / "file0.py"
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+        self.path.write_text(f"# file 0\nVALUE = {self.count}\n")
+
+
+def _time_start_run(edit: Callable[[], None], tagged: bool) -> float:
+    import mlflow
+
+    edit()
+    start = time.perf_counter()
+    with mlflow.start_run() as run:
+        pass
+    elapsed = time.perf_counter() - start
+    if "autocommit.error" in run.data.tags:
+        raise RuntimeError(run.data.tags["autocommit.error"])
+    if ("autocommit.commit" in run.data.tags) != tagged:
+        raise RuntimeError(f"expected the run {'' if tagged else 'not '}to be tagged")
+    return elapsed
+
+
+def _side_by_side(edit: Callable[[], None], repeat: int, tagged: bool = True
+                  ) -> tuple[list[float], list[float]]:  # fmt: skip
+    """start_run times with and without the plugin, interleaved (after one warm-up each)."""
+    with_plugin: list[float] = []
+    without: list[float] = []
+    _time_start_run(edit, tagged)
+    with _plugin_removed():
+        _time_start_run(edit, False)
+    for _ in range(repeat):
+        with_plugin.append(_time_start_run(edit, tagged))
+        with _plugin_removed():
+            without.append(_time_start_run(edit, False))
+    return with_plugin, without
+
+
+def _naive_snapshot(root: Path, edit: Callable[[], None], scratch: Path) -> float:
+    edit()
+    env = {**os.environ, "GIT_INDEX_FILE": str(scratch / "naive.index")}
+    start = time.perf_counter()
+    shutil.copy2(root / ".git" / "index", scratch / "naive.index")
+    subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=root, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "commit-tree", tree, "-p", "HEAD", "-m", "naive"], cwd=root,
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def _overhead(with_plugin: list[float], without: list[float]) -> float:
+    return max(0.0, statistics.median(with_plugin) - statistics.median(without))
+
+
+def _overhead_text(with_plugin: list[float], without: list[float]) -> str:
+    return (
+        f"{_overhead(with_plugin, without) * 1000:.1f} ms overhead "
+        f"(start_run {median_ms(with_plugin):.1f} vs {median_ms(without):.1f}, "
+        f"p95 {p95_ms(with_plugin):.1f})"
+    )
+
+
+def _daemon_usable() -> bool:
+    from autocommit import cli
+
+    return {"start", "stop"} <= set(cli.COMMANDS)
+
+
+@contextlib.contextmanager
+def _daemon(root: Path) -> Iterator[None]:
+    from autocommit import client
+    from autocommit.repo import find_worktree
+
+    worktree = find_worktree(root)
+    client.start(worktree)
+    try:
+        yield
+    finally:
+        client.stop(worktree)
+
+
+def _measure_size(files: int, scratch: Path) -> list[Row]:
+    import mlflow
+
+    label = size_label(files)
+    repeat = _repeat(files)
+    root = make_repo(scratch / "repo", files)
+    git(root, "config", "autocommit.enabled", "true")
+    os.chdir(root)
+    edit = _Editor(root)
+    sys.argv[0] = str(edit.path)  # the "entry script" lives in the benchmark repository
+    rows: list[Row] = []
+
+    git(root, "config", "autocommit.enabled", "false")
+    off, bare = _side_by_side(edit, repeat, tagged=False)
+    rows.append(Row("start_run overhead, repository not enabled", label,
+                    _overhead_text(off, bare), "MLflow without the plugin",
+                    f"{median_ms(bare):.1f} ms", "-", "one `git config` call"))  # fmt: skip
+    git(root, "config", "autocommit.enabled", "true")
+
+    ours, plain = _side_by_side(edit, repeat)
+    naive = [_naive_snapshot(root, edit, scratch) for _ in range(repeat)]
+    factor = _overhead(ours, plain) / statistics.median(naive)
+    rows.append(Row("start_run overhead, no daemon", label, _overhead_text(ours, plain),
+                    NAIVE, f"{median_ms(naive):.1f} ms", f"{factor:.2f}x naive",
+                    "target <= 1.3x naive; includes pin and change summary"))  # fmt: skip
+
+    if _daemon_usable():
+        with _daemon(root):
+            ours, plain = _side_by_side(edit, repeat)
+        target = 25 if files <= 1000 else 60
+        overhead_ms = _overhead(ours, plain) * 1000
+        rows.append(Row("start_run overhead, daemon running", label,
+                        _overhead_text(ours, plain), NAIVE, f"{median_ms(naive):.1f} ms",
+                        f"{statistics.median(naive) * 1000 / max(overhead_ms, 0.1):.1f}x "
+                        "less than naive", f"target <= {target} ms p50"))  # fmt: skip
+    else:
+        rows.append(Row("start_run overhead, daemon running", label, "n/a", NAIVE, "-", "-",
+                        "the daemon is not available in this build"))  # fmt: skip
+    mlflow.end_run()
+    return rows
+
+
+_IMPORT_PROBE = """
+import statistics, sys, time
+start = time.perf_counter()
+import mlflow  # imports MLflow's context registry, which imports the plugin
+whole = time.perf_counter() - start
+times = []
+for _ in range(50):
+    for name in [m for m in sys.modules if m.split(".")[0] == "autocommit"]:
+        del sys.modules[name]
+    start = time.perf_counter()
+    import autocommit.mlflow_plugin
+    times.append(time.perf_counter() - start)
+print(statistics.median(times), whole)
+"""
+
+
+def _import_cost() -> Row:
+    """The plugin's import cost (fresh each time), next to the ``import mlflow`` it rides on."""
+    proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True,
+                          text=True, check=True, cwd=tempfile.gettempdir())  # fmt: skip
+    ours, whole = (float(x) for x in proc.stdout.split())
+    return Row("plugin import time (autocommit, autocommit.mlflow_plugin)", "-",
+               f"{ours * 1000:.2f} ms", "import mlflow (total)", f"{whole * 1000:.0f} ms",
+               f"{100 * ours / whole:.2f}% of it", "imported by `import mlflow`")  # fmt: skip
+
+
+def run(sizes: tuple[int, ...]) -> list[Row]:
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    rows: list[Row] = [_import_cost()]
+    here, entry = Path.cwd(), sys.argv[0]
+    previous_uri: Any = os.environ.get("MLFLOW_TRACKING_URI")
+    with tempfile.TemporaryDirectory(prefix="autocommit-bench-mlflow-") as tmp:
+        scratch = Path(tmp)
+        mlflow.set_tracking_uri(f"sqlite:///{scratch / 'mlflow.db'}")
+        mlflow.set_experiment(
+            experiment_id=mlflow.create_experiment(
+                "bench", artifact_location=(scratch / "artifacts").as_uri()
+            )
+        )
+        try:
+            for files in sizes:
+                size_dir = scratch / f"size{files}"
+                size_dir.mkdir()
+                rows.extend(_measure_size(files, size_dir))
+                os.chdir(here)
+                shutil.rmtree(size_dir, ignore_errors=True)
+        finally:
+            os.chdir(here)
+            sys.argv[0] = entry
+            mlflow.set_tracking_uri(previous_uri)
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import table
+    from benchmarks.common import sizes_from_env
+
+    print(table(run(sizes_from_env((1000, 10000)))))
