@@ -10,11 +10,14 @@ HELP = "enable autocommit in this repository and take a first snapshot"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # options for hooks and the daemon are added by those features
+    parser.add_argument("--no-daemon", action="store_true",
+                        help="do not start the watch daemon (setting: daemon = false)")  # fmt: skip
+    parser.add_argument("--no-hooks", action="store_true",
+                        help="do not install the git hooks (setting: hooks = false)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit import git
+    from autocommit import config, git
     from autocommit.repo import find_worktree
     from autocommit.snapshot import take_snapshot
 
@@ -24,5 +27,13 @@ def run(args: argparse.Namespace) -> int:
     for skipped in snap.skipped:
         note(f"left out {skipped.path} ({skipped.reason})")
     note(f"enabled in {worktree.root}; snapshots go to {snap.shadow_ref}")
+    if not args.no_hooks and config.load(worktree.root).hooks:
+        from autocommit import hook_install
+
+        hook_install.report(hook_install.install(worktree))  # a refused hook is only noted
+    if not args.no_daemon and config.load(worktree.root).daemon:
+        from autocommit import client
+
+        note(f"watch daemon running (pid {client.start(worktree)})")
     print(snap.commit)
     return 0
