@@ -266,6 +266,8 @@ def wait_for_hooks(worktree: Worktree, timeout: float = 60.0) -> bool:
     The installed scripts mark the work pending before git returns, so after a git
     command this returns only once that command's hooks are done.
     """
+    if not worktree.state_dir.is_dir():
+        return True  # autocommit never ran here
     deadline = time.monotonic() + timeout
     while True:
         if not (worktree.state_dir / PENDING).exists():

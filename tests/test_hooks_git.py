@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from autocommit import client
 from autocommit.hook_entry import wait_for_hooks
 from autocommit.hook_install import ORIGINAL_SUFFIX, render_script
 from autocommit.repo import Worktree, find_worktree
-from tests.daemon_support import autocommit, expected_tree, rev, stop_for_sure, wait_for
+from tests.daemon_support import (
+    autocommit,
+    expected_tree,
+    rev,
+    stop_for_sure,
+    wait_for,
+    wait_for_exact_snapshot,
+)
 from tests.gitutil import git, user_state
 
 FIXED_DATES = {
@@ -264,6 +272,20 @@ def test_rebase_of_30_commits_reconciles_once(hooked: Path, daemon: bool) -> Non
         log = hook_log(worktree)
         assert len(log) == 1 and log[0].startswith("post-rewrite: snapshot "), log
         assert len(snapshots) == 1  # one snapshot for the whole rebase
+
+
+def test_autostart_starts_the_daemon_from_a_hook(hooked: Path) -> None:
+    git(hooked, "config", "autocommit.autostart", "true")
+    worktree = find_worktree(hooked)
+    try:
+        run_git(hooked, "commit", "-q", "--allow-empty", "-m", "x")
+        settled(hooked)
+        assert hook_log(worktree)[-1].startswith("post-commit: started the daemon (pid ")
+        wait_for(lambda: client.is_running(worktree), what="the daemon to answer")
+        (hooked / "notes.txt").write_text("seen by the daemon\n")
+        wait_for_exact_snapshot(hooked)
+    finally:
+        stop_for_sure(worktree)
 
 
 def test_autocommit_gone_from_the_machine_is_harmless(repo: Path, tmp_path: Path) -> None:
