@@ -145,7 +145,7 @@ def story(workdir: Path, env: dict[str, str]) -> None:
     for r in runs:
         print(
             f"  {r['run_id']:34} {r['commit'][:12]:14} {r['dirty']:6} {r['head'][:7]:9} "
-            f"{r['changes']}"
+            f"{r['changes'].splitlines()[-1] if r['changes'] else '(clean)'}"
         )
     check(all(r["head"] == head for r in runs), "all three ran on the same HEAD commit")
     check(len({r["commit"] for r in runs}) == 3, "yet each run has its own snapshot commit")
@@ -175,8 +175,9 @@ def story(workdir: Path, env: dict[str, str]) -> None:
     say("Stop the daemon")
     run([*ac, "stop"], repo, env)
     print(
-        "\nTo browse these runs in the MLflow UI:\n"
-        f"  cd {repo} && mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']}\n"
+        "\nTo browse these runs in the MLflow UI (unless you passed --clean):\n"
+        f"  {Path(sys.executable).parent / 'mlflow'} ui "
+        f"--backend-store-uri {env['MLFLOW_TRACKING_URI']}\n"
     )
 
 
