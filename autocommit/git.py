@@ -25,6 +25,8 @@ _FALLBACK_LOCAL_ENV_VARS = [
     "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
     "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
 ]  # fmt: skip
+# Not repository-local for git, but they would move our refs or objects elsewhere.
+_ALSO_SCRUBBED = ["GIT_NAMESPACE", "GIT_QUARANTINE_PATH"]
 
 # Options for every invocation: no hooks, no automatic gc or maintenance, no pager.
 _BASE_OPTIONS = (
@@ -60,7 +62,7 @@ def children_inherit(fd: int) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=1)
-def _local_env_vars() -> tuple[str, ...]:
+def _local_env_vars() -> frozenset[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
         out = subprocess.run(
@@ -72,21 +74,20 @@ def _local_env_vars() -> tuple[str, ...]:
         ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         out = []
-    return tuple(sorted(set(out) | set(_FALLBACK_LOCAL_ENV_VARS)))
-
-
-@functools.lru_cache(maxsize=1)
-def _base_env() -> Mapping[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _local_env_vars()}
-    env["GIT_OPTIONAL_LOCKS"] = "0"
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["LC_ALL"] = "C"
-    return env
+    return frozenset([*out, *_FALLBACK_LOCAL_ENV_VARS, *_ALSO_SCRUBBED])
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a git child: the caller's, minus repository-local variables."""
-    env = dict(_base_env())
+    """The environment for a git child: the caller's, minus repository-local variables.
+
+    Built afresh for each call: a long-lived process (a notebook, the daemon) may change
+    its environment between snapshots.
+    """
+    scrub = _local_env_vars()
+    env = {k: v for k, v in os.environ.items() if k not in scrub}
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
     if extra:
         env.update(extra)
     return env

@@ -132,13 +132,18 @@ def head_ref_of(worktree: Worktree) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _identity(root: Path) -> dict[str, str]:
-    """Author: the user when git knows them; committer: autocommit."""
+def _identity(root: Path, inputs: str) -> dict[str, str]:
+    """Author: the user when git knows them; committer: autocommit.
 
-    def get(key: str) -> str:
-        return git.run(["config", key], root, check=False).stdout.decode().strip()
-
-    name, email = get("user.name") or "autocommit", get("user.email") or "autocommit@localhost"
+    Cached per configuration fingerprint (``inputs``), so a long-lived process notices a
+    change of the repository's config.
+    """
+    del inputs
+    proc = git.run(["config", "-z", "--get-regexp", r"^user\.(name|email)$"], root,
+                   ok_codes=(0, 1))  # fmt: skip
+    found = dict(e.partition("\n")[::2] for e in proc.stdout.decode(errors="replace").split("\0"))
+    name = found.get("user.name") or "autocommit"
+    email = found.get("user.email") or "autocommit@localhost"
     return {
         "GIT_AUTHOR_NAME": name,
         "GIT_AUTHOR_EMAIL": email,
@@ -155,6 +160,7 @@ class _Snapshotter:
         self.reader = reader
         self.rules = ExclusionRules(settings)
         self.index = PrivateIndex(worktree)
+        self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
 
     def take(self, changed: list[str] | None) -> Snapshot:
         self.index.remove_stale_lock()
@@ -192,7 +198,7 @@ class _Snapshotter:
     def stage(self, changed: list[str] | None) -> tuple[str, dict[str, str], bool]:
         """The working tree's tree, the files left out, and whether it was a full scan."""
         state = snapshot_state.load(self.wt)
-        inputs = snapshot_state.inputs_fingerprint(self.wt, self.settings)
+        inputs = self.inputs
         if (
             changed is not None
             and len(changed) <= MAX_INCREMENTAL_PATHS
@@ -280,7 +286,7 @@ class _Snapshotter:
             ["commit-tree", "--no-gpg-sign", tree, *parent_args, "-F", "-"],
             self.root,
             input=message.encode(errors="surrogateescape"),
-            env=_identity(self.root),
+            env=_identity(self.root, self.inputs),
         )
 
     def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:

@@ -58,7 +58,9 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
             nested.append(rel_dir.replace(os.sep, "/"))
             dirnames[:] = []
             continue
-        dirnames[:] = [d for d in dirnames if not (rel_dir == "." and d == ".git")]
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            filenames = [f for f in filenames if f != ".git"]  # a linked worktree's
         for name in dirnames + filenames:
             full = os.path.join(dirpath, name)
             info = os.lstat(full)
@@ -143,3 +145,25 @@ def snapshot_listing(root: Path, rev: str) -> Listing:
 
 def nested_repositories(root: Path) -> list[str]:
     return _walk(root)[1]
+
+
+def assert_exact(root: Path, tree: str, **exclusions: object) -> None:
+    """The snapshot tree ``tree`` holds exactly what the working tree holds now."""
+    expected = expected_tree(root, **exclusions)  # type: ignore[arg-type]
+    actual = snapshot_listing(root, tree)
+    missing = {p: v for p, v in expected.items() if actual.get(p) != v}
+    extra = {p: v for p, v in actual.items() if p not in expected}
+    assert not missing and not extra, f"missing or different: {missing}; extra: {extra}"
+
+
+def cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``autocommit`` command line in ``cwd``."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "autocommit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
+    )
