@@ -13,6 +13,7 @@ import hashlib
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from autocommit.config import DEFAULT_SECRET_PATTERNS
@@ -156,10 +157,10 @@ def assert_exact(root: Path, tree: str, **exclusions: object) -> None:
     assert not missing and not extra, f"missing or different: {missing}; extra: {extra}"
 
 
-def cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``autocommit`` command line in ``cwd``."""
-    import sys
-
     return subprocess.run(
         [sys.executable, "-m", "autocommit", *args],
         cwd=cwd,
