@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +34,31 @@ AUTOCOMMIT_KEYS = {"autocommit.commit", "autocommit.head", "autocommit.dirty",
                    "autocommit.branch", "autocommit.changes"}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Tracking:
+    client: Any  # an MlflowClient of the store
+    experiment_id: str  # this test's own experiment, the active one
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One sqlite store per test process (creating one takes seconds)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    mlflow.MlflowClient(uri).search_experiments()
+    return uri
+
+
 @pytest.fixture
-def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh sqlite tracking store and experiment (artifacts outside the repository)."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
+def tracking(tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> Iterator[Tracking]:  # fmt: skip
+    """The sqlite store, and a fresh experiment (artifacts outside the repository)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
     experiment = mlflow.create_experiment(
-        "autocommit-tests", artifact_location=(tmp_path / "artifacts").as_uri()
+        f"test-{uuid.uuid4().hex}", artifact_location=(tmp_path / "artifacts").as_uri()
     )
     mlflow.set_experiment(experiment_id=experiment)
-    yield mlflow.MlflowClient(uri)
+    yield Tracking(mlflow.MlflowClient(tracking_uri), experiment)
     while mlflow.active_run():
         mlflow.end_run()
 
@@ -72,10 +88,10 @@ def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
         assert user_state(root) == before, f"step {step} ({did}) changed user state"
         assert "autocommit.error" not in tags, tags["autocommit.error"]
         commit = tags["autocommit.commit"]
-        if tree_of(root, commit) != expected:
-            diff = git(root, "diff-tree", "-r", "--name-status", expected, tree_of(root, commit))
+        head, tree = git(root, "rev-parse", "HEAD", f"{commit}^{{tree}}").split()
+        if tree != expected:
+            diff = git(root, "diff-tree", "-r", "--name-status", expected, tree)
             pytest.fail(f"step {step} ({did}): the run's snapshot differs:\n{diff}")
-        head = git(root, "rev-parse", "HEAD").strip()
         assert tags["autocommit.head"] == head
         assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
         assert tags["mlflow.source.git.commit"] == commit
@@ -84,13 +100,15 @@ def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
     git(root, "fsck", "--no-progress")
 
 
-def test_zero_pause_exactness_without_daemon(enabled: Path, tracking: Any, tmp_path: Path) -> None:
+def test_zero_pause_exactness_without_daemon(
+    enabled: Path, tracking: Tracking, tmp_path: Path
+) -> None:
     zero_pause_runs(enabled, tmp_path, runs=200, seed=4)
 
 
 @pytest.mark.skipif(not daemon_available(), reason="`autocommit start` (the daemon) is missing")
 def test_zero_pause_exactness_with_daemon(
-    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    enabled: Path, tracking: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_in_process_snapshots(*args: object, **kwargs: object) -> None:
         raise AssertionError("the plugin snapshotted in-process although a daemon runs")
@@ -101,7 +119,9 @@ def test_zero_pause_exactness_with_daemon(
 
 
 @pytest.mark.skipif(not daemon_available(), reason="`autocommit start` (the daemon) is missing")
-def test_autostart_starts_the_daemon_without_delaying_the_run(enabled: Path, tracking: Any) -> None:
+def test_autostart_starts_the_daemon_without_delaying_the_run(
+    enabled: Path, tracking: Tracking
+) -> None:
     from autocommit import client
     from autocommit.repo import find_worktree
 
@@ -124,7 +144,7 @@ def test_autostart_starts_the_daemon_without_delaying_the_run(enabled: Path, tra
 
 
 def test_long_lived_process_gets_a_new_correct_commit_per_run(
-    enabled: Path, tracking: Any, tmp_path: Path
+    enabled: Path, tracking: Tracking, tmp_path: Path
 ) -> None:
     train = enabled / "train.py"
     first = start_and_tags()
@@ -161,7 +181,7 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     git(enabled, "merge-base", "--is-ancestor", "HEAD", back["autocommit.commit"])
 
 
-def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Any) -> None:
+def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Tracking) -> None:
     with mlflow.start_run() as parent:
         (enabled / "model.py").write_text("layers = 3\n")
         with mlflow.start_run(nested=True) as child:
@@ -172,7 +192,7 @@ def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking
     assert "model.py" in tree_listing(enabled, child_tags["autocommit.commit"])
 
 
-def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: Any) -> None:
+def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: Tracking) -> None:
     import numpy as np
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import GridSearchCV
@@ -187,7 +207,7 @@ def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: A
         search.fit(X, y)
     finally:
         mlflow.sklearn.autolog(disable=True)
-    runs = tracking.search_runs([mlflow.get_experiment_by_name("autocommit-tests").experiment_id])
+    runs = tracking.client.search_runs([tracking.experiment_id])
     assert len(runs) == 4, "two autolog runs and two parameter-search child runs"
     snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
     for found in runs:
@@ -197,7 +217,7 @@ def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: A
 
 
 def test_repository_not_enabled_gets_no_tags(
-    repo: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+    repo: Path, tracking: Tracking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
     (repo / "train.py").write_text("lr = 0.5\n")
@@ -207,7 +227,7 @@ def test_repository_not_enabled_gets_no_tags(
 
 
 def test_environment_switch_turns_the_plugin_off(
-    enabled: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+    enabled: Path, tracking: Tracking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUTOCOMMIT_ENABLED", "false")
     tags = start_and_tags()
@@ -217,7 +237,7 @@ def test_environment_switch_turns_the_plugin_off(
 
 
 def test_outside_any_repository_gets_no_tags(
-    tmp_path: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tracking: Tracking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -226,7 +246,7 @@ def test_outside_any_repository_gets_no_tags(
 
 
 def test_entry_script_repository_wins_over_current_directory(
-    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    enabled: Path, tracking: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -241,14 +261,14 @@ def test_entry_script_repository_wins_over_current_directory(
 
 
 def test_broken_repository_still_creates_the_run_with_an_error(
-    enabled: Path, tracking: Any, caplog: pytest.LogCaptureFixture
+    enabled: Path, tracking: Tracking, caplog: pytest.LogCaptureFixture
 ) -> None:
     (enabled / ".git" / "index").write_bytes(b"this is not an index")
     caplog.set_level(logging.WARNING, logger="autocommit")
     for _ in range(2):
         with mlflow.start_run() as run:
             mlflow.log_param("lr", 0.1)
-        stored = tracking.get_run(run.info.run_id)
+        stored = tracking.client.get_run(run.info.run_id)
         assert stored.data.params == {"lr": "0.1"}
         assert "autocommit.commit" not in stored.data.tags
         assert "index" in stored.data.tags["autocommit.error"]
@@ -257,14 +277,14 @@ def test_broken_repository_still_creates_the_run_with_an_error(
     assert "no snapshot for this run" in warnings[0].getMessage()
 
 
-def test_bad_setting_is_reported_on_the_run(enabled: Path, tracking: Any) -> None:
+def test_bad_setting_is_reported_on_the_run(enabled: Path, tracking: Tracking) -> None:
     git(enabled, "config", "autocommit.maxfilesize", "huge")
     tags = start_and_tags()
     assert "max_file_size" in tags["autocommit.error"]
     assert "autocommit.commit" not in tags
 
 
-def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Any) -> None:
+def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) -> None:
     many = enabled / ("a-rather-long-directory-name-" * 3)
     many.mkdir()
     for i in range(400):
@@ -274,7 +294,7 @@ def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Any) -> None
     assert changes.endswith("400 files changed, 400 insertions(+)")
 
 
-def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Any) -> None:
+def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) -> None:
     (enabled / ".env").write_text("API_KEY=hunter2\n")
     tags = start_and_tags()
     assert ".env" not in tree_listing(enabled, tags["autocommit.commit"])
@@ -282,13 +302,12 @@ def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Any) -> No
 
 
 def test_public_function_tags_runs_created_without_context_providers(
-    enabled: Path, tracking: Any
+    enabled: Path, tracking: Tracking
 ) -> None:
     import autocommit
 
-    experiment = mlflow.get_experiment_by_name("autocommit-tests").experiment_id
     (enabled / "train.py").write_text("lr = 0.3\n")
-    created = tracking.create_run(experiment, tags=autocommit.mlflow_tags())
+    created = tracking.client.create_run(tracking.experiment_id, tags=autocommit.mlflow_tags())
     commit = created.data.tags["autocommit.commit"]
     assert git(enabled, "show", f"{commit}:train.py") == "lr = 0.3\n"
     assert commit in pinned(enabled)
@@ -296,12 +315,12 @@ def test_public_function_tags_runs_created_without_context_providers(
     (enabled / "train.py").write_text("lr = 0.4\n")  # resumed later, with other code
     with mlflow.start_run(run_id=created.info.run_id, tags=autocommit.mlflow_tags(enabled)):
         pass
-    resumed = tracking.get_run(created.info.run_id).data.tags["autocommit.commit"]
+    resumed = tracking.client.get_run(created.info.run_id).data.tags["autocommit.commit"]
     assert git(enabled, "show", f"{resumed}:train.py") == "lr = 0.4\n"
 
 
 def test_push_on_run_shares_the_pin_in_the_background(
-    enabled: Path, tracking: Any, tmp_path: Path
+    enabled: Path, tracking: Tracking, tmp_path: Path
 ) -> None:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -341,7 +360,7 @@ def test_plugin_is_registered_light_and_imports_without_mlflow() -> None:
 
 
 def test_linked_worktree_runs_get_its_own_branch_and_code(
-    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    enabled: Path, tracking: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     linked = tmp_path / "linked"
     git(enabled, "worktree", "add", "-q", "-b", "experiment", str(linked))
@@ -361,3 +380,19 @@ def test_linked_worktree_runs_get_its_own_branch_and_code(
             found.git_dir.resolve(),
             found.common_dir.resolve(),
         )
+
+
+def test_repository_without_commits_is_snapshotted_too(
+    tmp_path: Path, tracking: Tracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    enable(fresh)
+    (fresh / "train.py").write_text("lr = 1.0\n")
+    monkeypatch.chdir(fresh)
+    tags = start_and_tags()
+    assert "autocommit.head" not in tags
+    assert tags["autocommit.dirty"] == "true"
+    assert tags["autocommit.changes"] == "train.py (new) | 1 +\n1 file changed, 1 insertion(+)"
+    assert tree_of(fresh, tags["autocommit.commit"]) == expected_tree(fresh, tmp_path)
