@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -168,3 +169,19 @@ def cli(
         text=True,
         env=None if env is None else {**os.environ, **env},
     )
+
+
+def drop_root_powers() -> list[str] | None:
+    """A command prefix running as root without the power to read any file, or None."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0:
+        return []  # an ordinary user cannot read a chmod 000 file anyway
+    if setpriv is None:
+        return None
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as locked:
+        os.chmod(locked.name, 0)
+        probe = subprocess.run([*prefix, "cat", locked.name], capture_output=True)
+    return prefix if probe.returncode != 0 and b"Permission denied" in probe.stderr else None

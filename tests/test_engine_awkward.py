@@ -4,7 +4,6 @@ both the full scan and incremental snapshots, without touching the user's state.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from autocommit.config import Settings
 from autocommit.repo import find_worktree
 from autocommit.snapshot import Snapshot, take_snapshot
-from tests.engineutil import assert_exact, cli
+from tests.engineutil import assert_exact, cli, drop_root_powers
 from tests.gitutil import git, tree_listing, user_state
 
 
@@ -57,7 +56,9 @@ def test_no_commits_yet(tmp_path: Path) -> None:
     assert_exact(root, second.tree)
     after = user_state(root)
     assert (after.index_bytes, after.head, after.refs) == (
-        before.index_bytes, before.head, before.refs
+        before.index_bytes,
+        before.head,
+        before.refs,
     )
     head = commit_all(root)
     clean = snap(root)
@@ -128,7 +129,9 @@ def test_submodules_are_gitlinks_at_their_head(repo: Path, tmp_path: Path) -> No
         assert_exact(repo, taken.tree)
     after = user_state(repo)
     assert (after.index_bytes, after.head, after.refs) == (
-        before.index_bytes, before.head, before.refs
+        before.index_bytes,
+        before.head,
+        before.refs,
     )
     assert git(repo, "ls-files", "-s", "lib").split()[1] != moved  # the user's index: as was
 
@@ -222,20 +225,8 @@ def test_awkward_file_names(repo: Path) -> None:
     assert listed.returncode == 0, listed.stderr
 
 
-def _drop_root_powers() -> list[str] | None:
-    """A command prefix running as root without the power to read any file, or None."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0:
-        return []  # an ordinary user cannot read a chmod 000 file anyway
-    if setpriv is None:
-        return None
-    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
-    probe = subprocess.run([*prefix, "cat", "/proc/self/status"], capture_output=True)
-    return prefix if probe.returncode == 0 else None
-
-
 def test_unreadable_files_are_left_out_and_reported(repo: Path) -> None:
-    prefix = _drop_root_powers()
+    prefix = drop_root_powers()
     if prefix is None:
         pytest.skip("cannot make a file unreadable for this user (root without setpriv)")
     (repo / "train.py").write_text("lr = 0.9\n")
@@ -270,7 +261,7 @@ def test_file_deleted_while_being_hashed(repo: Path) -> None:
     """A clean filter that deletes the file it is reading: the snapshot holds the
     content read, and the next snapshot (told of the deletion) holds no file."""
     (repo / ".gitattributes").write_text("*.dat filter=vanish\n")
-    git(repo, "config", "filter.vanish.clean", 'sh -c \'cat; rm -f "$1"\' -- %f')
+    git(repo, "config", "filter.vanish.clean", "sh -c 'cat; rm -f \"$1\"' -- %f")
     commit_all(repo, "attributes")
     snap(repo)
     for paths in (["data.dat"], None):

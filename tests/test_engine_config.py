@@ -1,0 +1,111 @@
+"""Settings: pyproject.toml < .autocommit.toml < git config < environment, and a bad
+value anywhere is a one-line error naming the setting and where it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autocommit import config
+from autocommit.config import DEFAULT_SECRET_PATTERNS, Settings
+from autocommit.errors import AutocommitError
+from tests.engineutil import cli
+from tests.gitutil import git
+
+
+def test_defaults(repo: Path) -> None:
+    assert config.load(repo, environ={}) == Settings()
+    assert Settings().max_file_size == 5 * 1024**2
+    assert Settings().secret_patterns == DEFAULT_SECRET_PATTERNS
+
+
+def test_each_source_overrides_the_one_before(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.autocommit]\nmax_file_size = "1k"\n'
+        'exclude = ["*.csv"]\nquiet_period = "500ms"\nremote = "team"\n'
+    )
+    assert config.load(repo, environ={}).max_file_size == 1024
+    (repo / ".autocommit.toml").write_text('max-file-size = "2k"\nexclude = ["*.tsv"]\n')
+    settings = config.load(repo, environ={})
+    assert settings.max_file_size == 2048 and settings.exclude == ("*.tsv",)
+    assert settings.quiet_period == 0.5 and settings.remote == "team"  # kept from pyproject
+    git(repo, "config", "autocommit.maxFileSize", "3k")
+    git(repo, "config", "autocommit.exclude", "*.parquet, data/")
+    settings = config.load(repo, environ={})
+    assert settings.max_file_size == 3072 and settings.exclude == ("*.parquet", "data/")
+    environ = {"AUTOCOMMIT_MAX_FILE_SIZE": "4KiB", "AUTOCOMMIT_PUSH_ON_RUN": "yes"}
+    settings = config.load(repo, environ=environ)
+    assert settings.max_file_size == 4096 and settings.push_on_run is True
+    assert settings.exclude == ("*.parquet", "data/")
+
+
+def test_autocommit_toml_may_use_a_tool_table(repo: Path) -> None:
+    (repo / ".autocommit.toml").write_text(
+        '[tool.autocommit]\nsecret_patterns = ["*.token"]\nmax_wait = 5\n'
+    )
+    settings = config.load(repo, environ={})
+    assert settings.secret_patterns == ("*.token",) and settings.max_wait == 5.0
+
+
+def test_settings_change_what_a_snapshot_leaves_out(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text('[tool.autocommit]\nexclude = ["*.csv"]\n')
+    (repo / "table.csv").write_text("a,b\n")
+    (repo / "deploy.token").write_text("t\n")
+    done = cli(repo, "snapshot", env={"AUTOCOMMIT_SECRET_PATTERNS": "*.token"})
+    assert done.returncode == 0, done.stderr
+    assert "left out deploy.token (secret-looking name)" in done.stderr
+    assert "left out table.csv (excluded by configuration)" in done.stderr
+    tree = git(repo, "ls-tree", "--name-only", done.stdout.strip())
+    assert "table.csv" not in tree and "deploy.token" not in tree and "pyproject.toml" in tree
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ("env", "bad value for max_file_size (environment AUTOCOMMIT_MAX_FILE_SIZE)"),
+        ("git", "bad value for daemon (git config autocommit.daemon)"),
+        ("pyproject", "bad value for quiet_period (pyproject.toml [tool.autocommit]"),
+        ("unknown", "unknown setting 'max_files' (.autocommit.toml"),
+        ("syntax", "cannot read"),
+    ],
+)
+def test_bad_values_are_one_line_errors(repo: Path, source: str, needle: str) -> None:
+    env = {}
+    if source == "env":
+        env["AUTOCOMMIT_MAX_FILE_SIZE"] = "lots"
+    elif source == "git":
+        git(repo, "config", "autocommit.daemon", "maybe")
+    elif source == "pyproject":
+        (repo / "pyproject.toml").write_text('[tool.autocommit]\nquiet_period = "soon"\n')
+    elif source == "unknown":
+        (repo / ".autocommit.toml").write_text("max_files = 3\n")
+    else:
+        (repo / ".autocommit.toml").write_text("max_file_size = = 3\n")
+    with pytest.raises(AutocommitError) as error:
+        config.load(repo, environ=env)
+    assert needle in str(error.value) and "\n" not in str(error.value)
+    done = cli(repo, "snapshot", env=env)
+    assert done.returncode != 0 and done.stdout == ""
+    assert done.stderr.startswith("autocommit: error: ") and done.stderr.count("\n") == 1
+    assert needle in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1048576", 1024**2),
+        ("5MiB", 5 * 1024**2),
+        ("500k", 512000),
+        ("1.5 GB", int(1.5 * 1024**3)),
+        ("0", 0),
+    ],
+)
+def test_size_syntax(text: str, size: int) -> None:
+    assert config.parse_size(text) == size
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("300ms", 0.3), ("2s", 2.0), ("1.5", 1.5),
+                                               ("30d", 30 * 86400.0), ("2m", 120.0)])  # fmt: skip
+def test_duration_syntax(text: str, seconds: float) -> None:
+    assert config.parse_duration(text) == pytest.approx(seconds)
