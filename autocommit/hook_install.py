@@ -235,6 +235,9 @@ def install(worktree: Worktree, names: tuple[str, ...] = HOOK_NAMES) -> list[Hoo
             "{name} hook there"
         )
         return [HookResult(n, directory / n, "refused", why.format(name=n)) for n in names]
+    if directory.exists() and not directory.is_dir():  # e.g. core.hooksPath = /dev/null
+        why = f"core.hooksPath is {directory}, which is not a directory: git runs no hooks"
+        return [HookResult(n, directory / n, "refused", why) for n in names]
     try:
         directory.mkdir(parents=True, exist_ok=True)
         return [_install_one(directory, name) for name in names]

@@ -17,7 +17,7 @@ from autocommit.hook_entry import wait_for_hooks
 from autocommit.repo import find_worktree
 from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
 
-REPEAT = 15
+REPEAT = 20
 WARMUP = 2
 
 

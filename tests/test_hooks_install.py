@@ -110,6 +110,16 @@ def test_hooks_path_inside_the_working_tree_is_left_alone(repo: Path) -> None:
     assert snapshot_of(repo / ".githooks") == before
 
 
+def test_hooks_disabled_by_hooks_path_dev_null_is_reported(repo: Path) -> None:
+    git(repo, "config", "core.hooksPath", "/dev/null")
+    done = autocommit(repo, "install-hooks")
+    assert done.returncode == 1
+    assert done.stderr.count("git runs no hooks") == len(HOOK_NAMES)
+    done = autocommit(repo, "init", "--no-daemon")  # init still enables the repository
+    assert done.returncode == 0, done.stderr
+    assert "git runs no hooks" in done.stderr
+
+
 def test_linked_worktrees_share_the_common_hooks_dir(repo: Path, tmp_path: Path) -> None:
     linked = tmp_path / "linked"
     git(repo, "worktree", "add", "-q", str(linked), "-b", "feature")
