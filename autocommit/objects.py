@@ -121,3 +121,56 @@ class ObjectReader:
         if found is None or found[1] != "tree":
             return None
         return parse_tree(found[2], len(found[0]) // 2)
+
+
+class _TooManyChanges(Exception):
+    pass
+
+
+def _kind(mode: str) -> str:
+    return {SYMLINK_MODE: "symlink", GITLINK_MODE: "gitlink"}.get(mode, "file")
+
+
+def diff_trees(
+    reader: ObjectReader, old: str | None, new: str, limit: int
+) -> list[tuple[str, str]] | None:
+    """``[(status, path)]`` between two trees, as ``git diff-tree -r --name-status`` says
+    (A, D, M, T); only differing subtrees are read. None when more than ``limit`` entries
+    would have to be looked at (the caller then asks git)."""
+    changes: list[tuple[str, str]] = []
+    budget = [limit]
+
+    def load(sha: str) -> dict[str, TreeEntry]:
+        entries = reader.tree(sha)
+        if entries is None:
+            raise GitCommandError(["cat-file", sha], 128, f"tree {sha} is missing")
+        budget[0] -= len(entries)
+        if budget[0] < 0:
+            raise _TooManyChanges
+        return entries
+
+    def every_file(status: str, path: str, sha: str) -> None:
+        walk(path + "/", {}, load(sha)) if status == "A" else walk(path + "/", load(sha), {})
+
+    def walk(prefix: str, before: dict[str, TreeEntry], after: dict[str, TreeEntry]) -> None:
+        for name in sorted(before.keys() | after.keys()):
+            was, now = before.get(name), after.get(name)
+            if was == now:
+                continue
+            path = prefix + name
+            if was is not None and now is not None and was.is_tree and now.is_tree:
+                walk(path + "/", load(was.sha), load(now.sha))
+                continue
+            if was is not None and now is not None and not was.is_tree and not now.is_tree:
+                changes.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
+                continue
+            if was is not None:
+                every_file("D", path, was.sha) if was.is_tree else changes.append(("D", path))
+            if now is not None:
+                every_file("A", path, now.sha) if now.is_tree else changes.append(("A", path))
+
+    try:
+        walk("", load(old) if old else {}, load(new))
+    except _TooManyChanges:
+        return None
+    return changes

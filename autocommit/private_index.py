@@ -60,17 +60,20 @@ class PrivateIndex:
             return
         os.replace(temporary, self.path)
 
-    def tracked_digest(self) -> str:
-        """A digest of the paths the (freshly seeded) private index tracks."""
-        return tracked_digest(self.worktree, self.env)
+    def stage_everything(self, rules: ExclusionRules) -> tuple[dict[str, str], str]:
+        """``git add -A`` minus the exclusions.
 
-    def stage_everything(self, rules: ExclusionRules) -> dict[str, str]:
-        """``git add -A`` minus the exclusions; returns the files left out and why."""
-        untracked = git.nul_split(self._git(["ls-files", "-z", "--others", "--exclude-standard"]))
+        Returns the files left out (and why) and :func:`tracked_digest` of the seed.
+        """
+        listing = self._git(["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"])
+        tracked: list[str] = []
+        untracked: list[str] = []
+        for entry in git.nul_split(listing):
+            (untracked if entry[0] == "?" else tracked).append(entry[2:])
         _, skipped = rules.partition(self.root, untracked)
         left_out = {s.path: s.reason for s in skipped}
         excludes = [":(top,exclude,literal)" + path for path in left_out]
-        unreadable = self._add([":/", *excludes])
+        unreadable = self._add([":/", *excludes] if excludes else [])
         vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
         if vanished:  # deleted while git read them: record that
             self._git(["update-index", "--add", "--remove", "-z", "--stdin"],
@@ -78,12 +81,13 @@ class PrivateIndex:
         for path, why in unreadable.items():
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
-        return left_out
+        return left_out, digest_paths(tracked)
 
     def _add(self, specs: list[str]) -> dict[str, str]:
-        """Stage ``specs``; returns the files git could not read, with git's reason."""
+        """Stage ``specs`` (all when empty); returns the files git could not read, and why."""
+        from_stdin = ["--pathspec-from-file=-", "--pathspec-file-nul"] if specs else []
         proc = git.run(
-            ["add", "-A", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul"],
+            ["add", "-A", "--ignore-errors", *from_stdin],
             self.root,
             input=git.nul_join(specs),
             env=self.env,
@@ -95,9 +99,13 @@ class PrivateIndex:
         return self._git(["write-tree"]).decode().strip()
 
 
-def tracked_digest(worktree: Worktree, env: dict[str, str] | None = None) -> str:
-    """A digest of the list of paths an index tracks (the user's unless ``env`` says)."""
-    return hashlib.sha1(git.run(["ls-files", "-z"], worktree.root, env=env).stdout).hexdigest()
+def digest_paths(paths: list[str]) -> str:
+    return hashlib.sha1(git.nul_join(sorted(set(paths)))).hexdigest()
+
+
+def tracked_digest(worktree: Worktree) -> str:
+    """A digest of the paths the user's index tracks (not of their content)."""
+    return digest_paths(git.nul_split(git.run(["ls-files", "-z"], worktree.root).stdout))
 
 
 def _unreadable(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:

@@ -30,7 +30,7 @@ from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, ObjectReader
+from autocommit.objects import CommitInfo, ObjectReader, diff_trees
 from autocommit.private_index import PrivateIndex, tracked_digest
 from autocommit.repo import Worktree
 from autocommit.snapshot_state import SnapshotState
@@ -41,6 +41,7 @@ UNBORN = "unborn"
 MAX_INCREMENTAL_PATHS = 2000
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
+SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
 
 
 @dataclass(frozen=True)
@@ -131,25 +132,38 @@ def head_ref_of(worktree: Worktree) -> str | None:
     return proc.stdout.decode(errors="surrogateescape").strip() or None
 
 
-@functools.lru_cache(maxsize=8)
-def _identity(root: Path, inputs: str) -> dict[str, str]:
-    """Author: the user when git knows them; committer: autocommit.
+@dataclass(frozen=True)
+class _GitSettings:
+    file_mode: bool  # core.fileMode
+    symlinks: bool  # core.symlinks
+    author: dict[str, str]  # the user when git knows them; the committer is autocommit
 
-    Cached per configuration fingerprint (``inputs``), so a long-lived process notices a
-    change of the repository's config.
-    """
+
+@functools.lru_cache(maxsize=8)
+def _git_settings(root: Path, inputs: str) -> _GitSettings:
+    """The git configuration a snapshot depends on, cached per configuration fingerprint
+    (``inputs``) so a long-lived process notices a change of the repository's config."""
     del inputs
-    proc = git.run(["config", "-z", "--get-regexp", r"^user\.(name|email)$"], root,
-                   ok_codes=(0, 1))  # fmt: skip
-    found = dict(e.partition("\n")[::2] for e in proc.stdout.decode(errors="replace").split("\0"))
-    name = found.get("user.name") or "autocommit"
-    email = found.get("user.email") or "autocommit@localhost"
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": "autocommit",
-        "GIT_COMMITTER_EMAIL": "autocommit@localhost",
-    }
+    pattern = r"^(core\.(filemode|symlinks)|user\.(name|email))$"
+    proc = git.run(["config", "-z", "--get-regexp", pattern], root, ok_codes=(0, 1))
+    found: dict[str, str] = {}
+    for entry in proc.stdout.decode(errors="replace").split("\0"):
+        key, _, value = entry.partition("\n")
+        found[key] = value
+    return _GitSettings(
+        file_mode=_git_bool(found.get("core.filemode", "true")),
+        symlinks=_git_bool(found.get("core.symlinks", "true")),
+        author={
+            "GIT_AUTHOR_NAME": found.get("user.name") or "autocommit",
+            "GIT_AUTHOR_EMAIL": found.get("user.email") or "autocommit@localhost",
+            "GIT_COMMITTER_NAME": "autocommit",
+            "GIT_COMMITTER_EMAIL": "autocommit@localhost",
+        },
+    )
+
+
+def _git_bool(value: str) -> bool:
+    return value.strip().lower() not in ("false", "no", "off", "0", "")
 
 
 class _Snapshotter:
@@ -234,18 +248,33 @@ class _Snapshotter:
     def full_scan(self, inputs: str) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.index.reseed_from_user_index()
-        tracked = self.index.tracked_digest()
-        skipped = self.index.stage_everything(self.rules)
+        skipped, tracked = self.index.stage_everything(self.rules)
         tree = self.index.write_tree()
-        file_mode, symlinks = _core_flags(self.root)
+        core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
         snapshot_state.save(
-            self.wt, SnapshotState(tree, inputs, index_stat, tracked, skipped, file_mode, symlinks)
+            self.wt,
+            SnapshotState(
+                tree, inputs, index_stat, tracked, skipped, core.file_mode, core.symlinks
+            ),
         )
         return tree, skipped
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
+        """One line: how many files changed since ``old_tree``, naming the first three."""
+        changes = diff_trees(self.reader, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
+        if changes is None:  # a big change: git lists it faster
+            changes = self._diff_tree(old_tree, new_tree)
+        words = {"A": "add", "D": "delete", "M": "modify", "T": "retype"}
+        described = [f"{words.get(status, status)} {path}" for status, path in changes]
+        if not described:
+            return "no file changes"
+        shown = ", ".join(described[:3])
+        more = f" and {len(described) - 3} more" if len(described) > 3 else ""
+        return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+
+    def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         if old_tree is None:
             old_tree = git.out(["mktree"], self.root, input=b"")
         out = git.run(
@@ -256,16 +285,7 @@ class _Snapshotter:
             env={"GIT_INDEX_FILE": str(self.wt.state_dir / "no-index")},
         ).stdout
         parts = git.nul_split(out)
-        words = {"A": "add", "D": "delete", "M": "modify", "T": "retype"}
-        changes = [
-            f"{words.get(parts[i][0], parts[i])} {parts[i + 1]}"
-            for i in range(0, len(parts) - 1, 2)
-        ]
-        if not changes:
-            return "no file changes"
-        shown = ", ".join(changes[:3])
-        more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-        return f"{len(changes)} file{'s' if len(changes) != 1 else ''}: {shown}{more}"
+        return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
     def commit(
         self,
@@ -286,7 +306,7 @@ class _Snapshotter:
             ["commit-tree", "--no-gpg-sign", tree, *parent_args, "-F", "-"],
             self.root,
             input=message.encode(errors="surrogateescape"),
-            env=_identity(self.root, self.inputs),
+            env=_git_settings(self.root, self.inputs).author,
         )
 
     def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:
@@ -308,18 +328,3 @@ class _Snapshotter:
                        ok_codes=(0, 1))  # fmt: skip
         sha = proc.stdout.decode().strip()
         return self.reader.commit(sha) if sha else None
-
-
-def _core_flags(root: Path) -> tuple[bool, bool]:
-    """core.fileMode and core.symlinks, as git would apply them (both default to true)."""
-    proc = git.run(
-        ["config", "-z", "--type=bool", "--get-regexp", r"^core\.(filemode|symlinks)$"],
-        root,
-        ok_codes=(0, 1),
-    )
-    values = {"core.filemode": True, "core.symlinks": True}
-    for entry in proc.stdout.decode().split("\0"):
-        key, _, value = entry.partition("\n")
-        if key in values:
-            values[key] = value == "true"
-    return values["core.filemode"], values["core.symlinks"]
