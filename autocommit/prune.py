@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocommit import git, refs
+from autocommit import git, refs, snapshot_state
 from autocommit.errors import AutocommitError
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree, find_worktree
@@ -123,7 +123,8 @@ def prune(
                                              len(old & needed), len(rewritten),
                                              commits[0].sha, new_tip))  # fmt: skip
         progress("counting what the dropped snapshots alone use")
-        unreachable = _unreachable_objects(root, chains, plans, written, kept_pins)
+        engine_trees = _engine_trees(worktree)
+        unreachable = _unreachable_objects(root, chains, plans, written, kept_pins | engine_trees)
         report.objects_unreachable = len(unreachable)
         report.bytes_unreachable = _disk_size(root, unreachable)
         report.bytes_before = _storage_bytes(root)
@@ -143,11 +144,10 @@ def prune(
             else:
                 report.skipped.append(chain.ref)
         _expire_reflogs(root, list(chains), cutoff)
-        keep_trees = _private_index_trees(worktree)
         if not _is_short(root, report.prune_expire):
             locks.close()  # git's grace period protects concurrent writers from here on
         if unreachable:
-            _reclaim(root, unreachable, report.prune_expire, keep_trees, progress)
+            _reclaim(root, unreachable, report.prune_expire, sorted(engine_trees), progress)
     report.objects_removed = len(unreachable) - len(_existing(root, unreachable))
     report.bytes_after = _storage_bytes(root)
     return report
@@ -271,23 +271,24 @@ def _recommit(root: Path, sha: str, parents: list[str]) -> str:
 
 def _unreachable_objects(root: Path, chains: dict[str, list[ChainCommit]],
                          drops: dict[str, set[str]], rewritten: dict[str, str],
-                         pins: set[str]) -> set[str]:  # fmt: skip
+                         keep_roots: set[str]) -> set[str]:  # fmt: skip
     """Objects only the dropped snapshots (and the replaced commit objects) use."""
-    gone = set(rewritten)
-    for chain_drops in drops.values():
-        gone |= chain_drops
+    dropped = set().union(*drops.values()) if drops else set()
+    gone = dropped | set(rewritten)
     if not gone:
         return set()
-    keep = set(pins)
+    keep = set(keep_roots)
     for commits in chains.values():
         for commit in commits:
-            if commit.sha in gone:
+            if commit.sha in dropped:
                 continue
-            keep.add(commit.sha if commit.sha not in rewritten else f"{commit.sha}^{{tree}}")
-            keep.update(commit.parents if commit.sha in rewritten else ())
-    keep -= gone
+            if commit.sha in rewritten:  # its copy keeps the tree and the other parents
+                keep.add(f"{commit.sha}^{{tree}}")
+                keep.update(commit.parents)
+            else:
+                keep.add(commit.sha)
     query = "".join(f"{sha}\n" for sha in sorted(gone))
-    query += "".join(f"^{sha}\n" for sha in sorted(keep))
+    query += "".join(f"^{sha}\n" for sha in sorted(keep - gone))
     args = ["rev-list", "--objects", "--no-object-names", "--stdin", "--not", "--indexed-objects"]
     out = git.out([*args, *_NOT_OURS], root, input=query.encode())
     return set(out.split())
@@ -321,39 +322,42 @@ def _storage_bytes(root: Path) -> int:
 # -- changing -----------------------------------------------------------------------------
 
 
+def _worktrees(worktree: Worktree) -> list[Worktree]:
+    """Every working tree of the repository whose directory still exists."""
+    listing = git.out(["worktree", "list", "--porcelain"], worktree.root)
+    found = []
+    for line in sorted(listing.splitlines()):
+        if not line.startswith("worktree "):
+            continue
+        path = Path(line.removeprefix("worktree "))
+        try:
+            found.append(worktree if path == worktree.root else find_worktree(path))
+        except AutocommitError:
+            continue  # its directory is gone: it runs no snapshots
+    return found
+
+
 @contextlib.contextmanager
 def _all_snapshot_locks(worktree: Worktree) -> Iterator[None]:
     """The snapshot lock of every working tree of the repository (each writes its chain)."""
-    listing = git.out(["worktree", "list", "--porcelain"], worktree.root)
-    roots = sorted({line.removeprefix("worktree ") for line in listing.splitlines()
-                    if line.startswith("worktree ")})  # fmt: skip
     with contextlib.ExitStack() as stack:
-        for path in roots:
-            try:
-                other = worktree if Path(path) == worktree.root else find_worktree(path)
-            except AutocommitError:
-                continue  # a worktree whose directory is gone runs no snapshots
+        for other in _worktrees(worktree):
             stack.enter_context(PrivateIndex(other).locked(LOCK_TIMEOUT))
         yield
 
 
-def _private_index_trees(worktree: Worktree) -> list[str]:
-    """Trees of the private indexes: what a snapshot interrupted by a crash staged."""
-    listing = git.out(["worktree", "list", "--porcelain"], worktree.root)
-    trees = []
-    for line in listing.splitlines():
-        if not line.startswith("worktree "):
-            continue
-        try:
-            other = find_worktree(line.removeprefix("worktree "))
-        except AutocommitError:
-            continue
-        index = PrivateIndex(other)
-        if index.path.exists():
-            proc = git.run(["write-tree"], other.root, env=index.env, check=False)
-            if proc.returncode == 0:
-                trees.append(proc.stdout.decode().strip())
-    return trees
+def _engine_trees(worktree: Worktree) -> set[str]:
+    """The tree each working tree's next incremental snapshot starts from.
+
+    The engine saves it before moving the shadow ref, so after a crash it may be in no
+    commit; it is kept alive like a ref.
+    """
+    trees = set()
+    for other in _worktrees(worktree):
+        state = snapshot_state.load(other)
+        if state is not None and state.tree:
+            trees.add(state.tree)
+    return _existing(worktree.root, trees)
 
 
 def _expire_reflogs(root: Path, chain_refs: list[str], cutoff: float) -> None:

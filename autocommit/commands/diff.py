@@ -23,24 +23,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
 
 
-def git_diff_arguments(extra: list[str]) -> list[str]:
-    """Options first, then ``--`` and the paths (argparse eats the user's ``--``)."""
-    if "--" in extra:
-        return extra
-    options = [arg for arg in extra if arg.startswith("-")]
-    paths = [arg for arg in extra if not arg.startswith("-")]
-    return [*options, "--", *paths] if paths else options
+def split_arguments(extra: list[str]) -> tuple[str | None, list[str]]:
+    """``--tracking-uri`` given after A and B, and git diff's options then ``--`` and paths.
+
+    (argparse hands over everything after B, and eats the user's ``--``.)
+    """
+    tracking_uri = None
+    rest: list[str] = []
+    words = iter(extra)
+    for word in words:
+        if word == "--":
+            rest += ["--", *words]
+        elif word == "--tracking-uri":
+            tracking_uri = next(words, None)
+        elif word.startswith("--tracking-uri="):
+            tracking_uri = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+    if "--" in rest:
+        return tracking_uri, rest
+    options = [arg for arg in rest if arg.startswith("-")]
+    paths = [arg for arg in rest if not arg.startswith("-")]
+    return tracking_uri, [*options, "--", *paths] if paths else options
 
 
 def run(args: argparse.Namespace) -> int:
     from autocommit import git
+    from autocommit.errors import AutocommitError
     from autocommit.repo import find_worktree
     from autocommit.resolve import resolve
 
     worktree = find_worktree()
-    old = resolve(worktree, args.a, tracking_uri=args.tracking_uri)
-    new = resolve(worktree, args.b, tracking_uri=args.tracking_uri)
-    extra = git_diff_arguments(list(args.git_args))
+    tracking_uri, extra = split_arguments(list(args.git_args))
+    tracking_uri = tracking_uri or args.tracking_uri
+    old = resolve(worktree, args.a, tracking_uri=tracking_uri)
+    new = resolve(worktree, args.b, tracking_uri=tracking_uri)
     color = (
         []
         if any(a.startswith(("--color", "--no-color")) for a in extra)
@@ -48,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
     )
     split = extra.index("--") if "--" in extra else len(extra)
     argv = ["diff", *color, *extra[:split], old.commit, new.commit, *extra[split:]]
-    proc = git.run(argv, worktree.root, ok_codes=(0, 1))
+    proc = git.run(argv, worktree.root, check=False)
+    if proc.returncode not in (0, 1):
+        options = " ".join(a for a in extra[:split]) or "(none)"
+        raise AutocommitError(
+            f"git diff did not accept the options {options}",
+            "see `git diff -h`; give option values in the same word (-U5, --stat=80)",
+        )
     sys.stdout.flush()
     sys.stdout.buffer.write(proc.stdout)
     sys.stdout.buffer.flush()

@@ -1,0 +1,217 @@
+"""Pruning with real git and real MLflow: pinned runs' code stays, the rest is freed."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autocommit import refs
+from autocommit.prune import prune
+from autocommit.repo import find_worktree
+from autocommit.snapshot import take_snapshot
+from tests import test_reproduce as reproduce
+from tests.gitutil import git, tree_listing, user_state
+from tests.test_reproduce import autocommit, disk_listing, start_run
+
+# The tracking-store and repository fixtures of the round-trip tests.
+blank_store, tracking, enabled = reproduce.blank_store, reproduce.tracking, reproduce.enabled
+
+mlflow = pytest.importorskip("mlflow")
+
+
+def snapshots(root: Path, count: int, tag: str) -> list[str]:
+    """``count`` edits, each snapshotted (incrementally, as the daemon does): the commits."""
+    worktree = find_worktree(root)
+    made = []
+    for i in range(count):
+        (root / "data.txt").write_text(f"{tag} {i}\n" + "x" * 200)
+        made.append(take_snapshot(worktree, ["data.txt"]).commit)
+    return made
+
+
+def exists(root: Path, sha: str) -> bool:
+    proc = subprocess.run(["git", "cat-file", "-e", sha], cwd=root, capture_output=True)
+    return proc.returncode == 0
+
+
+def blob_of(root: Path, commit: str, path: str) -> str:
+    return git(root, "rev-parse", f"{commit}:{path}").strip()
+
+
+def assert_fsck_clean(root: Path) -> None:
+    proc = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=root,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def chain(root: Path, ref: str = "refs/autocommit/heads/main") -> list[str]:
+    """The shadow chain's snapshots, newest first (stops at the user's commits)."""
+    out = git(root, "log", "--first-parent", "--format=%H %(trailers:key=Autocommit-Head)", ref)
+    return [line.split()[0] for line in out.splitlines() if "Autocommit-Head" in line]
+
+
+def test_prune_keeps_every_pinned_run_and_frees_the_rest(
+    enabled: Path, tracking: Any, tmp_path: Path
+) -> None:
+    root = enabled
+    git(root, "config", "gc.pruneExpire", "now")
+    early = snapshots(root, 60, "early")
+    run1, pin1 = start_run()
+    middle = snapshots(root, 120, "middle")
+    run2, pin2 = start_run()
+    (root / "model.py").write_text("layers = 3\n")
+    run3, pin3 = start_run()
+    late = snapshots(root, 150, "late")
+    git(root, "worktree", "add", "-q", "--detach", str(tmp_path / "elsewhere"), pin1)
+    late_blobs = {blob_of(root, c, "data.txt") for c in late[:-1]}
+    tip_tree = git(root, "rev-parse", "refs/autocommit/heads/main^{tree}").strip()
+    before = user_state(root)
+
+    code, out, err = autocommit("prune", "--older-than", "0", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert "prune: reading shadow branches" in err  # progress, on stderr
+
+    for sha in (pin1, pin2, pin3, *early, *middle):  # pins and everything they build on
+        assert exists(root, sha), sha
+    for run_id, pin in ((run1, pin1), (run2, pin2), (run3, pin3)):
+        where = tmp_path / f"check-{run_id[:8]}"
+        code, _, err = autocommit("checkout", run_id, str(where))
+        assert code == 0, err
+        assert disk_listing(where) == tree_listing(root, pin)
+    assert not any(exists(root, sha) for sha in late[:-1])  # the rest is gone…
+    assert not any(exists(root, blob) for blob in late_blobs)  # …with what only it used
+    assert report["snapshots_dropped"] == len(late) - 1
+    assert report["objects_removed"] == report["objects_unreachable"] >= 2 * (len(late) - 1)
+    assert report["bytes_freed"] > 0
+    # (the early ones are also kept by the worktree at pin1, so they are not counted here)
+    assert report["chains"][0]["kept_for_pins"] >= len(middle)
+
+    # The chain goes on from the kept tip (same tree), right above the newest pin.
+    assert git(root, "rev-parse", "refs/autocommit/heads/main^{tree}").strip() == tip_tree
+    assert chain(root)[:2] == [git(root, "rev-parse", "refs/autocommit/heads/main").strip(), pin3]
+    (root / "data.txt").write_text("after the prune\n")
+    after = take_snapshot(find_worktree(root), ["data.txt"])
+    assert chain(root)[1] == report["chains"][0]["new_tip"]
+    git(root, "merge-base", "--is-ancestor", "HEAD", after.commit)
+    assert_fsck_clean(root)
+    state = user_state(root)
+    state.files.pop("data.txt")
+    before.files.pop("data.txt")
+    assert state == before
+
+
+def test_prune_keeps_snapshots_newer_than_the_cutoff(repo: Path) -> None:
+    git(repo, "config", "gc.pruneExpire", "now")
+    old = snapshots(repo, 30, "old")
+    git(repo, "add", "data.txt")
+    git(repo, "commit", "-q", "-m", "a commit of the user's between old and new snapshots")
+    time.sleep(math.ceil(time.time()) - time.time() + 0.05)  # into the next second
+    cutoff = math.floor(time.time())
+    new = snapshots(repo, 20, "new")
+    git(repo, "commit", "-q", "-am", "and one among the new ones")  # HEAD moves mid-chain
+    new += snapshots(repo, 5, "newest")
+    trees = [git(repo, "rev-parse", f"{c}^{{tree}}").strip() for c in reversed(new)]
+
+    report = prune(find_worktree(repo), cutoff)
+
+    assert report.snapshots_dropped == len(old)
+    assert not any(exists(repo, sha) for sha in old)
+    kept = chain(repo)
+    assert [git(repo, "rev-parse", f"{c}^{{tree}}").strip() for c in kept] == trees
+    for sha in kept:  # every snapshot still has its HEAD as an ancestor
+        head = git(repo, "log", "-1", "--format=%(trailers:key=Autocommit-Head,valueonly)", sha)
+        git(repo, "merge-base", "--is-ancestor", head.strip(), sha)
+    assert kept[0] == git(repo, "rev-parse", "refs/autocommit/heads/main").strip()
+    assert_fsck_clean(repo)
+
+
+def test_dry_run_changes_nothing_and_predicts_the_real_run(repo: Path) -> None:
+    git(repo, "config", "gc.pruneExpire", "now")
+    snapshots(repo, 40, "some")
+    git_dir = repo / ".git"
+
+    def everything() -> tuple[str, str, str, bytes]:
+        return (
+            git(repo, "for-each-ref"),
+            git(repo, "count-objects", "-v"),
+            git(repo, "rev-list", "--all", "--reflog", "--objects"),
+            (git_dir / "logs/refs/autocommit/heads/main").read_bytes(),
+        )
+
+    before = everything()
+    code, out, err = autocommit("-C", str(repo), "prune", "--older-than", "0", "--dry-run")
+    assert code == 0, err
+    assert "would drop 39 snapshots" in out and "nothing was changed" in out
+    assert everything() == before
+    dry = prune(find_worktree(repo), time.time(), dry_run=True)
+    real = prune(find_worktree(repo), time.time())
+    assert (dry.snapshots_dropped, dry.objects_unreachable) == (39, real.objects_unreachable)
+    assert real.objects_removed == real.objects_unreachable
+
+
+def test_young_objects_wait_for_gc_prune_expire(repo: Path) -> None:
+    made = snapshots(repo, 10, "young")  # gc.pruneExpire is two weeks by default
+    report = prune(find_worktree(repo), time.time())
+    assert report.snapshots_dropped == 9 and report.objects_unreachable > 0
+    assert report.objects_removed == 0  # the grace period that protects concurrent writers
+    assert all(exists(repo, sha) for sha in made)
+    assert chain(repo) == [git(repo, "rev-parse", "refs/autocommit/heads/main").strip()]
+    assert_fsck_clean(repo)
+
+
+def test_deleted_runs_get_unpinned(enabled: Path, tracking: Any) -> None:
+    root = enabled
+    (root / "train.py").write_text("lr = 1\n")
+    gone_run, gone = start_run()
+    (root / "train.py").write_text("lr = 2\n")
+    _, kept = start_run()
+    (root / "train.py").write_text("lr = 3\n")
+    manual = take_snapshot(find_worktree(root)).commit
+    refs.pin(root, manual)  # no run refers to it: never unpinned
+    tracking.delete_run(gone_run)
+
+    code, out, err = autocommit("prune", "--unpin-deleted-runs", "--dry-run")
+    assert code == 0, err
+    assert "would unpin 1 commits" in out
+    assert {gone, kept, manual} <= set(refs.list_refs(root, refs.PIN_PREFIX).values())
+    code, out, err = autocommit("prune", "--unpin-deleted-runs", "--older-than", "0")
+    assert code == 0, err
+    assert set(refs.list_refs(root, refs.PIN_PREFIX).values()) == {kept, manual}
+    assert_fsck_clean(root)
+
+
+def test_snapshots_taken_during_a_prune_are_not_lost(repo: Path) -> None:
+    git(repo, "config", "gc.pruneExpire", "now")  # the prune holds the lock while reclaiming
+    snapshots(repo, 60, "before")
+    worktree = find_worktree(repo)
+    made: list[str] = []
+    errors: list[BaseException] = []
+
+    def keep_snapshotting() -> None:
+        try:
+            for i in range(40):
+                (repo / "busy.txt").write_text(f"edit {i}\n")
+                made.append(take_snapshot(worktree, ["busy.txt"]).commit)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writer = threading.Thread(target=keep_snapshotting)
+    writer.start()
+    for _ in range(3):
+        prune(worktree, time.time())
+    writer.join()
+    assert not errors, errors
+    tip = git(repo, "rev-parse", "refs/autocommit/heads/main").strip()
+    assert git(repo, "rev-parse", f"{tip}^{{tree}}") == git(
+        repo, "rev-parse", f"{made[-1]}^{{tree}}"
+    )
+    assert git(repo, "show", f"{tip}:busy.txt") == "edit 39\n"
+    assert_fsck_clean(repo)
