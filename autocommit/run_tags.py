@@ -183,7 +183,9 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str
     if settings.override_mlflow_commit:
         tags[MLFLOW_GIT_COMMIT] = snap.commit
     if settings.push_on_run and newly_pinned:
-        push_in_background(worktree, settings, snap.commit)
+        from autocommit import share
+
+        share.push_in_background(worktree, snap.commit, settings.remote)  # detached
     return tags
 
 
@@ -235,27 +237,6 @@ def truncate(text: str, *, keep_last_line: bool = False, limit: int = MAX_TAG_VA
     last = text.rsplit("\n", 1)[-1] if keep_last_line else ""
     marker = "\n…\n" + last if last else "\n…"
     return text[: limit - len(marker)].rsplit("\n", 1)[0] + marker
-
-
-def push_in_background(worktree: Worktree, settings: Settings, commit: str) -> None:
-    """Share the run's pin with ``settings.remote`` without delaying the run.
-
-    The hook point for ``push_on_run``: a daemon thread runs the push, so ``start_run``
-    returns at once; a failure is a warning, never an error of the run.
-    """
-    from autocommit import git, refs
-
-    ref = refs.pin_ref(commit)
-
-    def push() -> None:
-        proc = git.run(["push", "--quiet", settings.remote, f"{ref}:{ref}"], worktree.root,
-                       check=False)  # fmt: skip
-        if proc.returncode != 0:
-            why = proc.stderr.decode(errors="replace").strip().splitlines()
-            warn_once(f"push_on_run: could not push {ref} to {settings.remote}: "
-                      f"{why[-1] if why else proc.returncode}")  # fmt: skip
-
-    threading.Thread(target=push, name="autocommit-push", daemon=True).start()
 
 
 def warn_once(message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -96,4 +97,16 @@ def test_unknown_experiment_or_store_is_a_one_line_error(
     assert cli.main(["runs", "--tracking-uri", uri, "--experiment", "nope"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("autocommit: error: no MLflow experiment named or numbered 'nope'")
+    assert err.count("\n") == 1
+
+
+def test_unreachable_server_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert cli.main(["runs", "--tracking-uri", f"http://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"autocommit: error: cannot ask MLflow at http://127.0.0.1:{port}")
     assert err.count("\n") == 1

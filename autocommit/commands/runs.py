@@ -52,18 +52,25 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     import mlflow
-    from mlflow.tracking import MlflowClient
+
+    from autocommit.errors import AutocommitError
+    from autocommit.tracking import _client, _unreachable
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store set-up chatter
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     _refuse_missing_sqlite(uri)
-    client = MlflowClient(tracking_uri=uri)
-    experiment_ids = _experiment_ids(client, args.experiment)
-    found = client.search_runs(
-        experiment_ids=experiment_ids,
-        max_results=args.max_count,
-        order_by=["attributes.start_time DESC"],
-    )
+    client = _client(uri)
+    try:
+        experiment_ids = _experiment_ids(client, args.experiment)
+        found = client.search_runs(
+            experiment_ids=experiment_ids,
+            max_results=args.max_count,
+            order_by=["attributes.start_time DESC"],
+        )
+    except AutocommitError:
+        raise
+    except Exception as exc:  # a server that is down, a store that cannot be read
+        raise _unreachable(client, exc) from exc
     entries = _entries(found)
     if args.json:
         print_json([asdict(e) for e in entries])
