@@ -35,6 +35,7 @@ class NeedsFullScan(Exception):
 class _Plan:
     remove: set[str] = field(default_factory=set)
     files: dict[str, os.stat_result] = field(default_factory=dict)  # to hash, by path
+    submodules: set[str] = field(default_factory=set)  # tracked gitlinks to look at
     listed: set[str] = field(default_factory=set)  # to classify with the user's index
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +78,8 @@ class IncrementalUpdate:
         """Clean relative paths; a change inside a nested ``.git`` is a change of its repo."""
         scopes: set[str] = set()
         for raw in paths:
+            if os.path.isabs(raw):
+                raw = os.path.relpath(raw, self.root)
             parts = [p for p in raw.replace(os.sep, "/").split("/") if p not in ("", ".")]
             if ".." in parts:
                 continue  # outside the working tree
@@ -172,8 +175,8 @@ class IncrementalUpdate:
             except (FileNotFoundError, NotADirectoryError):
                 continue  # a tracked file that was deleted
             if stat.S_ISDIR(info.st_mode):
-                raise NeedsFullScan(f"submodule {path} changed")
-            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                plan.submodules.add(path)  # ls-files lists no other directories
+            elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
                 plan.files[path] = info
 
     def _mode(self, path: str, info: os.stat_result, editor: TreeEditor) -> str:
@@ -189,8 +192,12 @@ class IncrementalUpdate:
 
     def _apply(self, plan: _Plan, editor: TreeEditor) -> None:
         modes = {path: self._mode(path, info, editor) for path, info in plan.files.items()}
+        gitlinks = {path: self._submodule_head(path, editor) for path in plan.submodules}
         for path in plan.remove:
             editor.remove(path)
+        for path, commit in gitlinks.items():
+            if commit is not None:
+                editor.set(path, GITLINK_MODE, commit)
         regular = [p for p, i in plan.files.items() if not stat.S_ISLNK(i.st_mode)]
         links = [p for p, i in plan.files.items() if stat.S_ISLNK(i.st_mode)]
         for path in regular:
@@ -200,6 +207,16 @@ class IncrementalUpdate:
         blobs.update(zip(links, self._hash_links(links), strict=True))
         for path, mode in modes.items():
             editor.set(path, mode, blobs[path])
+
+    def _submodule_head(self, path: str, editor: TreeEditor) -> str | None:
+        """What ``git add`` records for a submodule: its HEAD, else the entry as it was."""
+        if os.path.lexists(self.root / path / ".git"):  # else git would find our own HEAD
+            proc = git.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], self.root / path,
+                           check=False)  # fmt: skip
+            if proc.returncode == 0:
+                return proc.stdout.decode().strip()
+        entry = editor.get(path)
+        return entry.sha if entry is not None and entry.mode == GITLINK_MODE else None
 
     def _hash_files(self, paths: list[str]) -> list[str]:
         """Blob ids of working-tree files, through git's clean filters and eol conversion."""

@@ -125,8 +125,11 @@ def test_submodules_are_gitlinks_at_their_head(repo: Path, tmp_path: Path) -> No
     moved = commit_all(repo / "lib", "library change")
     for paths in (["lib/lib.py"], ["lib"], None):
         taken = snap(repo, paths)
+        assert taken.reconciled == (paths is None)
         assert tree_listing(repo, taken.tree)["lib"] == ("160000", moved)
         assert_exact(repo, taken.tree)
+        (repo / "lib" / "lib.py").write_text(f"x = {paths}\n")
+        moved = commit_all(repo / "lib", "the submodule moves again")
     after = user_state(repo)
     assert (after.index_bytes, after.head, after.refs) == (
         before.index_bytes,
@@ -134,6 +137,12 @@ def test_submodules_are_gitlinks_at_their_head(repo: Path, tmp_path: Path) -> No
         before.refs,
     )
     assert git(repo, "ls-files", "-s", "lib").split()[1] != moved  # the user's index: as was
+    # A submodule that is not checked out (an empty directory) keeps its recorded commit.
+    recorded = tree_listing(repo, "HEAD")["lib"]
+    git(repo, "submodule", "deinit", "-q", "-f", "lib")
+    for paths in (["lib"], None):
+        taken = snap(repo, paths)
+        assert tree_listing(repo, taken.tree)["lib"] == recorded
 
 
 def test_nested_repositories_are_left_out_and_reported(repo: Path) -> None:
