@@ -151,7 +151,11 @@ def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
     from autocommit import client
     from autocommit.snapshot import take_snapshot
 
-    synced = client.sync(worktree)
+    try:
+        synced = client.sync(worktree)
+    except Exception as exc:  # a daemon of another version, a garbled answer
+        warn_once(f"the daemon's answer was not usable ({exc}); snapshotting in this process")
+        synced = None
     if synced is not None:
         return synced
     if settings.autostart:

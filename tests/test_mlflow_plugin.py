@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -396,3 +398,39 @@ def test_repository_without_commits_is_snapshotted_too(
     assert tags["autocommit.dirty"] == "true"
     assert tags["autocommit.changes"] == "train.py (new) | 1 +\n1 file changed, 1 insertion(+)"
     assert tree_of(fresh, tags["autocommit.commit"]) == expected_tree(fresh, tmp_path)
+
+
+def test_unusable_daemon_answer_falls_back_to_an_exact_in_process_snapshot(
+    enabled: Path, tracking: Tracking, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daemon of another version answers sync with a snapshot this one cannot read."""
+    import socket
+
+    from autocommit.control import DaemonFiles, socket_address
+    from autocommit.repo import find_worktree
+
+    path = DaemonFiles.of(find_worktree(enabled)).socket
+    path.parent.mkdir(parents=True, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with socket_address(path) as address:
+        server.bind(address)
+    server.listen()
+
+    def answer_badly() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(b'{"ok": true, "snapshot": {"sha": "from the future"}}\n')
+
+    threading.Thread(target=answer_badly, daemon=True).start()
+    caplog.set_level(logging.WARNING, logger="autocommit")
+    try:
+        (enabled / "train.py").write_text("lr = 0.8\n")
+        tags = start_and_tags()
+    finally:
+        server.close()
+        path.unlink()
+    assert tree_of(enabled, tags["autocommit.commit"]) == expected_tree(enabled, tmp_path)
+    assert any("not usable" in r.getMessage() for r in caplog.records)
