@@ -1,0 +1,125 @@
+"""What ``autocommit prune`` reclaims and what it costs, next to ``git gc --prune=now``.
+
+A repository gets a shadow chain of 310 snapshots (3 files edited per snapshot) with a
+run every 30 snapshots, each run's commit pinned as the MLflow plugin does (so 10
+snapshots follow the last run, as when someone edits on after it). Each
+measurement works on a fresh copy of that repository (gc.pruneExpire=now in both):
+
+- ``autocommit prune --older-than 0`` against ``git gc --prune=now``, the command a user
+  would reach for: gc repacks but cannot drop snapshots the shadow refs keep alive;
+- what prune can free when the pins are the chain's snapshots (the current design, a pin
+  keeps every older snapshot of its chain) against pins on run commits (same tree, HEAD
+  as the only parent), which would leave prune every unpinned snapshot to drop.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
+
+SNAPSHOTS = 310
+RUN_EVERY = 30
+REPEAT = 3
+
+
+def _chain(root: Path, files: int, run_commits: bool) -> None:
+    from autocommit import refs
+    from autocommit.config import load
+    from autocommit.repo import find_worktree
+    from autocommit.snapshot import take_snapshot
+
+    worktree = find_worktree(root)
+    settings = load(root)
+    rng = random.Random(7)
+    for i in range(1, SNAPSHOTS + 1):
+        paths = []
+        for _ in range(3):
+            n = rng.randrange(files)
+            rel = f"pkg{n % 30}/mod{(n // 30) % 30}/file{n}.py"
+            (root / rel).write_text(f"# file {n}\nVALUE = {i}\n" + "x = 1\n" * 40)
+            paths.append(rel)
+        snap = take_snapshot(worktree, paths, settings)
+        if i % RUN_EVERY == 0:
+            pinned = snap.commit
+            if run_commits:
+                pinned = git(root, "commit-tree", snap.tree, "-p", snap.head or "",
+                             "-m", "run").strip()  # fmt: skip
+            refs.pin(root, pinned)
+    git(root, "config", "gc.pruneExpire", "now")
+
+
+def _objects(root: Path) -> int:
+    counts = dict(line.split(": ") for line in git(root, "count-objects", "-v").splitlines())
+    return int(counts["count"]) + int(counts["in-pack"])
+
+
+def _prune(root: Path) -> tuple[float, int, int]:
+    from autocommit.prune import prune
+    from autocommit.repo import find_worktree
+
+    start = time.perf_counter()
+    report = prune(find_worktree(root), time.time())
+    return time.perf_counter() - start, report.objects_removed, report.bytes_unreachable
+
+
+def _gc(root: Path) -> tuple[float, int]:
+    before = _objects(root)
+    start = time.perf_counter()
+    git(root, "gc", "--quiet", "--prune=now")
+    return time.perf_counter() - start, before - _objects(root)
+
+
+def _copy(source: Path, scratch: Path, name: str) -> Path:
+    target = scratch / name
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def run(sizes: tuple[int, ...]) -> list[Row]:
+    rows: list[Row] = []
+    for files in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-prune-") as tmp:
+            scratch = Path(tmp)
+            chain_pins = make_repo(scratch / "chain", files)
+            _chain(chain_pins, files, run_commits=False)
+            run_pins = make_repo(scratch / "runs", files)
+            _chain(run_pins, files, run_commits=True)
+            ours, theirs, freed = [], [], (0, 0)
+            gc_freed = 0
+            for i in range(REPEAT):
+                seconds, removed, size = _prune(_copy(chain_pins, scratch, f"p{i}"))
+                ours.append(seconds)
+                freed = (removed, size)
+                seconds, gc_freed = _gc(_copy(chain_pins, scratch, f"g{i}"))
+                theirs.append(seconds)
+            _, run_removed, run_size = _prune(_copy(run_pins, scratch, "r"))
+        label = size_label(files)
+        rows.append(
+            Row(
+                f"prune {SNAPSHOTS} snapshots (run every {RUN_EVERY})",
+                label,
+                fmt_ms(ours, with_p95=False),
+                "git gc --prune=now",
+                fmt_ms(theirs, with_p95=False),
+                ratio(ours, theirs),
+                f"prune removed {freed[0]} objects; gc removed {gc_freed} (shadow refs keep "
+                "snapshots alive)",
+            )
+        )
+        rows.append(
+            Row(
+                "objects prune can free",
+                label,
+                f"{freed[0]} objects ({freed[1] // 1024} KiB), pins on chain snapshots",
+                "pins on run commits (parent HEAD)",
+                f"{run_removed} objects ({run_size // 1024} KiB)",
+                f"{run_removed / freed[0]:.0f}x more" if freed[0] else "none vs all unpinned",
+                "a pinned chain snapshot keeps every older snapshot of its chain",
+            )
+        )
+    return rows
