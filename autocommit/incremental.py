@@ -109,16 +109,19 @@ class IncrementalUpdate:
                 plan.listed.add(path)  # left out only if untracked: ask the index
             else:
                 plan.files[path] = info
-                candidates.append(path)
+                before = editor.get(path)
+                if before is not None and before.mode == GITLINK_MODE:
+                    raise NeedsFullScan(f"submodule {path} changed")
+                if before is None:
+                    # A path the last snapshot held is tracked or not ignored, and the
+                    # ignore rules are unchanged (else this would be a full scan): only
+                    # new paths need asking.
+                    candidates.append(path)
         for path in self._ignored(candidates):
             del plan.files[path]
             plan.listed.add(path)  # ignored only if untracked: ask the index
         if plan.listed:
             self._classify_listed(plan)
-        for path in plan.files:
-            entry = editor.get(path)
-            if entry is not None and entry.mode == GITLINK_MODE:
-                raise NeedsFullScan(f"submodule {path} changed")
         if len(plan.files) > MAX_FILES:
             raise NeedsFullScan("too many files changed")
         return plan
