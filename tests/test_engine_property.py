@@ -18,6 +18,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autocommit.objects import ObjectReader, diff_trees
 from autocommit.repo import find_worktree
 from autocommit.snapshot import take_snapshot
 from tests.engineutil import expected_tree, snapshot_listing
@@ -37,6 +38,7 @@ class World:
     root: Path
     touched: set[str] = field(default_factory=set)
     counter: int = 0
+    last_tree: str | None = None
 
     def fs_state(self) -> dict[str, tuple[str, bytes | int]]:
         found: dict[str, tuple[str, bytes | int]] = {}
@@ -211,6 +213,13 @@ def _check_snapshot(world: World, full: bool) -> None:
         assert git(world.root, "rev-parse", snap.shadow_ref).strip() == snap.commit
     else:
         assert snap.commit == snap.head
+    if world.last_tree is not None:  # the in-process tree diff agrees with git's
+        with ObjectReader(world.root) as reader:
+            ours = diff_trees(reader, world.last_tree, snap.tree, limit=10**6)
+        out = git(world.root, "diff-tree", "-r", "-z", "--no-renames", "--name-status",
+                  world.last_tree, snap.tree).split("\0")  # fmt: skip
+        assert sorted(ours or []) == sorted(zip(out[0:-1:2], out[1::2], strict=False))
+    world.last_tree = snap.tree
 
 
 @settings(
