@@ -45,6 +45,8 @@ GIT_SETTLE = 2.0  # a git command that leaves the tree quiet this long waits for
 STRICT_GIT_WAIT = 300.0  # the longest a pre-commit hook's stash is waited out
 GIT_RECENT = 600.0  # look for git processes this long after git last touched the repo
 BUSY_RECHECK = 0.1
+PACE_FACTOR = 1.0  # background snapshots use at most half of one core
+MAX_PACE = 10.0
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
 SETTINGS_FILES = {"pyproject.toml", ".autocommit.toml"}
 LOG_BYTES = 1024 * 1024
@@ -77,6 +79,7 @@ class Daemon:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.waiting_for: str | None = None
+        self.snapshotting = False
         self._watcher: Watcher | None = None
         self._server: ControlServer | None = None
         self._stop = threading.Event()
@@ -120,9 +123,9 @@ class Daemon:
     # -- the snapshot thread ----------------------------------------------------------
 
     def _snapshot_loop(self) -> None:
-        not_before = 0.0
+        not_before = pace_until = 0.0
         while True:
-            batch = self.pending.take(not_before)
+            batch = self.pending.take(not_before, pace_until)
             if batch is None:
                 return
             not_before = 0.0
@@ -132,8 +135,14 @@ class Daemon:
                 self.pending.put_back(batch)
                 not_before = time.monotonic() + BUSY_RECHECK
                 continue
+            started = time.monotonic()
             if not self._process(batch):
                 not_before = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
+            # Under a sustained burst, snapshots that take long are spaced out (a sync
+            # request is still served at once), so the daemon never hogs the machine.
+            pace_until = time.monotonic() + min(
+                MAX_PACE, PACE_FACTOR * (time.monotonic() - started)
+            )
 
     def _must_wait_for_git(self) -> bool:
         recent = time.monotonic() - self._last_git_activity < GIT_RECENT
@@ -174,6 +183,8 @@ class Daemon:
             for request in batch.syncs:  # nothing relevant changed since the last snapshot
                 request.finish(self.last_snapshot)
             return True
+        started = time.monotonic()
+        self.snapshotting = True
         try:
             snap = take_snapshot(self.worktree, paths, self.settings)
         except Exception as exc:
@@ -183,11 +194,20 @@ class Daemon:
             for request in batch.syncs:
                 request.finish(None, self.last_error)
             return False
+        finally:
+            self.snapshotting = False
         self._failures = 0
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
         if snap.created:
             self.snapshots_created += 1
-            log.info("snapshot %s on %s: %s", snap.commit[:12], snap.shadow_ref, snap.summary)
+            log.info(
+                "snapshot %s on %s in %.0f ms (%s): %s",
+                snap.commit[:12],
+                snap.shadow_ref,
+                1000 * (time.monotonic() - started),
+                "full scan" if paths is None else f"{len(paths)} paths",
+                snap.summary,
+            )
         for request in batch.syncs:
             request.finish(snap)
         return True
@@ -292,6 +312,11 @@ class Daemon:
             return {"ok": False, "error": request.error or "the daemon is stopping"}
         return {"ok": True, "snapshot": request.snapshot.to_dict()}
 
+    def _state(self) -> str:
+        if self.waiting_for:
+            return f"waiting for git: {self.waiting_for}"
+        return "snapshotting" if self.snapshotting else "watching"
+
     def status(self) -> dict[str, Any]:
         snap = self.last_snapshot
         return {
@@ -303,7 +328,7 @@ class Daemon:
             "watch_mode": self.watch_mode,
             "watch_problem": self.watch_problem,
             "watches": self._watcher.watch_count if self._watcher else 0,
-            "state": f"waiting for git: {self.waiting_for}" if self.waiting_for else "watching",
+            "state": self._state(),
             "git_operation": gitstate.operation_in_progress(self.worktree),
             "pending_changes": self.pending.count,
             "full_scan_pending": self.pending.full_pending,

@@ -75,11 +75,14 @@ def _git_subcommand(argv: list[str]) -> str | None:
 
 
 def _runs_pre_commit_hook(argv: list[str]) -> bool:
-    """A pre-commit hook, or the pre-commit framework stashing unstaged changes."""
+    """A pre-commit hook, or the pre-commit framework (which stashes unstaged changes).
+
+    The framework's hook runs ``python -mpre_commit hook-impl --hook-type=pre-commit``
+    (or ``pre-commit hook-impl …``); ``pre-commit run`` by hand stashes the same way.
+    """
     if any(arg.endswith("hooks/pre-commit") for arg in argv):
         return True
-    names = [os.path.basename(arg) for arg in argv[:2]]
-    if "pre-commit" not in names and "pre_commit" not in argv:
+    if not any("pre-commit" in arg or "pre_commit" in arg for arg in argv[:3]):
         return False
     return "run" in argv or ("hook-impl" in argv and "--hook-type=pre-commit" in argv)
 

@@ -64,10 +64,12 @@ class PendingChanges:
 
     def _touch(self) -> None:
         now = time.monotonic()
+        self._last = now
         if self._first is None:
             self._first = now
-        self._last = now
-        self._cond.notify_all()
+            # Only the first change of a batch wakes the snapshot thread: later ones just
+            # push the due time back, which it finds when its timed wait ends.
+            self._cond.notify_all()
 
     def path_changed(self, path: str) -> None:
         with self._cond:
@@ -147,23 +149,24 @@ class PendingChanges:
             self._closed = True
             self._cond.notify_all()
 
-    def _due(self, now: float) -> float | None:
+    def _due(self, now: float, pace_until: float) -> float | None:
         """When the next batch is due (None: nothing pending)."""
         if any(r.seen for r in self._requests.values()):
-            return now
+            return now  # someone waits: no pacing
         if self._first is None or self._last is None:
             return None
-        return min(self._last + self.quiet_period, self._first + self.max_wait)
+        return max(pace_until, min(self._last + self.quiet_period, self._first + self.max_wait))
 
-    def take(self, not_before: float = 0.0) -> Batch | None:
+    def take(self, not_before: float = 0.0, pace_until: float = 0.0) -> Batch | None:
         """Block until a batch is due and take it; None once closed.
 
-        Sleeps without a timeout while nothing is pending (no idle wake-ups).
+        ``not_before`` holds every batch back; ``pace_until`` only those no sync request
+        waits for. Sleeps without a timeout while nothing is pending (no idle wake-ups).
         """
         with self._cond:
             while not self._closed:
                 now = time.monotonic()
-                due = self._due(now)
+                due = self._due(now, pace_until)
                 if due is not None:
                     due = max(due, not_before)
                     if due <= now:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -26,6 +27,7 @@ from watchdog.observers.inotify import InotifyWatchGroup
 from watchdog.observers.inotify_c import (
     CallbackId,
     InotifyConstants,
+    InotifyEvent,
     InotifyFD,
     Mask,
     WatchCallback,
@@ -167,9 +169,22 @@ class _Group(InotifyWatchGroup):
         self._move_event_grouper = _PassThrough(self.deliver)
         super().__post_init__()
 
+    def on_event(self, event: InotifyEvent) -> None:
+        super().on_event(event)
+        if event.is_moved_to and event.is_directory and self.is_recursive:
+            # watchdog assumes a renamed directory's subdirectories were all watched; one
+            # created just before the rename was not. Watch the whole subtree, then report
+            # the directory again so that whatever was written meanwhile is looked at.
+            with self._lock:
+                path = self._build_event_source_path(event) if self.is_active else None
+                if path is not None:
+                    self._add_all_callbacks(path)
+            if path is not None:
+                self.deliver(path)
+
     def on_queue_overflow(self) -> None:
-        super().on_queue_overflow()  # rebuilds the watches
         self.overflowed()
+        super().on_queue_overflow()  # rebuilds the watches
 
 
 class _Inotify(InotifyFD):
@@ -203,6 +218,8 @@ class Watcher:
     def start(self) -> None:
         """Start watching; raises OSError when inotify refuses (limits reached)."""
         layout = Layout.of(self.worktree, self.cookies)
+        # Re-watching a directory that already has a watch (see _Group.on_event) is fine.
+        warnings.filterwarnings("ignore", "Callback with id", RuntimeWarning)
         limit_reason: list[str] = []
 
         def deliver(raw: bytes) -> None:

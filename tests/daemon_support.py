@@ -42,7 +42,7 @@ def rev(root: Path, name: str) -> str | None:
     return proc.stdout.strip() or None
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 15.0, what: str = "") -> T:
+def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -62,6 +62,17 @@ def wait_for_exact_snapshot(root: Path, ref: str = "autocommit/heads/main") -> s
         return commit if commit and rev(root, commit + "^{tree}") == want else None
 
     return wait_for(done, what=f"{ref} to hold tree {want}")
+
+
+def wait_until_settled(worktree: Worktree) -> None:
+    """Wait until the daemon has snapshotted every change it saw."""
+
+    def settled() -> bool:
+        info = client.status(worktree)
+        return not (info["pending_changes"] or info["full_scan_pending"]
+                    or info["state"] != "watching")  # fmt: skip
+
+    wait_for(settled, what="the daemon to settle")
 
 
 def enable(root: Path) -> Worktree:
