@@ -81,6 +81,12 @@ def _files(root: Path) -> list[Path]:
     return found
 
 
+EDIT_KINDS = {
+    "modify", "same-size", "create", "delete", "rename", "rename-dir", "chmod", "symlink",
+    "retarget", "file-to-dir", "gitignore", "stage", "commit", "commit-all",
+}  # fmt: skip
+
+
 def random_edit(root: Path, rng: random.Random, step: int) -> str:
     """One user action on the working tree (or the index); returns what it did."""
     files = _files(root)

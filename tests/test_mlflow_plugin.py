@@ -20,6 +20,7 @@ import pytest
 from autocommit import run_tags
 from tests.gitutil import git, tree_listing, user_state
 from tests.mlflowutil import (
+    EDIT_KINDS,
     daemon_available,
     enable,
     expected_tree,
@@ -81,8 +82,10 @@ def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
     """Edit, then start a run at once, ``runs`` times: each run gets exactly that tree."""
     rng = random.Random(seed)
     seen: list[str] = []
+    kinds: set[str] = set()
     for step in range(runs):
         did = random_edit(root, rng, step)
+        kinds.add(did.split()[0])
         expected = expected_tree(root, scratch)
         before = user_state(root)
         tags = start_and_tags()
@@ -97,6 +100,7 @@ def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
         assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
         assert tags["mlflow.source.git.commit"] == commit
         seen.append(commit)
+    assert kinds == EDIT_KINDS, f"never tried: {EDIT_KINDS - kinds}"
     assert set(seen) <= pinned(root), "every commit handed to a run is pinned"
     git(root, "fsck", "--no-progress")
 
