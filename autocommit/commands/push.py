@@ -29,10 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from autocommit import config, share
     from autocommit.errors import AutocommitError
     from autocommit.repo import find_worktree
+    from autocommit.resolve import rev_commit
 
     worktree = find_worktree()
     remote = share.remote_for(worktree, args.remote, config.load(worktree.root).remote)
-    updates = share.push(worktree, remote, shadow=args.shadow, pins=args.pin, force=args.force)
+    pins = None if args.pin is None else [rev_commit(worktree, p) or p for p in args.pin]
+    updates = share.push(worktree, remote, shadow=args.shadow, pins=pins, force=args.force)
     if args.json:
         print_json([dataclasses.asdict(u) for u in updates])
     elif not args.quiet:
