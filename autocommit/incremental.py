@@ -1,10 +1,11 @@
 """An incremental snapshot: the previous snapshot's tree, updated for the changed paths.
 
-Only the given paths are looked at, and no index is read: an ordinary edited file costs a
-``check-ignore``, a ``hash-object`` and the trees on its path. Paths whose treatment
-depends on what the user tracks (ignored, secret-looking, oversized files, directories,
-nested repositories) are listed against the user's index first. Anything unusual (a
-submodule, an unreadable file, very many files) raises :class:`NeedsFullScan`.
+Only the given paths are looked at, and no index is read: an edited file costs a
+``hash-object`` and the trees on its path (a new file also a ``check-ignore``). Paths
+whose treatment depends on what the user tracks (ignored, secret-looking, oversized files,
+directories, nested repositories) are listed against the user's index first. Anything
+unusual (an unreadable file, very many files, a tree gone missing) raises
+:class:`NeedsFullScan`.
 """
 
 from __future__ import annotations

@@ -109,3 +109,13 @@ def test_size_syntax(text: str, size: int) -> None:
                                                ("30d", 30 * 86400.0), ("2m", 120.0)])  # fmt: skip
 def test_duration_syntax(text: str, seconds: float) -> None:
     assert config.parse_duration(text) == pytest.approx(seconds)
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "readme" / "engine.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in doc.splitlines()
+            if line.startswith("| `")}  # fmt: skip
+    missing = [key for key in config.KEYS if key not in rows]
+    assert missing == [], f"add these settings to docs/readme/engine.md: {missing}"
+    for pattern in DEFAULT_SECRET_PATTERNS:
+        assert f"`{pattern}`" in rows["secret_patterns"]
