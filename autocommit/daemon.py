@@ -31,12 +31,12 @@ from autocommit import config, gitstate
 from autocommit.config import Settings
 from autocommit.control import DaemonFiles
 from autocommit.errors import AutocommitError
+from autocommit.event_paths import Kind
 from autocommit.ignored import IgnoredPaths
 from autocommit.pending import Batch, PendingChanges, SyncRequest
 from autocommit.repo import Worktree
 from autocommit.server import ControlServer
 from autocommit.snapshot import Snapshot, take_snapshot
-from autocommit.watcher import Kind, Watcher
 
 log = logging.getLogger("autocommit.daemon")
 
@@ -80,7 +80,7 @@ class Daemon:
         self.last_error_at: float | None = None
         self.waiting_for: str | None = None
         self.snapshotting = False
-        self._watcher: Watcher | None = None
+        self._watcher: Any = None  # a watcher.Watcher while inotify works
         self._server: ControlServer | None = None
         self._stop = threading.Event()
         self._reload_settings = False
@@ -131,7 +131,7 @@ class Daemon:
             not_before = 0.0
             if self._degrade and self.watch_mode == "inotify":
                 self._fall_back_to_polling(self._degrade)
-            if self._must_wait_for_git():
+            if self._must_wait_for_git(latency_matters=bool(batch.syncs)):
                 self.pending.put_back(batch)
                 not_before = time.monotonic() + BUSY_RECHECK
                 continue
@@ -144,9 +144,11 @@ class Daemon:
                 MAX_PACE, PACE_FACTOR * (time.monotonic() - started)
             )
 
-    def _must_wait_for_git(self) -> bool:
+    def _must_wait_for_git(self, latency_matters: bool) -> bool:
+        # Looking for the user's git processes costs a few ms: a sync request skips it
+        # unless git touched the repository lately.
         recent = time.monotonic() - self._last_git_activity < GIT_RECENT
-        busy = gitstate.busy(self.worktree, look_for_processes=recent)
+        busy = gitstate.busy(self.worktree, look_for_processes=recent or not latency_matters)
         now = time.monotonic()
         if busy is None:
             self._busy_since, self.waiting_for = None, None
@@ -188,6 +190,10 @@ class Daemon:
         try:
             snap = take_snapshot(self.worktree, paths, self.settings)
         except Exception as exc:
+            if not self.worktree.git_dir.is_dir() or not self.worktree.root.is_dir():
+                log.info("the working tree is gone; stopping")
+                self._stop.set()
+                return True
             self._failures += 1
             self._record_error(exc)
             self.pending.reconcile("retry after an error")
@@ -236,6 +242,11 @@ class Daemon:
     # -- watching ---------------------------------------------------------------------
 
     def _start_watching(self) -> None:
+        try:
+            from autocommit.watcher import Watcher
+        except Exception as exc:  # watchdog has no inotify here (not Linux)
+            self._fall_back_to_polling(f"inotify is not available: {exc}")
+            return
         watcher = Watcher(self.worktree, self.files.cookies, self)
         try:
             watcher.start()

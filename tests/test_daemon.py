@@ -63,7 +63,14 @@ def test_start_status_stop(repo: Path) -> None:
     finally:
         stopped = autocommit(repo, "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stderr
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    def exited() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(exited, what="the daemon process to exit")
     assert not files.lock_is_held() and not files.socket.exists() and not files.pid.exists()
     after = autocommit(repo, "status")
     assert after.returncode == 3 and "not running" in after.stdout
