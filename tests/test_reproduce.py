@@ -63,7 +63,7 @@ def one_line_error(code: int, err: str) -> str:
     return err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def blank_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty sqlite tracking store with MLflow's tables (migrating one takes seconds)."""
     path = tmp_path_factory.mktemp("store") / "blank.db"
@@ -285,3 +285,24 @@ def test_checkout_into_an_existing_directory_is_refused(enabled: Path, tmp_path:
     assert "already exists" in one_line_error(code, err)
     assert [p.name for p in taken.iterdir()] == ["mine.txt"]
     assert git(enabled, "worktree", "list").count("\n") == 1
+
+
+def test_restore_aborts_when_a_file_changes_after_the_save(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocommit import reproduce
+
+    root = enabled
+    target = git(root, "rev-parse", "HEAD").strip()
+    (root / "train.py").write_text("lr = 2\n")
+    real_snapshot = reproduce.take_snapshot
+
+    def snapshot_then_edit(*args: Any, **kwargs: Any) -> Any:
+        saved = real_snapshot(*args, **kwargs)
+        (root / "train.py").write_text("lr = 3, typed after the save\n")  # no snapshot has it
+        return saved
+
+    monkeypatch.setattr(reproduce, "take_snapshot", snapshot_then_edit)
+    code, _, err = autocommit("restore", target)
+    assert "train.py changed while restoring" in one_line_error(code, err)
+    assert (root / "train.py").read_text() == "lr = 3, typed after the save\n"
