@@ -164,7 +164,7 @@ class Daemon:
             wait = waited < GIT_SETTLE or (quiet < GIT_SETTLE and waited < STRICT_GIT_WAIT)
         self.waiting_for = busy.reason if wait else None
         if not wait:
-            log.info("snapshotting although %s (waited %.0fs, tree quiet)", busy.reason, waited)
+            log.info("snapshotting although %s (waited %.0fs)", busy.reason, waited)
             self._busy_since = None
         return wait
 
@@ -174,6 +174,8 @@ class Daemon:
         if full:
             self.ignored.forget()
             if self._reload_settings and not self._load_settings():
+                for request in batch.syncs:
+                    request.finish(None, "autocommit was disabled in this repository")
                 return True
         if full:
             paths = None
@@ -309,7 +311,11 @@ class Daemon:
                 self.pending.mark_seen(request)
             else:
                 flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
-                os.close(os.open(cookie, flags, 0o600))
+                try:
+                    os.close(os.open(cookie, flags, 0o600))
+                except OSError as exc:  # e.g. someone removed .git/autocommit/
+                    log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
+                    self.pending.mark_seen(request)
                 if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
                     log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
                     self.pending.mark_seen(request)

@@ -18,9 +18,10 @@ import errno
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from watchdog.observers.inotify import InotifyWatchGroup
 from watchdog.observers.inotify_c import (
@@ -67,7 +68,7 @@ class EventSink(Protocol):
 class _PassThrough(InotifyMoveEventGrouper):
     """Hands each event on at once; remembers recent moves so watches follow renames."""
 
-    def __init__(self, deliver: Any) -> None:
+    def __init__(self, deliver: Callable[[bytes], None]) -> None:
         super().__init__()
         self._deliver = deliver
         self._moved_from: dict[int, PathedInotifyEvent] = {}
@@ -95,8 +96,8 @@ class _PassThrough(InotifyMoveEventGrouper):
 class _Group(InotifyWatchGroup):
     """One watched directory tree, delivering paths to the daemon's sink."""
 
-    deliver: Any = None
-    overflowed: Any = None
+    deliver: Callable[[bytes], None] = lambda path: None
+    overflowed: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         self._move_event_grouper = _PassThrough(self.deliver)
@@ -123,7 +124,7 @@ class _Group(InotifyWatchGroup):
 class _Inotify(InotifyFD):
     """The shared inotify instance; notices when the kernel refuses more watches."""
 
-    def __init__(self, on_limit: Any) -> None:
+    def __init__(self, on_limit: Callable[[str], None]) -> None:
         super().__init__()
         self._on_limit = on_limit
 

@@ -31,14 +31,16 @@ def expected_tree(root: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
         for args in (["read-tree", "HEAD"], ["add", "-A"], ["write-tree"]):
-            proc = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True,
-                                  check=True)  # fmt: skip
+            proc = subprocess.run(
+                ["git", *args], cwd=root, env=env, capture_output=True, check=True
+            )
         return proc.stdout.decode().strip()
 
 
 def rev(root: Path, name: str) -> str | None:
-    proc = subprocess.run(["git", "rev-parse", "-q", "--verify", name], cwd=root,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        ["git", "rev-parse", "-q", "--verify", name], cwd=root, capture_output=True, text=True
+    )
     return proc.stdout.strip() or None
 
 
@@ -69,8 +71,9 @@ def wait_until_settled(worktree: Worktree) -> None:
 
     def settled() -> bool:
         info = client.status(worktree)
-        return not (info["pending_changes"] or info["full_scan_pending"]
-                    or info["state"] != "watching")  # fmt: skip
+        return not (
+            info["pending_changes"] or info["full_scan_pending"] or info["state"] != "watching"
+        )
 
     wait_for(settled, what="the daemon to settle")
 
@@ -93,8 +96,13 @@ def stop_for_sure(worktree: Worktree) -> None:
 
 
 def autocommit(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "autocommit", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "autocommit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def shadow_commits(root: Path, ref: str = "autocommit/heads/main") -> list[str]:

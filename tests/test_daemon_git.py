@@ -141,8 +141,7 @@ def test_pre_commit_stash_is_waited_out(daemon: Worktree) -> None:
     )
     pre_commit = Path(sys.executable).parent / "pre-commit"
     env = {**os.environ, "PRE_COMMIT_HOME": str(root.parent / "pre-commit-home")}
-    subprocess.run([str(pre_commit), "install"], cwd=root, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run([str(pre_commit), "install"], cwd=root, env=env, check=True, capture_output=True)
     git(root, "add", ".pre-commit-config.yaml")
     git(root, "commit", "-q", "--no-verify", "-m", "pre-commit config")
     (root / "train.py").write_text("lr = 0.4  # staged\n")
@@ -151,8 +150,9 @@ def test_pre_commit_stash_is_waited_out(daemon: Worktree) -> None:
     wait_for_exact_snapshot(root)
     before = set(git(root, "rev-list", "autocommit/heads/main").split())
 
-    done = subprocess.run(["git", "commit", "-q", "-m", "lr"], cwd=root, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "lr"], cwd=root, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "Stashing unstaged files" in done.stdout + done.stderr
     commit = wait_for_exact_snapshot(root)

@@ -40,9 +40,13 @@ def daemon(repo: Path) -> Iterator[Worktree]:
 
 def _blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     """``<commit>:<path>`` contents in one ``git cat-file --batch`` (None: missing)."""
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=root, check=True,
-                          input="".join(s + "\n" for s in specs).encode(),
-                          capture_output=True)  # fmt: skip
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        check=True,
+        input="".join(s + "\n" for s in specs).encode(),
+        capture_output=True,
+    )
     data, pos, found = proc.stdout, 0, []
     for _ in specs:
         end = data.index(b"\n", pos)
@@ -96,6 +100,36 @@ def test_zero_pause_sync_sees_every_write(daemon: Worktree) -> None:
     assert wrong == []
     final = client.sync(daemon)
     assert final is not None and final.tree == expected_tree(root)
+
+
+def test_concurrent_syncs_from_several_processes(daemon: Worktree) -> None:
+    """Parallel runs of a sweep: each sync includes its own process's write."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from autocommit import client\n"
+        "from autocommit.repo import find_worktree\n"
+        "worktree = find_worktree(sys.argv[1])\n"
+        "for i in range(40):\n"
+        "    path = Path(sys.argv[1], f'worker{sys.argv[2]}.txt')\n"
+        "    path.write_text(f'{i}\\n')\n"
+        "    snap = client.sync(worktree, timeout=30)\n"
+        "    print(snap.commit if snap else 'none', flush=True)\n"
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(daemon.root), str(n)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for n, worker in enumerate(workers):
+        out, _ = worker.communicate(timeout=120)
+        commits = out.split()
+        assert len(commits) == 40 and "none" not in commits
+        got = _blobs(daemon.root, [f"{c}:worker{n}.txt" for c in commits])
+        assert got == [f"{i}\n".encode() for i in range(40)]
 
 
 def test_sync_without_changes_returns_the_last_snapshot(daemon: Worktree) -> None:
@@ -179,9 +213,10 @@ def test_queue_overflow_is_caught_and_reconciled(daemon: Worktree) -> None:
 def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-U", "-r", "sh", "-c",
-                            "echo 3 > /proc/sys/user/max_inotify_watches"],
-                           capture_output=True)  # fmt: skip
+    probe = subprocess.run(
+        ["unshare", "-U", "-r", "sh", "-c", "echo 3 > /proc/sys/user/max_inotify_watches"],
+        capture_output=True,
+    )
     return probe.returncode == 0
 
 
@@ -196,8 +231,12 @@ def test_out_of_inotify_watches_falls_back_to_scanning(repo: Path) -> None:
         "echo 3 > /proc/sys/user/max_inotify_watches && "
         f'exec "{sys.executable}" -m autocommit run --foreground'
     )
-    proc = subprocess.Popen(["unshare", "-U", "-r", "sh", "-c", script], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["unshare", "-U", "-r", "sh", "-c", script],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: client.is_running(worktree), what="the daemon to get ready")
         info = client.status(worktree)
