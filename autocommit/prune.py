@@ -51,7 +51,7 @@ class ChainResult:
     kept_for_pins: int  # snapshots older than the cutoff that a pinned commit depends on
     rewritten: int  # newer snapshots re-created above the gap
     old_tip: str
-    new_tip: str
+    new_tip: str  # "" in a dry run when the tip would be re-created
     applied: bool = False
 
 
@@ -101,49 +101,20 @@ def prune(
         kept_pins = pins - set(report.unpinned)
         report.pins_kept = len(kept_pins)
         progress("reading shadow branches")
-        chains = {ref: _read_chain(root, tip) for ref, tip in _chain_refs(root).items()}
-        needed = _needed(root, kept_pins, chains, cutoff)
-        plans = {ref: _drops(commits, needed, cutoff) for ref, commits in chains.items()}
-        written: dict[str, str] = {}
-
-        def recommit(commit: ChainCommit, parents: list[str]) -> str:
-            if dry_run:
-                return f"new:{commit.sha}"
-            return _recommit(root, commit.sha, parents)
-
-        for ref, commits in chains.items():
-            if not commits:
-                continue
-            new_tip, rewritten = commits[0].sha, dict[str, str]()
-            if plans[ref]:
-                new_tip, rewritten = _rebuild(commits, plans[ref], needed, recommit)
-            written.update(rewritten)
-            old = {c.sha for c in commits[1:] if c.time < cutoff}
-            report.chains.append(ChainResult(ref, len(commits), len(plans[ref]),
-                                             len(old & needed), len(rewritten),
-                                             commits[0].sha, new_tip))  # fmt: skip
+        plan = _plan(root, kept_pins, cutoff, dry_run)
+        report.chains = plan.results
         progress("counting what the dropped snapshots alone use")
         engine_trees = _engine_trees(worktree)
-        unreachable = _unreachable_objects(root, chains, plans, written, kept_pins | engine_trees)
+        unreachable = _unreachable_objects(root, plan, kept_pins | engine_trees)
         report.objects_unreachable = len(unreachable)
         report.bytes_unreachable = _disk_size(root, unreachable)
-        report.bytes_before = _storage_bytes(root)
+        report.bytes_before = report.bytes_after = _storage_bytes(root)
         if dry_run:
-            report.bytes_after = report.bytes_before
             return report
-
         for sha in report.unpinned:
             refs.unpin(root, sha)
-        for chain in report.chains:
-            if chain.new_tip == chain.old_tip:
-                continue
-            chain.applied = refs.compare_and_swap(root, chain.ref, chain.new_tip, chain.old_tip,
-                                                  "autocommit: prune")  # fmt: skip
-            if chain.applied:
-                progress(f"{chain.ref}: dropped {chain.dropped} snapshots")
-            else:
-                report.skipped.append(chain.ref)
-        _expire_reflogs(root, list(chains), cutoff)
+        report.skipped = _move_chains(root, report.chains, progress)
+        _expire_reflogs(root, list(plan.chains), cutoff)
         if not _is_short(root, report.prune_expire):
             locks.close()  # git's grace period protects concurrent writers from here on
         if unreachable:
@@ -215,6 +186,40 @@ def _drops(commits: list[ChainCommit], needed: set[str], cutoff: float) -> set[s
     return {c.sha for c in commits if c.sha not in kept and c.sha not in needed}
 
 
+@dataclass
+class _Plan:
+    chains: dict[str, list[ChainCommit]]  # by ref, newest first
+    drops: dict[str, set[str]]  # by ref
+    rewritten: dict[str, str]  # old sha -> the re-created snapshot
+    results: list[ChainResult]
+
+
+def _plan(root: Path, pins: set[str], cutoff: float, dry_run: bool) -> _Plan:
+    """What goes and what is re-created, per chain (a dry run writes no commit)."""
+    chains = {ref: _read_chain(root, tip) for ref, tip in _chain_refs(root).items()}
+    needed = _needed(root, pins, chains, cutoff)
+    plan = _Plan(chains, {}, {}, [])
+
+    def recommit(commit: ChainCommit, parents: list[str]) -> str:
+        if dry_run:
+            return f"(new {commit.sha})"  # a stand-in
+        return _recommit(root, commit.sha, parents)
+
+    for ref, commits in chains.items():
+        if not commits:
+            continue
+        drop = plan.drops[ref] = _drops(commits, needed, cutoff)
+        new_tip, rewritten = commits[0].sha, dict[str, str]()
+        if drop:
+            new_tip, rewritten = _rebuild(commits, drop, needed, recommit)
+            new_tip = "" if dry_run and new_tip in rewritten.values() else new_tip
+        plan.rewritten.update(rewritten)
+        old = {c.sha for c in commits[1:] if c.time < cutoff}
+        plan.results.append(ChainResult(ref, len(commits), len(drop), len(old & needed),
+                                        len(rewritten), commits[0].sha, new_tip))  # fmt: skip
+    return plan
+
+
 def _rebuild(
     commits: list[ChainCommit],
     drop: set[str],
@@ -269,20 +274,18 @@ def _recommit(root: Path, sha: str, parents: list[str]) -> str:
 # -- counting -----------------------------------------------------------------------------
 
 
-def _unreachable_objects(root: Path, chains: dict[str, list[ChainCommit]],
-                         drops: dict[str, set[str]], rewritten: dict[str, str],
-                         keep_roots: set[str]) -> set[str]:  # fmt: skip
+def _unreachable_objects(root: Path, plan: _Plan, keep_roots: set[str]) -> set[str]:
     """Objects only the dropped snapshots (and the replaced commit objects) use."""
-    dropped = set().union(*drops.values()) if drops else set()
-    gone = dropped | set(rewritten)
+    dropped = set().union(*plan.drops.values()) if plan.drops else set()
+    gone = dropped | set(plan.rewritten)
     if not gone:
         return set()
     keep = set(keep_roots)
-    for commits in chains.values():
+    for commits in plan.chains.values():
         for commit in commits:
             if commit.sha in dropped:
                 continue
-            if commit.sha in rewritten:  # its copy keeps the tree and the other parents
+            if commit.sha in plan.rewritten:  # its copy keeps the tree and the other parents
                 keep.add(f"{commit.sha}^{{tree}}")
                 keep.update(commit.parents)
             else:
@@ -358,6 +361,21 @@ def _engine_trees(worktree: Worktree) -> set[str]:
         if state is not None and state.tree:
             trees.add(state.tree)
     return _existing(worktree.root, trees)
+
+
+def _move_chains(root: Path, chains: list[ChainResult], progress: Progress) -> list[str]:
+    """Point each rewritten chain at its new tip; returns the refs that moved meanwhile."""
+    moved = []
+    for chain in chains:
+        if chain.new_tip == chain.old_tip:
+            continue
+        chain.applied = refs.compare_and_swap(root, chain.ref, chain.new_tip, chain.old_tip,
+                                              "autocommit: prune")  # fmt: skip
+        if chain.applied:
+            progress(f"{chain.ref}: dropped {chain.dropped} snapshots")
+        else:
+            moved.append(chain.ref)
+    return moved
 
 
 def _expire_reflogs(root: Path, chain_refs: list[str], cutoff: float) -> None:
