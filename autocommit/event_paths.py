@@ -64,9 +64,21 @@ class Layout:
         if path.startswith(self.root + "/"):
             rel = path[len(self.root) + 1 :]
             if rel == ".git" or rel.startswith(".git/"):
-                return Kind.NONE, rel  # a linked worktree's .git file, or a nested git dir
-            return Kind.TREE, rel
+                return Kind.NONE, rel  # a linked worktree's .git file
+            return _classify_tree(rel)
         return Kind.NONE, path
+
+
+def _classify_tree(rel: str) -> tuple[Kind, str]:
+    """A path of the working tree; inside a nested repository's ``.git`` only its HEAD
+    counts (a submodule's checkout changes the commit the superproject records)."""
+    parts = rel.split("/")
+    if ".git" not in parts:
+        return Kind.TREE, rel
+    at = parts.index(".git")
+    if parts[at + 1 :] == ["HEAD"]:
+        return Kind.TREE, "/".join(parts[:at])
+    return Kind.NONE, rel
 
 
 def _classify_git(rel: str, own: bool) -> tuple[Kind, str]:

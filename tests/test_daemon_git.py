@@ -163,3 +163,20 @@ def test_pre_commit_stash_is_waited_out(daemon: Worktree) -> None:
         assert "unstaged = True" in git(root, "show", f"{sha}:train.py"), sha
     assert "unstaged = True" in git(root, "show", f"{commit}:train.py")
     assert tree_listing(root, commit)["train.py"] != tree_listing(root, "HEAD")["train.py"]
+
+
+def test_submodule_checkout_moves_the_gitlink(daemon: Worktree, tmp_path: Path) -> None:
+    root = daemon.root
+    library = tmp_path / "library"
+    library.mkdir()
+    git(library, "init", "-q")
+    for version in ("1", "2"):
+        (library / "version.txt").write_text(version)
+        git(library, "add", "version.txt")
+        git(library, "commit", "-q", "-m", f"v{version}")
+    git(root, "submodule", "add", "-q", str(library), "lib")
+    git(root, "commit", "-q", "-m", "add lib")
+    first = git(library, "rev-parse", "HEAD~1").strip()
+    git(root / "lib", "checkout", "-q", first)  # only the submodule's HEAD moves
+    commit = wait_for_exact_snapshot(root)
+    assert tree_listing(root, commit)["lib"] == ("160000", first)
