@@ -260,3 +260,10 @@ def test_systemd_unit(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = Path(installed.stdout.strip())
     assert path.parent == env_home / "systemd" / "user"
     assert path.read_text() == shown.stdout
+
+
+def test_disabling_autocommit_stops_the_daemon(daemon: Worktree) -> None:
+    files = DaemonFiles.of(daemon)
+    git(daemon.root, "config", "autocommit.enabled", "false")
+    wait_for(lambda: not files.lock_is_held(), what="the daemon to notice and exit")
+    assert "disabled in this repository; stopping" in files.log.read_text()
