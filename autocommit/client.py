@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from autocommit.control import DaemonFiles, DaemonUnavailable, request
+from autocommit.control import EXIT_ALREADY_RUNNING, DaemonFiles, DaemonUnavailable, request
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
 
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from autocommit.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-
-# The exit status of a daemon that found another one holding the lock.
-EXIT_ALREADY_RUNNING = 3
 
 
 def _ask(worktree: Worktree, op: str, timeout: float, **fields: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 from autocommit.repo import Worktree
 
 MAX_MESSAGE = 16 * 1024 * 1024
+EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
 

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     worktree = find_worktree()
     if args.foreground:
-        from autocommit.daemon import run_foreground
+        from autocommit.daemon_process import run_foreground
 
         return run_foreground(worktree)
     from autocommit.commands import start

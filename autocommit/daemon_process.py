@@ -1,0 +1,114 @@
+"""The daemon as a process: one per working tree, its pid file, log, signals, systemd.
+
+``autocommit run --foreground`` lands here; ``autocommit start`` runs the same in the
+background (see :mod:`autocommit.client`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+
+from autocommit import config
+from autocommit.control import EXIT_ALREADY_RUNNING, DaemonFiles
+from autocommit.daemon import Daemon
+from autocommit.errors import AutocommitError
+from autocommit.repo import Worktree
+
+log = logging.getLogger("autocommit.daemon")
+
+LOG_BYTES = 1024 * 1024
+LOG_BACKUPS = 3
+
+
+class DaemonAlreadyRunning(AutocommitError):
+    exit_code = EXIT_ALREADY_RUNNING
+
+
+def _tell_systemd(state: str) -> None:
+    """sd_notify(3) for a `Type=notify` unit; nothing outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(address)
+            sock.sendall(state.encode())
+        except OSError as exc:
+            log.warning("cannot notify systemd: %s", exc)
+
+
+@contextlib.contextmanager
+def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
+    """Hold the worktree's daemon lock (a flock: the kernel drops it if we die)."""
+    fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + 1.0  # a client may hold a shared lock for an instant
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pid = files.read_pid()
+                    raise DaemonAlreadyRunning(
+                        f"a daemon already watches {worktree.root}"
+                        + (f" (pid {pid})" if pid else ""),
+                        "`autocommit status` shows it, `autocommit stop` ends it",
+                    ) from None
+                time.sleep(0.02)
+        temporary = files.pid.with_suffix(".tmp")
+        temporary.write_text(f"{os.getpid()}\n")
+        os.replace(temporary, files.pid)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(files.pid)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
+    root = logging.getLogger("autocommit")
+    root.setLevel(logging.INFO)
+    handler = logging.handlers.RotatingFileHandler(
+        files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    if to_stderr:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter("autocommit: %(message)s"))
+        root.addHandler(stream)
+    logging.getLogger("watchdog").setLevel(logging.ERROR)  # overflows are logged by us
+
+
+def run_foreground(worktree: Worktree) -> int:
+    """Run the daemon in this process until SIGTERM/SIGINT/SIGHUP or `autocommit stop`."""
+    settings = config.load(worktree.root)
+    if not settings.enabled:
+        raise AutocommitError(
+            f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
+        )
+    files = DaemonFiles.of(worktree)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(files.dir, 0o700)
+    with _only_daemon(files, worktree):
+        _setup_logging(files, to_stderr=sys.stderr.isatty() or "JOURNAL_STREAM" in os.environ)
+        daemon = Daemon(worktree, settings)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: daemon.stop())
+        log.info("starting for %s (pid %d)", worktree.root, os.getpid())
+        daemon.run(tell=_tell_systemd)
+    return 0
