@@ -41,7 +41,7 @@ def unit_text(root: Path) -> str:
     return (
         "[Unit]\n"
         f"Description=autocommit watch daemon for {str(root).replace('%', '%%')}\n"
-        f"ConditionPathIsDirectory={_quote(str(root))}\n\n"
+        f"ConditionPathIsDirectory={str(root).replace('%', '%%')}\n\n"
         "[Service]\n"
         "Type=notify\n"
         f"ExecStart={command}\n"
