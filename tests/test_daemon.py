@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -267,3 +270,30 @@ def test_disabling_autocommit_stops_the_daemon(daemon: Worktree) -> None:
     git(daemon.root, "config", "autocommit.enabled", "false")
     wait_for(lambda: not files.lock_is_held(), what="the daemon to notice and exit")
     assert "disabled in this repository; stopping" in files.log.read_text()
+
+
+def test_foreground_daemon_tells_systemd_when_ready(repo: Path, tmp_path: Path) -> None:
+    """`run --foreground` under a `Type=notify` unit: READY=1 once reconciled."""
+    worktree = enable(repo)
+    address = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(address))
+        listener.settimeout(60)
+        env = {**os.environ, "NOTIFY_SOCKET": str(address)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autocommit", "run", "--foreground"],
+            cwd=repo,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            message = listener.recv(1024).decode()
+            assert message == f"READY=1\nMAINPID={proc.pid}"
+            assert client.is_running(worktree)
+            proc.send_signal(signal.SIGTERM)
+            assert listener.recv(1024) == b"STOPPING=1"
+            assert proc.wait(timeout=30) == 0
+        finally:
+            stop_for_sure(worktree)
+            if proc.poll() is None:
+                proc.kill()
