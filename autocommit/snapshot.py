@@ -180,7 +180,8 @@ class _Snapshotter:
         self.index.remove_stale_lock()
         head_ref = head_ref_of(self.wt)
         shadow = refs.shadow_ref(self.wt, head_ref)
-        head = self.reader.commit("HEAD")
+        # The branch read above, not HEAD again: the user may be switching branches now.
+        head = self.reader.commit(head_ref or "HEAD")
         tree, skipped_map, reconciled = self.stage(changed)
         skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
         head_sha = head.sha if head else None
