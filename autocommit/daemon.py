@@ -100,9 +100,9 @@ class Daemon:
             self._reload_settings = True
             self.pending.reconcile("git settings changed")
 
-    def on_overflow(self) -> None:
-        log.warning("inotify queue overflowed: events were lost; reconciling the whole tree")
-        self.pending.reconcile("inotify queue overflow")
+    def on_events_lost(self, reason: str) -> None:
+        log.warning("%s: events were lost; reconciling the whole tree", reason)
+        self.pending.reconcile(reason)
 
     def on_watch_limit(self, reason: str) -> None:
         self._degrade = reason
@@ -124,7 +124,12 @@ class Daemon:
                 not_before = time.monotonic() + BUSY_RECHECK
                 continue
             started = time.monotonic()
-            if not self._process(batch):
+            try:
+                done = self._process(batch)
+            except Exception as exc:  # a bug must not stop the snapshots for good
+                self._failed(exc, batch)
+                done = False
+            if not done:
                 not_before = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
             # Under a sustained burst, snapshots that take long are spaced out (a sync
             # request is still served at once), so the daemon never hogs the machine.
@@ -184,11 +189,7 @@ class Daemon:
                 log.info("the working tree is gone; stopping")
                 self._stop.set()
                 return True
-            self._failures += 1
-            self._record_error(exc)
-            self.pending.reconcile("retry after an error")
-            for request in batch.syncs:
-                request.finish(None, self.last_error)
+            self._failed(exc, batch)
             return False
         finally:
             self.snapshotting = False
@@ -207,6 +208,14 @@ class Daemon:
         for request in batch.syncs:
             request.finish(snap)
         return True
+
+    def _failed(self, exc: Exception, batch: Batch) -> None:
+        """Record the error, answer the batch's sync requests, rescan everything later."""
+        self._failures += 1
+        self._record_error(exc)
+        self.pending.reconcile("retry after an error")
+        for request in batch.syncs:
+            request.finish(None, self.last_error)
 
     def _record_error(self, exc: Exception) -> None:
         message = exc.one_line() if isinstance(exc, AutocommitError) else f"{exc!r}"

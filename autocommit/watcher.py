@@ -61,7 +61,7 @@ _REMEMBERED_MOVES = 1024
 
 class EventSink(Protocol):
     def on_path(self, kind: Kind, path: str) -> None: ...
-    def on_overflow(self) -> None: ...
+    def on_events_lost(self, reason: str) -> None: ...
     def on_watch_limit(self, reason: str) -> None: ...
 
 
@@ -97,7 +97,7 @@ class _Group(InotifyWatchGroup):
     """One watched directory tree, delivering paths to the daemon's sink."""
 
     deliver: Callable[[bytes], None] = lambda path: None
-    overflowed: Callable[[], None] = lambda: None
+    lost: Callable[[str], None] = lambda reason: None
 
     def __post_init__(self) -> None:
         self._move_event_grouper = _PassThrough(self.deliver)
@@ -117,7 +117,7 @@ class _Group(InotifyWatchGroup):
                 self.deliver(path)
 
     def on_queue_overflow(self) -> None:
-        self.overflowed()
+        self.lost("inotify queue overflowed")
         super().on_queue_overflow()  # rebuilds the watches
 
 
@@ -157,9 +157,13 @@ class Watcher:
         limit_reason: list[str] = []
 
         def deliver(raw: bytes) -> None:
-            kind, path = layout.classify(os.fsdecode(raw))
-            if kind is not Kind.NONE:
-                self.sink.on_path(kind, path)
+            try:
+                kind, path = layout.classify(os.fsdecode(raw))
+                if kind is not Kind.NONE:
+                    self.sink.on_path(kind, path)
+            except Exception:  # the reading thread must survive anything
+                log.exception("cannot handle the event for %r", raw)
+                self.sink.on_events_lost("an event could not be handled")
 
         def on_limit(reason: str) -> None:
             limit_reason.append(reason)
@@ -184,7 +188,7 @@ class Watcher:
                         EVENT_MASK,
                         recursive,
                         deliver=deliver,
-                        overflowed=self.sink.on_overflow,
+                        lost=self.sink.on_events_lost,
                     )
                 )
         except OSError:

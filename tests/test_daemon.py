@@ -297,3 +297,21 @@ def test_foreground_daemon_tells_systemd_when_ready(repo: Path, tmp_path: Path) 
             stop_for_sure(worktree)
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_a_failing_snapshot_is_reported_and_retried(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.6\n")
+    assert client.sync(daemon) is not None
+    # a ref in the way of the shadow branch: git cannot update it
+    git(root, "update-ref", "-d", "refs/autocommit/heads/main")
+    git(root, "update-ref", "refs/autocommit/heads/main/blocker", "HEAD")
+    (root / "train.py").write_text("lr = 0.7\n")
+    assert client.sync(daemon) is None  # the caller falls back to its own snapshot
+    info = client.status(daemon)
+    assert info["running"] and "autocommit/heads/main" in info["last_error"]
+    assert "last error" in autocommit(root, "status").stdout
+
+    git(root, "update-ref", "-d", "refs/autocommit/heads/main/blocker")
+    wait_for_exact_snapshot(root)  # retried by itself
+    assert client.sync(daemon) is not None
