@@ -188,7 +188,7 @@ def test_merge_conflict_snapshot_is_the_exact_tree(repo: Path) -> None:
     (repo / "extra.py").write_text("during the merge\n")
     before = user_state(repo)
     taken = snap(repo)
-    assert user_state(repo) == before  # conflict stages, MERGE_HEAD's ref, files: as they were
+    assert user_state(repo) == before  # conflict stages, HEAD, refs, files: as they were
     assert taken.dirty and "<<<<<<<" in git(repo, "show", f"{taken.commit}:train.py")
     assert_exact(repo, taken.tree)
     (repo / "train.py").write_text("lr = 0.35\n")  # resolving, not yet `git add`ed
