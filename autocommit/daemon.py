@@ -41,6 +41,8 @@ GIT_RECENT = 600.0  # look for git processes this long after git last touched th
 BUSY_RECHECK = 0.1
 PACE_FACTOR = 1.0  # background snapshots use at most half of one core
 MAX_PACE = 10.0
+POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
+POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
 SETTINGS_FILES = {"pyproject.toml", ".autocommit.toml"}
 
@@ -77,7 +79,7 @@ class Daemon:
         self._busy_since: float | None = None
         self._failures = 0
         self._tokens = itertools.count()
-        self._poll_interval = 2.0
+        self._full_scan_seconds = 0.0  # how long the last full scan took
 
     # -- events (called on the watcher's thread) --------------------------------------
 
@@ -194,6 +196,8 @@ class Daemon:
         finally:
             self.snapshotting = False
         self._failures = 0
+        if paths is None:
+            self._full_scan_seconds = time.monotonic() - started
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
         if snap.created:
             self.snapshots_created += 1
@@ -270,13 +274,17 @@ class Daemon:
         log.warning(
             "inotify unavailable (%s): scanning the tree every %.0fs instead",
             reason,
-            self._poll_interval,
+            self._poll_interval(),
         )
         self.pending.release_requests()
         threading.Thread(target=self._poll_loop, name="poll", daemon=True).start()
 
+    def _poll_interval(self) -> float:
+        """Every 2 s, or less often on a tree whose scan is slow (a tenth of a core at most)."""
+        return max(POLL_INTERVAL, POLL_FACTOR * self._full_scan_seconds)
+
     def _poll_loop(self) -> None:
-        while not self._stop.wait(self._poll_interval):
+        while not self._stop.wait(self._poll_interval()):
             self.pending.reconcile("periodic scan")
 
     # -- control requests -------------------------------------------------------------
