@@ -73,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AutocommitError as exc:
         print(f"autocommit: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`autocommit log | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
     except FileNotFoundError as exc:
         print(f"autocommit: error: {exc}", file=sys.stderr)
         return 1
