@@ -64,16 +64,20 @@ class PrivateIndex:
         """``git add -A`` minus the exclusions.
 
         Returns the files left out (and why) and :func:`tracked_digest` of the seed.
+        The untracked files are listed once, here, to apply the exclusions before git
+        reads them; ``add -u`` then stages the tracked ones and the kept untracked ones
+        are added by name (``add -A`` would walk the directories a second time).
         """
         listing = self._git(["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"])
         tracked: list[str] = []
         untracked: list[str] = []
         for entry in git.nul_split(listing):
             (untracked if entry[0] == "?" else tracked).append(entry[2:])
-        _, skipped = rules.partition(self.root, untracked)
+        kept, skipped = rules.partition(self.root, untracked)
         left_out = {s.path: s.reason for s in skipped}
-        excludes = [":(top,exclude,literal)" + path for path in left_out]
-        unreadable = self._add([":/", *excludes] if excludes else [])
+        unreadable = self._add(["add", "-u", "--ignore-errors"], [])
+        if kept:
+            unreadable.update(self._add_untracked(kept))
         vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
         if vanished:  # deleted while git read them: record that
             self._git(["update-index", "--add", "--remove", "-z", "--stdin"],
@@ -83,16 +87,22 @@ class PrivateIndex:
                 left_out[path] = f"unreadable: {why}"
         return left_out, digest_paths(tracked)
 
-    def _add(self, specs: list[str]) -> dict[str, str]:
-        """Stage ``specs`` (all when empty); returns the files git could not read, and why."""
-        from_stdin = ["--pathspec-from-file=-", "--pathspec-file-nul"] if specs else []
-        proc = git.run(
-            ["add", "-A", "--ignore-errors", *from_stdin],
-            self.root,
-            input=git.nul_join(specs),
-            env=self.env,
-            ok_codes=(0, 1),
-        )
+    def _add_untracked(self, paths: list[str]) -> dict[str, str]:
+        """Add untracked files by name; returns the ones git could not read, and why."""
+        proc = git.run(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
+                       self.root, input=git.nul_join(paths), env=self.env,
+                       check=False)  # fmt: skip
+        if proc.returncode == 0:
+            return {}
+        # update-index stops at the first file it cannot read: let `git add` go on past it.
+        specs = [":(top,literal)" + p for p in paths if os.path.lexists(self.root / p)]
+        return self._add(["add", "--ignore-errors", "--pathspec-from-file=-",
+                          "--pathspec-file-nul"], specs) if specs else {}  # fmt: skip
+
+    def _add(self, args: list[str], specs: list[str]) -> dict[str, str]:
+        """Run a ``git add``; returns the files it could not read, and why."""
+        proc = git.run(args, self.root, input=git.nul_join(specs), env=self.env,
+                       ok_codes=(0, 1))  # fmt: skip
         return _unreadable(proc)
 
     def write_tree(self) -> str:

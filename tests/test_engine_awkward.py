@@ -418,3 +418,33 @@ def test_failing_clean_filter_is_a_one_line_error(repo: Path) -> None:
     assert done.returncode != 0
     assert done.stderr.startswith("autocommit: error: ") and done.stderr.count("\n") == 1
     assert user_state(repo) == before
+
+
+RACE = """
+import json
+from autocommit.exclusions import ExclusionRules
+from autocommit.repo import find_worktree
+from autocommit.snapshot import take_snapshot
+ExclusionRules.reason_to_skip = lambda self, root, path: None  # as if readable when listed
+snap = take_snapshot(find_worktree("."))
+print(json.dumps(snap.to_dict()))
+"""
+
+
+def test_untracked_file_unreadable_by_the_time_git_reads_it(repo: Path) -> None:
+    prefix = drop_root_powers()
+    if prefix is None:
+        pytest.skip("cannot make a file unreadable for this user (root without setpriv)")
+    import json
+
+    (repo / "fine.py").write_text("fine\n")
+    (repo / "locked.txt").write_text("unreadable\n")
+    (repo / "locked.txt").chmod(0)
+    done = subprocess.run([*prefix, sys.executable, "-c", RACE], cwd=repo, capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    taken = json.loads(done.stdout)
+    assert [(s["path"], s["reason"]) for s in taken["skipped"]] == [
+        ("locked.txt", "unreadable: Permission denied")
+    ]
+    assert set(tree_listing(repo, taken["tree"])) == {"train.py", "README.md", "fine.py"}
