@@ -1,11 +1,19 @@
 """Pruning: drop old unpinned snapshots, keep every pinned run's code, reclaim the space.
 
-A pinned commit keeps everything it needs, its parents included, so the snapshots a pin
-depends on stay. What goes is every snapshot older than the cutoff that no pin (and no
-ref of the user's) reaches: each shadow chain is cut around those snapshots by
-re-creating the newer snapshots above the gap with the same trees, messages and dates
-(re-parented with the same parent rules the engine uses, so ``git merge-base
---is-ancestor HEAD <snapshot>`` still holds). The tip of every chain is always kept.
+A run is pinned on its run commit (:mod:`autocommit.run_commit`): the snapshot's tree
+with HEAD as its only parent, off the shadow chain, so it keeps its own tree and the
+user's history and no snapshot of the chain. A pin that sits on a chain (pinned before
+run commits existed, a chain's first snapshot used as is, a restore point of an older
+version, ``autocommit snapshot --pin``) keeps that snapshot and, through its first
+parent, every older snapshot of the chain.
+
+So after pruning, each shadow chain is three parts, newest first: the tip and every
+snapshot made at or after the cutoff; a gap where the unpinned snapshots older than the
+cutoff were; and the snapshots some pin (or some ref of the user's) needs, as they are.
+The newer part is re-created on top of the kept part with the same trees, messages and
+dates (re-parented with the engine's parent rules, so ``git merge-base --is-ancestor
+HEAD <snapshot>`` still holds). Re-creating is deterministic, so two refs of one chain
+(a fetched copy) end up at the same commits.
 
 Then autocommit's own reflogs drop the old tips, and git reclaims the space the way
 ``git gc`` would, honouring ``gc.pruneExpire`` (default two weeks): unreachable objects
@@ -48,10 +56,11 @@ class ChainResult:
     ref: str
     snapshots: int  # in the chain before pruning (its part outside the user's history)
     dropped: int
-    kept_for_pins: int  # snapshots older than the cutoff that a pinned commit depends on
+    kept_for_pins: int  # snapshots older than the cutoff that a pin on the chain needs
     rewritten: int  # newer snapshots re-created above the gap
     old_tip: str
     new_tip: str  # "" in a dry run when the tip would be re-created
+    pins_on_chain: int  # pinned snapshots of this chain (run commits are off the chains)
     applied: bool = False
 
 
@@ -159,18 +168,23 @@ def _pins_of_deleted_runs(pins: set[str], tracking_uri: str | None) -> set[str]:
 # -- planning -----------------------------------------------------------------------------
 
 
-def _kept_on_its_own(commits: list[ChainCommit], cutoff: float) -> list[ChainCommit]:
-    """The tip, and every snapshot made at or after the cutoff."""
-    return [c for i, c in enumerate(commits) if i == 0 or c.time >= cutoff]
+def _young_part(commits: list[ChainCommit], cutoff: float) -> int:
+    """How many snapshots, from the tip down, stay on their own: the tip and everything
+    down to the oldest one made at or after the cutoff (older ones among them, made while
+    the clock was behind, stay too)."""
+    young = [i for i, commit in enumerate(commits) if commit.time >= cutoff]
+    return max(young, default=0) + 1
 
 
 def _needed(root: Path, pins: set[str], chains: dict[str, list[ChainCommit]],
-            cutoff: float) -> set[str]:  # fmt: skip
-    """Snapshots that must survive because a pin, or a kept snapshot's HEAD, reaches them."""
+            young: dict[str, int]) -> set[str]:  # fmt: skip
+    """Commits outside the user's history that pins, or the young snapshots' other parents
+    and HEADs, reach. On a chain that is always its oldest snapshots: a snapshot's first
+    parent is the one before it."""
     roots = set(pins)
-    for commits in chains.values():
+    for ref, commits in chains.items():
         listed = {c.sha for c in commits}
-        for commit in _kept_on_its_own(commits, cutoff):
+        for commit in commits[: young[ref]]:
             roots.update(p for p in commit.parents if p not in listed)
             if commit.head:
                 roots.add(commit.head)
@@ -179,11 +193,6 @@ def _needed(root: Path, pins: set[str], chains: dict[str, list[ChainCommit]],
     query = "".join(f"{sha}\n" for sha in sorted(roots)).encode()
     out = git.out(["rev-list", "--stdin", "--not", *_NOT_OURS], root, input=query)
     return set(out.split())
-
-
-def _drops(commits: list[ChainCommit], needed: set[str], cutoff: float) -> set[str]:
-    kept = {c.sha for c in _kept_on_its_own(commits, cutoff)}
-    return {c.sha for c in commits if c.sha not in kept and c.sha not in needed}
 
 
 @dataclass
@@ -197,60 +206,46 @@ class _Plan:
 def _plan(root: Path, pins: set[str], cutoff: float, dry_run: bool) -> _Plan:
     """What goes and what is re-created, per chain (a dry run writes no commit)."""
     chains = {ref: _read_chain(root, tip) for ref, tip in _chain_refs(root).items()}
-    needed = _needed(root, pins, chains, cutoff)
+    young = {ref: _young_part(commits, cutoff) for ref, commits in chains.items()}
+    needed = _needed(root, pins, chains, young)
     plan = _Plan(chains, {}, {}, [])
-
-    def recommit(commit: ChainCommit, parents: list[str]) -> str:
-        if dry_run:
-            return f"(new {commit.sha})"  # a stand-in
-        return _recommit(root, commit.sha, parents)
-
     for ref, commits in chains.items():
         if not commits:
             continue
-        drop = plan.drops[ref] = _drops(commits, needed, cutoff)
-        new_tip, rewritten = commits[0].sha, dict[str, str]()
+        top, older = commits[: young[ref]], commits[young[ref] :]
+        first_needed = next((i for i, c in enumerate(older) if c.sha in needed), len(older))
+        kept, drop = older[first_needed:], {c.sha for c in older[:first_needed]}
+        plan.drops[ref] = drop
+        new_tip = commits[0].sha
+        rewritten: dict[str, str] = {}
         if drop:
-            new_tip, rewritten = _rebuild(commits, drop, needed, recommit)
-            new_tip = "" if dry_run and new_tip in rewritten.values() else new_tip
+            base = kept[0] if kept else None
+            rewritten = _recreate(root, top, base, dry_run)
+            new_tip = "" if dry_run else rewritten[new_tip]
         plan.rewritten.update(rewritten)
-        old = {c.sha for c in commits[1:] if c.time < cutoff}
-        plan.results.append(ChainResult(ref, len(commits), len(drop), len(old & needed),
-                                        len(rewritten), commits[0].sha, new_tip))  # fmt: skip
+        on_chain = len(pins & {c.sha for c in commits})
+        plan.results.append(ChainResult(ref, len(commits), len(drop), len(kept), len(rewritten),
+                                        commits[0].sha, new_tip, on_chain))  # fmt: skip
     return plan
 
 
-def _rebuild(
-    commits: list[ChainCommit],
-    drop: set[str],
-    needed: set[str],
-    recommit: Callable[[ChainCommit, list[str]], str],
-) -> tuple[str, dict[str, str]]:
-    """Re-link the kept snapshots of a chain (oldest first); returns the new tip and
-    ``{old sha: new sha}`` of the snapshots that had to be re-created."""
-    listed = {c.sha for c in commits}
+def _recreate(root: Path, top: list[ChainCommit], base: ChainCommit | None,
+              dry_run: bool) -> dict[str, str]:  # fmt: skip
+    """Re-create ``top`` (newest first) on ``base`` (None: on HEAD alone), oldest first;
+    returns ``{old sha: new sha}`` (stand-ins in a dry run)."""
     rewritten: dict[str, str] = {}
-    previous: ChainCommit | None = None
-    previous_new: str | None = None
-    for commit in reversed(commits):
-        if commit.sha in drop:
-            continue
-        chain_parent = commit.parents[0] if commit.parents and commit.parents[0] in listed else None
-        if commit.sha in needed:
-            new = commit.sha  # a pin reaches it: it and its whole history stay as they are
-        else:
-            parents = [previous_new] if previous_new else []
-            parents += [p for p in commit.parents if p != chain_parent and p not in parents]
-            head_reached = previous is not None and previous.head == commit.head
-            if commit.head and commit.head not in parents and not head_reached:
-                parents.append(commit.head)  # keep HEAD an ancestor, as the engine does
-            same = tuple(parents) == commit.parents
-            new = commit.sha if same else recommit(commit, parents)
-            if not same:
-                rewritten[commit.sha] = new
+    previous, previous_new = base, base.sha if base else None
+    for commit in reversed(top):
+        # Its first parent is the snapshot below it, which goes or is re-created.
+        parents = [previous_new] if previous_new else []
+        parents += [p for p in commit.parents[1:] if p not in parents]
+        head_reached = previous is not None and previous.head == commit.head
+        if commit.head and commit.head not in parents and not head_reached:
+            parents.append(commit.head)  # keep HEAD an ancestor, as the engine does
+        new = f"(new {commit.sha})" if dry_run else _recommit(root, commit.sha, parents)
+        rewritten[commit.sha] = new
         previous, previous_new = commit, new
-    assert previous_new is not None, "the tip is always kept"
-    return previous_new, rewritten
+    return rewritten
 
 
 def _recommit(root: Path, sha: str, parents: list[str]) -> str:
@@ -276,25 +271,30 @@ def _recommit(root: Path, sha: str, parents: list[str]) -> str:
 
 def _unreachable_objects(root: Path, plan: _Plan, keep_roots: set[str]) -> set[str]:
     """Objects only the dropped snapshots (and the replaced commit objects) use."""
-    dropped = set().union(*plan.drops.values()) if plan.drops else set()
-    gone = dropped | set(plan.rewritten)
-    if not gone:
-        return set()
+    kept_as_is: set[str] = set()
     keep = set(keep_roots)
-    for commits in plan.chains.values():
+    for ref, commits in plan.chains.items():
         for commit in commits:
-            if commit.sha in dropped:
+            if commit.sha in plan.drops.get(ref, ()):
                 continue
             if commit.sha in plan.rewritten:  # its copy keeps the tree and the other parents
                 keep.add(f"{commit.sha}^{{tree}}")
                 keep.update(commit.parents)
             else:
-                keep.add(commit.sha)
+                kept_as_is.add(commit.sha)
+    # A commit another ref (a fetched copy of a chain) keeps as it is does not go.
+    gone = set().union(*plan.drops.values(), plan.rewritten) - kept_as_is
+    if not gone:
+        return set()
+    keep |= kept_as_is
     query = "".join(f"{sha}\n" for sha in sorted(gone))
     query += "".join(f"^{sha}\n" for sha in sorted(keep - gone))
-    args = ["rev-list", "--objects", "--no-object-names", "--stdin", "--not", "--indexed-objects"]
-    out = git.out([*args, *_NOT_OURS], root, input=query.encode())
-    return set(out.split())
+    # Aggressive edges: every excluded commit's tree counts as kept, not only the trees
+    # of the parents of what goes (a pinned run commit is no such parent).
+    args = ["rev-list", "--objects-edge-aggressive", "--no-object-names", "--stdin",
+            "--not", "--indexed-objects", *_NOT_OURS]  # fmt: skip
+    out = git.out(args, root, input=query.encode())
+    return {sha for sha in out.split() if not sha.startswith("-")}  # "-<sha>": an edge
 
 
 def _disk_size(root: Path, objects: set[str]) -> int:

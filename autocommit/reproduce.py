@@ -20,6 +20,7 @@ from autocommit.errors import AutocommitError
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
 from autocommit.resolve import Resolved
+from autocommit.run_commit import run_commit
 from autocommit.snapshot import Snapshot, take_snapshot
 
 GITLINK = "160000"
@@ -49,7 +50,8 @@ def checkout(worktree: Worktree, commit: str, directory: Path) -> Path:
 
 @dataclass(frozen=True)
 class RestoreResult:
-    saved: Snapshot  # the working tree before the restore, pinned
+    saved: Snapshot  # the working tree before the restore
+    pinned: str  # its tree on top of HEAD (a run commit), pinned: what restores it
     target: str
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -76,7 +78,8 @@ def restore(worktree: Worktree, target: str, lock_timeout: float = LOCK_TIMEOUT)
     index = PrivateIndex(worktree)
     for _ in range(_ATTEMPTS):
         saved = take_snapshot(worktree, settings=settings, lock_timeout=lock_timeout)
-        refs.pin(worktree.root, saved.commit, "autocommit: the working tree before a restore")
+        pinned = run_commit(worktree, saved)  # keeps no earlier snapshot alive
+        refs.pin(worktree.root, pinned, "autocommit: the working tree before a restore")
         # Holding the snapshot lock keeps the daemon from snapshotting half-written files.
         with index.locked(lock_timeout):
             current = git.out(["write-tree"], worktree.root, env=index.env)
@@ -85,7 +88,8 @@ def restore(worktree: Worktree, target: str, lock_timeout: float = LOCK_TIMEOUT)
             plan = _plan(worktree, saved.tree, target_tree)
             _check_nothing_lost(worktree, index, plan)
             _apply(worktree, target_tree, plan)
-            return RestoreResult(saved, target, plan.write, plan.remove, plan.submodules)
+            return RestoreResult(saved, pinned, target, plan.write, plan.remove,
+                                 plan.submodules)  # fmt: skip
     raise AutocommitError(
         "the working tree kept changing while restoring; nothing was restored",
         "stop whatever is writing files and run restore again",

@@ -167,14 +167,21 @@ def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
 
 
 def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str, str]:
-    """The tags describing ``snap``; pins its commit so it outlives any prune or rebase."""
+    """The tags describing ``snap``; pins the run's commit so it outlives prune and rebase.
+
+    The commit is ``snap``'s tree on top of HEAD (:mod:`autocommit.run_commit`), so the pin
+    keeps the run's code and nothing of the work-in-progress chain before it.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    from autocommit.run_commit import run_commit
+
+    commit = run_commit(worktree, snap)
     with ThreadPoolExecutor(max_workers=1) as pool:  # two git processes at once
         changes = pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
-        newly_pinned = pin(worktree, snap.commit)
+        newly_pinned = pin(worktree, commit)
         tags = {
-            COMMIT: snap.commit,
+            COMMIT: commit,
             DIRTY: "true" if snap.dirty else "false",
             BRANCH: snap.shadow_ref,
             CHANGES: changes.result() if changes else CLEAN_CHANGES,
@@ -185,11 +192,11 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str
         listed = "\n".join(f"{s.path} ({s.reason})" for s in snap.skipped)
         tags[SKIPPED] = truncate(listed)
     if settings.override_mlflow_commit:
-        tags[MLFLOW_GIT_COMMIT] = snap.commit
+        tags[MLFLOW_GIT_COMMIT] = commit
     if settings.push_on_run and newly_pinned:
         from autocommit import share
 
-        share.push_in_background(worktree, snap.commit, settings.remote)  # detached
+        share.push_in_background(worktree, commit, settings.remote)  # detached
     return tags
 
 

@@ -68,6 +68,18 @@ def tree_of(root: Path, commit: str) -> str:
     return git(root, "rev-parse", f"{commit}^{{tree}}").strip()
 
 
+def assert_run_commit(root: Path, commit: str, snapshot: str) -> None:
+    """``commit`` is the run commit of the chain snapshot ``snapshot``: the same tree on top
+    of HEAD alone, naming the snapshot in its ``Autocommit-Snapshot`` trailer (or the
+    snapshot itself, when HEAD already is its only parent)."""
+    head = git(root, "rev-parse", "HEAD").strip()
+    assert tree_of(root, commit) == tree_of(root, snapshot)
+    assert git(root, "rev-parse", f"{commit}^@").split() == [head]
+    trailer = git(root, "log", "-1", "--format=%(trailers:key=Autocommit-Snapshot,valueonly)",
+                  commit).strip()  # fmt: skip
+    assert trailer == ("" if commit == snapshot else snapshot)
+
+
 def pinned(root: Path) -> set[str]:
     text = git(root, "for-each-ref", "--format=%(refname)", "refs/autocommit/pins/")
     return {line.rsplit("/", 1)[1] for line in text.splitlines() if line}

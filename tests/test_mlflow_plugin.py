@@ -21,6 +21,7 @@ from autocommit import run_tags
 from tests.gitutil import git, tree_listing, user_state
 from tests.mlflowutil import (
     EDIT_KINDS,
+    assert_run_commit,
     daemon_available,
     enable,
     expected_tree,
@@ -99,6 +100,9 @@ def zero_pause_runs(root: Path, scratch: Path, runs: int, seed: int) -> None:
         assert tags["autocommit.head"] == head
         assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
         assert tags["mlflow.source.git.commit"] == commit
+        if commit != head:  # the shadow tip is the run's snapshot: nothing changed since
+            snapshot = git(root, "rev-parse", tags["autocommit.branch"]).strip()
+            assert_run_commit(root, commit, snapshot)
         seen.append(commit)
     assert kinds == EDIT_KINDS, f"never tried: {EDIT_KINDS - kinds}"
     assert set(seen) <= pinned(root), "every commit handed to a run is pinned"
@@ -162,6 +166,8 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert git(enabled, "show", f"{second['autocommit.commit']}:train.py") == train.read_text()
     assert second["autocommit.dirty"] == "true"
     assert second["autocommit.branch"] == "refs/autocommit/heads/main"
+    first_snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
+    assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)  # used as is
     assert "train.py" in second["autocommit.changes"]
     assert second["autocommit.changes"].endswith("1 file changed, 1 insertion(+), 1 deletion(-)")
 
@@ -183,7 +189,15 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
         enabled, first["autocommit.commit"]
     )
     assert back["autocommit.head"] == head
-    git(enabled, "merge-base", "--is-ancestor", "HEAD", back["autocommit.commit"])
+    # The chain snapshot builds on the earlier ones (and on HEAD); the run's commit on
+    # HEAD alone, so its pin keeps no earlier snapshot alive.
+    snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
+    assert git(enabled, "rev-parse", f"{snapshot}^@").split() == [second["autocommit.commit"],
+                                                                  head]  # fmt: skip
+    assert back["autocommit.commit"] != snapshot
+    assert_run_commit(enabled, back["autocommit.commit"], snapshot)
+    assert back["autocommit.commit"] in pinned(enabled) and snapshot not in pinned(enabled)
+    assert start_and_tags()["autocommit.commit"] == back["autocommit.commit"]  # the same again
 
 
 def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Tracking) -> None:
@@ -202,6 +216,11 @@ def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: T
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import GridSearchCV
 
+    from autocommit.repo import find_worktree
+    from autocommit.snapshot import take_snapshot
+
+    (enabled / "train.py").write_text("import sklearn\n")
+    take_snapshot(find_worktree(enabled))  # an earlier one: the runs' snapshot builds on it
     (enabled / "train.py").write_text("from sklearn.linear_model import Ridge\n")
     mlflow.sklearn.autolog(log_models=False, log_datasets=True, silent=True)
     try:
@@ -215,9 +234,12 @@ def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: T
     runs = tracking.client.search_runs([tracking.experiment_id])
     assert len(runs) == 4, "two autolog runs and two parameter-search child runs"
     snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
+    commit = runs[0].data.tags["autocommit.commit"]
+    assert_run_commit(enabled, commit, snapshot)
+    assert commit != snapshot
     for found in runs:
-        assert found.data.tags["autocommit.commit"] == snapshot
-        assert found.data.tags["mlflow.source.git.commit"] == snapshot
+        assert found.data.tags["autocommit.commit"] == commit
+        assert found.data.tags["mlflow.source.git.commit"] == commit
     assert sum("mlflow.parentRunId" in r.data.tags for r in runs) == 2
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from autocommit import refs, share
 from autocommit.repo import find_worktree
+from autocommit.snapshot import take_snapshot
 from tests import test_mlflow_server
 from tests.gitutil import git, tree_listing, user_state
 from tests.mlflowutil import enable
@@ -62,9 +63,14 @@ def test_a_teammate_checks_out_a_run_by_id(
     (a / "prepare.sh").chmod(0o755)
     (a / "config.py").symlink_to("train.py")
     run1, commit1 = start_run()
+    work_in_progress = []
+    for layers in range(1, 4):  # snapshots no run refers to
+        (a / "model.py").write_text(f"layers = {layers}\n")
+        work_in_progress.append(take_snapshot(find_worktree(a), ["model.py"]).commit)
     (a / "train.py").write_text("lr = 0.001\n")
     (a / "model.py").write_text("layers = 8\n")
     run2, commit2 = start_run()
+    work_in_progress.append(git(a, "rev-parse", "refs/autocommit/heads/main").strip())
     remote_before = not_ours(team_remote)
     assert len(remote_before) == 2  # main and v1
 
@@ -75,6 +81,11 @@ def test_a_teammate_checks_out_a_run_by_id(
         refs.pin_ref(commit1),
         refs.pin_ref(commit2),
     }
+    # A run's pin carries its code and the user's history, not the snapshots before it.
+    assert git(a, "rev-parse", f"{commit2}^@").split() == [git(a, "rev-parse", "HEAD").strip()]
+    on_remote = git(team_remote, "rev-list", "--all").split()
+    assert commit1 in on_remote and commit2 in on_remote
+    assert not set(work_in_progress) & set(on_remote)
 
     # Machine B never saw A: checkout by run id fetches the commit from origin by itself.
     b = clone(team_remote, tmp_path / "machine-b")

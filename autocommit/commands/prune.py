@@ -70,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     for chain in report.chains:
         line = f"  {chain.ref}: {chain.dropped} of {chain.snapshots} snapshots"
         if chain.kept_for_pins:
-            line += f"; {chain.kept_for_pins} older ones kept, pinned runs' commits build on them"
+            pinned = "pinned commits"
+            if chain.pins_on_chain:
+                pinned = f"{chain.pins_on_chain} pinned snapshots on it"
+            line += f"; {chain.kept_for_pins} older ones kept: {pinned} build on them"
         if chain.ref in report.skipped:
             line += " (skipped: it moved meanwhile)"
         print(line)

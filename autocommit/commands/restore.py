@@ -24,10 +24,10 @@ def run(args: argparse.Namespace) -> int:
     worktree = find_worktree()
     resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
     result = restore(worktree, resolved.commit)
-    back = f"autocommit restore {result.saved.commit}"
+    back = f"autocommit restore {result.pinned}"
     if args.json:
         print_json({"target": resolved.commit, "run_id": resolved.run_id,
-                    "saved": result.saved.commit, "written": result.written,
+                    "saved": result.pinned, "written": result.written,
                     "removed": result.removed, "submodules_left": result.submodules_left,
                     "undo": back})  # fmt: skip
         return 0
