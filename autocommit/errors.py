@@ -21,10 +21,11 @@ class GitCommandError(AutocommitError):
     """A git subprocess failed in a way autocommit did not expect."""
 
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
-        first_line = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        # git's last stderr line is the one that says why (``fatal: …``).
+        reason = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
         super().__init__(
-            f"git {' '.join(args[:3])} failed (exit {returncode}): {first_line}",
-            "see the message above; the repository was not changed",
+            f"git {' '.join(args[:3])} failed (exit {returncode}): {reason}",
+            "nothing of yours was changed; fix what git reports and try again",
         )
         self.returncode = returncode
         self.stderr = stderr
