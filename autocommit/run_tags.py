@@ -176,9 +176,9 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str
 
     from autocommit.run_commit import run_commit
 
-    commit = run_commit(worktree, snap)
     with ThreadPoolExecutor(max_workers=1) as pool:  # two git processes at once
         changes = pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
+        commit = run_commit(worktree, snap)
         newly_pinned = pin(worktree, commit)
         tags = {
             COMMIT: commit,

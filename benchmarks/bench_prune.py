@@ -1,15 +1,16 @@
 """What ``autocommit prune`` reclaims and what it costs, next to ``git gc --prune=now``.
 
 A repository gets a shadow chain of 310 snapshots (3 files edited per snapshot) with a
-run every 30 snapshots, each run's commit pinned as the MLflow plugin does (so 10
-snapshots follow the last run, as when someone edits on after it). Each
-measurement works on a fresh copy of that repository (gc.pruneExpire=now in both):
+run every 30 snapshots, each run pinned as the MLflow plugin pins it: on its run commit
+(the snapshot's tree with HEAD as its only parent, :mod:`autocommit.run_commit`), so 10
+snapshots follow the last run, as when someone edits on after it. Each measurement works
+on a fresh copy of that repository (gc.pruneExpire=now in both):
 
 - ``autocommit prune --older-than 0`` against ``git gc --prune=now``, the command a user
   would reach for: gc repacks but cannot drop snapshots the shadow refs keep alive;
-- what prune can free when the pins are the chain's snapshots (the current design, a pin
-  keeps every older snapshot of its chain) against pins on run commits (same tree, HEAD
-  as the only parent), which would leave prune every unpinned snapshot to drop.
+- what prune frees with run commits pinned against the same history pinned the way
+  runs were pinned before run commits (on the chain's snapshots, each keeping every
+  older snapshot of its chain), as in repositories that still hold such pins.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _chain(root: Path, files: int, run_commits: bool) -> None:
     from autocommit import refs
     from autocommit.config import load
     from autocommit.repo import find_worktree
+    from autocommit.run_commit import run_commit
     from autocommit.snapshot import take_snapshot
 
     worktree = find_worktree(root)
@@ -45,11 +47,7 @@ def _chain(root: Path, files: int, run_commits: bool) -> None:
             paths.append(rel)
         snap = take_snapshot(worktree, paths, settings)
         if i % RUN_EVERY == 0:
-            pinned = snap.commit
-            if run_commits:
-                pinned = git(root, "commit-tree", snap.tree, "-p", snap.head or "",
-                             "-m", "run").strip()  # fmt: skip
-            refs.pin(root, pinned)
+            refs.pin(root, run_commit(worktree, snap) if run_commits else snap.commit)
     git(root, "config", "gc.pruneExpire", "now")
 
 
@@ -85,19 +83,19 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
     for files in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-prune-") as tmp:
             scratch = Path(tmp)
-            chain_pins = make_repo(scratch / "chain", files)
-            _chain(chain_pins, files, run_commits=False)
             run_pins = make_repo(scratch / "runs", files)
             _chain(run_pins, files, run_commits=True)
+            chain_pins = make_repo(scratch / "chain", files)
+            _chain(chain_pins, files, run_commits=False)
             ours, theirs, freed = [], [], (0, 0)
             gc_freed = 0
             for i in range(REPEAT):
-                seconds, removed, size = _prune(_copy(chain_pins, scratch, f"p{i}"))
+                seconds, removed, size = _prune(_copy(run_pins, scratch, f"p{i}"))
                 ours.append(seconds)
                 freed = (removed, size)
-                seconds, gc_freed = _gc(_copy(chain_pins, scratch, f"g{i}"))
+                seconds, gc_freed = _gc(_copy(run_pins, scratch, f"g{i}"))
                 theirs.append(seconds)
-            _, run_removed, run_size = _prune(_copy(run_pins, scratch, "r"))
+            _, chain_removed, chain_size = _prune(_copy(chain_pins, scratch, "c"))
         label = size_label(files)
         rows.append(
             Row(
@@ -115,10 +113,10 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
             Row(
                 "objects prune can free",
                 label,
-                f"{freed[0]} objects ({freed[1] // 1024} KiB), pins on chain snapshots",
-                "pins on run commits (parent HEAD)",
-                f"{run_removed} objects ({run_size // 1024} KiB)",
-                f"{run_removed / freed[0]:.0f}x more" if freed[0] else "none vs all unpinned",
+                f"{freed[0]} objects ({freed[1] // 1024} KiB), runs pinned on run commits",
+                "runs pinned on chain snapshots (before run commits)",
+                f"{chain_removed} objects ({chain_size // 1024} KiB)",
+                f"{freed[0] / chain_removed:.0f}x more" if chain_removed else "all vs none",
                 "a pinned chain snapshot keeps every older snapshot of its chain",
             )
         )
