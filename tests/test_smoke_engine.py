@@ -42,3 +42,21 @@ def test_not_a_repository_is_a_one_line_error(tmp_path: Path) -> None:
     done = autocommit(tmp_path, "snapshot")
     assert done.returncode != 0
     assert done.stderr.count("\n") == 1 and "not a git repository" in done.stderr
+
+
+def test_snapshot_pin_keeps_this_code_and_nothing_before_it(repo: Path) -> None:
+    (repo / "train.py").write_text("lr = 0.05\n")
+    assert autocommit(repo, "snapshot").returncode == 0
+    (repo / "train.py").write_text("lr = 0.01\n")
+    done = autocommit(repo, "snapshot", "--pin")
+    assert done.returncode == 0, done.stderr
+    pinned = done.stdout.strip()
+    head = git(repo, "rev-parse", "HEAD").strip()
+    tip = git(repo, "rev-parse", "autocommit/heads/main").strip()
+    assert pinned != tip
+    assert git(repo, "rev-parse", f"{pinned}^{{tree}}") == git(repo, "rev-parse", f"{tip}^{{tree}}")
+    assert git(repo, "rev-list", "--parents", "-n1", pinned).split() == [pinned, head]
+    assert git(repo, "rev-parse", f"refs/autocommit/pins/{pinned}").strip() == pinned
+    # Pinning again gives the same commit: the run commit is made from the snapshot alone.
+    again = autocommit(repo, "snapshot", "--pin")
+    assert again.stdout.strip() == pinned

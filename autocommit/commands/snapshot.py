@@ -11,23 +11,32 @@ HELP = "snapshot the working tree now onto its shadow branch and print the commi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the snapshot as JSON")
-    parser.add_argument("--pin", action="store_true", help="also pin it (refs/autocommit/pins/)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="keep this code alive like a run's: print and pin its run commit (the snapshot's "
+        "tree on HEAD alone, refs/autocommit/pins/<sha>), which prune never removes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from autocommit import refs
     from autocommit.repo import find_worktree
+    from autocommit.run_commit import run_commit
     from autocommit.snapshot import take_snapshot
 
     worktree = find_worktree()
     snap = take_snapshot(worktree)
+    commit = snap.commit
     if args.pin:
-        refs.pin(worktree.root, snap.commit)
+        # Pinning the chain snapshot would keep every earlier snapshot alive too.
+        commit = run_commit(worktree, snap)
+        refs.pin(worktree.root, commit)
     if args.json:
-        print_json(snap.to_dict())
+        print_json(snap.to_dict() | ({"pinned": commit} if args.pin else {}))
         return 0
     for skipped in snap.skipped:
         note(f"left out {skipped.path} ({skipped.reason})")
     note(f"{snap.summary} → {snap.shadow_ref}" if snap.dirty else snap.summary)
-    print(snap.commit)
+    print(commit)
     return 0
