@@ -67,21 +67,10 @@ def _alternate(
     return times
 
 
-def _settle(root: Path) -> None:
-    """Wait for the background ``gc --auto`` that make_repo's commit may have started, then
-    pack the repository as a lived-in one would be, so nothing else runs while we time."""
-    deadline = time.monotonic() + 300
-    while (root / ".git" / "gc.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    _git(root, "gc", "-q")
-    _git(root, "config", "gc.auto", "0")
-
-
 def measure(files: int) -> dict[str, list[float]]:
     one_change_rounds, full_rounds = _repeats(files)
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         root = make_repo(Path(tmp) / "repo", files)
-        _settle(root)
         worktree = find_worktree(root)
         settings = config.load(root)  # loaded once, as the daemon does
         take_snapshot(worktree, settings=settings)
