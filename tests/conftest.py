@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autocommit.repo import Worktree
 from tests.gitutil import git
 
 
@@ -39,3 +40,15 @@ def repo(tmp_path: Path) -> Iterator[Path]:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     yield root
+
+
+@pytest.fixture
+def daemon(repo: Path) -> Iterator[Worktree]:
+    """``repo``, enabled, with a real watch daemon running (stopped at teardown)."""
+    from autocommit import client
+    from tests.daemon_support import enable, stop_for_sure
+
+    worktree = enable(repo)
+    client.start(worktree)
+    yield worktree
+    stop_for_sure(worktree)

@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -29,14 +29,6 @@ from tests.daemon_support import (
     wait_for_exact_snapshot,
 )
 from tests.gitutil import git, user_state
-
-
-@pytest.fixture
-def daemon(repo: Path) -> Iterator[Worktree]:
-    worktree = enable(repo)
-    client.start(worktree)
-    yield worktree
-    stop_for_sure(worktree)
 
 
 def test_start_status_stop(repo: Path) -> None:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,22 +15,12 @@ import pytest
 from autocommit import client
 from autocommit.repo import Worktree
 from tests.daemon_support import (
-    enable,
     expected_tree,
     rev,
-    stop_for_sure,
     wait_for,
     wait_for_exact_snapshot,
 )
 from tests.gitutil import git, tree_listing
-
-
-@pytest.fixture
-def daemon(repo: Path) -> Iterator[Worktree]:
-    worktree = enable(repo)
-    client.start(worktree)
-    yield worktree
-    stop_for_sure(worktree)
 
 
 class Typist:
