@@ -2,17 +2,18 @@
 
 The private index lives under ``<git-dir>/autocommit/index``, never the user's
 ``.git/index``. Each full scan re-seeds it from a copy of the user's index (keeping its
-stat data, so unchanged files are not re-hashed) and runs ``git add -A`` into it, with
-the files the exclusion rules leave out named as exclude pathspecs.
+stat data, so unchanged files are not re-hashed), stages the tracked files into it and
+adds the untracked files the exclusion rules keep.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import contextvars
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from autocommit import git
 from autocommit.errors import GitCommandError
@@ -60,22 +61,23 @@ class PrivateIndex:
             return
         os.replace(temporary, self.path)
 
-    def stage_everything(self, rules: ExclusionRules) -> tuple[dict[str, str], str]:
-        """``git add -A`` minus the exclusions.
+    def stage_everything(self, rules: ExclusionRules) -> dict[str, str]:
+        """``git add -A`` minus the exclusions; returns the files left out, and why.
 
-        Returns the files left out (and why) and :func:`tracked_digest` of the seed.
-        The untracked files are listed once, here, to apply the exclusions before git
-        reads them; ``add -u`` then stages the tracked ones and the kept untracked ones
-        are added by name (``add -A`` would walk the directories a second time).
+        The untracked files are listed first, so the exclusions apply before git reads
+        them; the kept ones are added by name (``add -A`` would walk the directories a
+        second time). Listing them (a walk of the directories) and staging the tracked
+        files (``add -u``, a stat of each) run side by side: both start from the seed,
+        and ``add -u`` changes no path from untracked to tracked or back.
         """
-        listing = self._git(["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"])
-        tracked: list[str] = []
-        untracked: list[str] = []
-        for entry in git.nul_split(listing):
-            (untracked if entry[0] == "?" else tracked).append(entry[2:])
+        listing_args = ["ls-files", "-z", "--others", "--exclude-standard"]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The context carries the snapshot lock to the thread's git child.
+            listing = pool.submit(contextvars.copy_context().run, self._git, listing_args)
+            unreadable = self._add(["add", "-u", "--ignore-errors"], [])
+            untracked = git.nul_split(listing.result())
         kept, skipped = rules.partition(self.root, untracked)
         left_out = {s.path: s.reason for s in skipped}
-        unreadable = self._add(["add", "-u", "--ignore-errors"], [])
         if kept:
             unreadable.update(self._add_untracked(kept))
         vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
@@ -85,7 +87,7 @@ class PrivateIndex:
         for path, why in unreadable.items():
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
-        return left_out, digest_paths(tracked)
+        return left_out
 
     def _add_untracked(self, paths: list[str]) -> dict[str, str]:
         """Add untracked files by name; returns the ones git could not read, and why."""
@@ -107,15 +109,6 @@ class PrivateIndex:
 
     def write_tree(self) -> str:
         return self._git(["write-tree"]).decode().strip()
-
-
-def digest_paths(paths: list[str]) -> str:
-    return hashlib.sha1(git.nul_join(sorted(set(paths)))).hexdigest()
-
-
-def tracked_digest(worktree: Worktree) -> str:
-    """A digest of the paths the user's index tracks (not of their content)."""
-    return digest_paths(git.nul_split(git.run(["ls-files", "-z"], worktree.root).stdout))
 
 
 def _unreadable(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:

@@ -31,7 +31,7 @@ from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
 from autocommit.objects import CommitInfo, ObjectReader, diff_trees
-from autocommit.private_index import PrivateIndex, tracked_digest
+from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
 from autocommit.snapshot_state import SnapshotState
 
@@ -219,7 +219,10 @@ class _Snapshotter:
             and len(changed) <= MAX_INCREMENTAL_PATHS
             and state is not None
             and state.inputs == inputs
-            and self._tracked_unchanged(state)
+            # A changed index may track other paths: ``git status``, ``git add`` and
+            # commits rewrite it, and each is followed by a full scan anyway (the daemon
+            # reconciles after git operations).
+            and state.index_stat == snapshot_state.stat_key(self.wt.git_dir / "index")
         ):
             try:
                 tree, skipped = IncrementalUpdate(self.root, self.reader, state, self.rules).run(
@@ -233,32 +236,17 @@ class _Snapshotter:
                 return tree, skipped, False
         return (*self.full_scan(inputs), True)
 
-    def _tracked_unchanged(self, state: SnapshotState) -> bool:
-        """True when the user's index still tracks the same paths (its stat data may differ:
-        ``git status``, ``git add`` and commits rewrite it without changing what is tracked).
-        """
-        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
-        if index_stat == state.index_stat:
-            return True
-        digest = tracked_digest(self.wt)
-        if digest != state.tracked:
-            return False
-        state.index_stat = index_stat
-        return True
-
     def full_scan(self, inputs: str) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.index.reseed_from_user_index()
-        skipped, tracked = self.index.stage_everything(self.rules)
+        skipped = self.index.stage_everything(self.rules)
         tree = self.index.write_tree()
         core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
         snapshot_state.save(
             self.wt,
-            SnapshotState(
-                tree, inputs, index_stat, tracked, skipped, core.file_mode, core.symlinks
-            ),
+            SnapshotState(tree, inputs, index_stat, skipped, core.file_mode, core.symlinks),
         )
         return tree, skipped
 

@@ -1,8 +1,8 @@
 """What the last snapshot of a worktree was computed against.
 
 An incremental snapshot edits the previous snapshot's tree for the paths that changed.
-That is only right while everything else that decides the tree is unchanged: which
-paths the user's index tracks, git's configuration and exclude files (ignores, filters,
+That is only right while everything else that decides the tree is unchanged: the
+user's index (which paths it tracks), git's configuration and exclude files (ignores, filters,
 file modes) and autocommit's exclusion rules. Their fingerprints are kept here; when one
 differs the next snapshot scans the whole working tree.
 """
@@ -24,8 +24,7 @@ from autocommit.repo import Worktree
 class SnapshotState:
     tree: str  # the tree of the last snapshot, as found in the working tree
     inputs: str  # fingerprint of git's config, exclude files and the exclusion rules
-    index_stat: list[int] | None  # the user's index file when last looked at
-    tracked: str  # digest of the list of paths the user's index tracks
+    index_stat: list[int] | None  # the user's index file the last full scan started from
     skipped: dict[str, str] = field(default_factory=dict)  # path → why it was left out
     file_mode: bool = True  # core.fileMode: trust the executable bit
     symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
@@ -64,7 +63,6 @@ def load(worktree: Worktree) -> SnapshotState | None:
             tree=str(raw["tree"]),
             inputs=str(raw["inputs"]),
             index_stat=raw["index_stat"],
-            tracked=str(raw["tracked"]),
             skipped={str(k): str(v) for k, v in raw.get("skipped", {}).items()},
             file_mode=bool(raw.get("file_mode", True)),
             symlinks=bool(raw.get("symlinks", True)),
