@@ -6,7 +6,9 @@ all costs less than a process per lookup.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +19,7 @@ from autocommit.errors import GitCommandError
 TREE_MODE = "40000"
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,25 @@ def parse_tree(body: bytes, oid_bytes: int) -> dict[str, TreeEntry]:
         entries[name] = TreeEntry(mode, sha)
         pos = nul + 1 + oid_bytes
     return entries
+
+
+def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:
+    """``(type, body)`` of a loose object, read without starting git; None when ``sha`` is
+    not a loose object there (packed, in an alternate) or cannot be read: ask git then.
+
+    A commit autocommit has just written is loose, so reading it back costs no process.
+    """
+    if not _OBJECT_ID.fullmatch(sha):
+        return None
+    try:
+        data = zlib.decompress((objects_dir / sha[:2] / sha[2:]).read_bytes())
+    except (OSError, ValueError, zlib.error):
+        return None
+    header, nul, body = data.partition(b"\0")
+    kind, _, size = header.decode(errors="replace").partition(" ")
+    if not nul or not size.isdigit() or int(size) != len(body):
+        return None
+    return kind, body
 
 
 class ObjectReader:

@@ -11,6 +11,7 @@ it is the same commit every time it is asked for.
 from __future__ import annotations
 
 from autocommit import git
+from autocommit.objects import read_loose
 from autocommit.repo import Worktree
 from autocommit.snapshot import Snapshot
 
@@ -32,7 +33,11 @@ def run_commit(worktree: Worktree, snap: Snapshot) -> str:
     """The commit to tag and pin for a run started at ``snap``."""
     if not snap.dirty:
         return snap.commit  # clean: HEAD itself
-    body = git.run(["cat-file", "commit", snap.commit], worktree.root).stdout
+    loose = read_loose(worktree.common_dir / "objects", snap.commit)
+    if loose is not None and loose[0] == "commit":
+        body = loose[1]
+    else:
+        body = git.run(["cat-file", "commit", snap.commit], worktree.root).stdout
     header, _, message = body.decode(errors="surrogateescape").partition("\n\n")
     fields = [line.split(" ", 1) for line in header.splitlines() if " " in line]
     parents = [value for key, value in fields if key == "parent"]
