@@ -29,6 +29,7 @@ from autocommit.errors import AutocommitError
 from autocommit.event_paths import Kind
 from autocommit.ignored import IgnoredPaths
 from autocommit.pending import Batch, PendingChanges, SyncRequest
+from autocommit.pipes import GitPipes
 from autocommit.repo import Worktree
 from autocommit.server import ControlServer
 from autocommit.snapshot import Snapshot, take_snapshot
@@ -60,6 +61,7 @@ class Daemon:
         self.files = DaemonFiles.of(worktree)
         self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
         self.ignored = IgnoredPaths(worktree.root)
+        self.pipes = GitPipes(worktree.root, kept=True)  # used by the snapshot thread only
         self.started = time.time()
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
@@ -185,8 +187,9 @@ class Daemon:
         started = time.monotonic()
         self.snapshotting = True
         try:
-            snap = take_snapshot(self.worktree, paths, self.settings)
+            snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes)
         except Exception as exc:
+            self.pipes.close()  # one may be left mid-answer: start them afresh
             if not self.worktree.git_dir.is_dir() or not self.worktree.root.is_dir():
                 log.info("the working tree is gone; stopping")
                 self._stop.set()
@@ -403,6 +406,7 @@ class Daemon:
             self.pending.abandon_requests("the daemon is stopping")
             if self._watcher is not None:
                 self._watcher.stop()
+            self.pipes.close()
             log.info("stopped")
 
     def stop(self) -> None:

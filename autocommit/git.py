@@ -122,9 +122,17 @@ def run(
 
 
 def popen(
-    args: Sequence[str], cwd: Path | str, *, env: Mapping[str, str] | None = None
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    kept: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-lived ``git <args>`` talking through pipes (stdin, stdout)."""
+    """Start a ``git <args>`` talking through pipes (stdin, stdout).
+
+    ``kept``: the process serves many snapshots (a daemon keeps it), so it must not
+    inherit the snapshot lock (:func:`children_inherit`), which it would hold for good.
+    """
     try:
         return subprocess.Popen(
             ["git", *_BASE_OPTIONS, *args],
@@ -133,7 +141,7 @@ def popen(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=_inherited_fds.get(),
+            pass_fds=() if kept else _inherited_fds.get(),
         )
     except FileNotFoundError as exc:
         raise _git_missing() from exc

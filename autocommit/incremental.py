@@ -19,7 +19,8 @@ from pathlib import Path
 from autocommit import git
 from autocommit.errors import GitCommandError
 from autocommit.exclusions import ExclusionRules
-from autocommit.objects import GITLINK_MODE, SYMLINK_MODE, ObjectReader
+from autocommit.objects import GITLINK_MODE, SYMLINK_MODE
+from autocommit.pipes import GitPipes
 from autocommit.snapshot_state import SnapshotState
 from autocommit.tree_edit import MissingTree, TreeEditor
 
@@ -47,10 +48,10 @@ def _in_scope(path: str, scopes: set[str]) -> bool:
 
 class IncrementalUpdate:
     def __init__(
-        self, root: Path, reader: ObjectReader, state: SnapshotState, rules: ExclusionRules
+        self, root: Path, pipes: GitPipes, state: SnapshotState, rules: ExclusionRules
     ) -> None:
         self.root = root
-        self.reader = reader
+        self.pipes = pipes
         self.state = state
         self.rules = rules
 
@@ -59,10 +60,10 @@ class IncrementalUpdate:
         scopes = self._normalize(paths)
         for attempt in range(ATTEMPTS):
             try:
-                editor = TreeEditor(self.reader, self.state.tree)
+                editor = TreeEditor(self.pipes.reader, self.state.tree)
                 plan = self._plan(scopes, editor)
                 self._apply(plan, editor)
-                tree = editor.write(self.root)
+                tree = editor.write(self.pipes.trees)
             except MissingTree as exc:
                 raise NeedsFullScan(f"tree {exc} is gone") from exc
             except _Vanished:
@@ -226,14 +227,12 @@ class IncrementalUpdate:
         """Blob ids of working-tree files, through git's clean filters and eol conversion."""
         if not paths:
             return []
-        data = "".join(git.c_quote(p) + "\n" for p in paths).encode(errors="surrogateescape")
         try:
-            text = git.out(["hash-object", "-w", "--stdin-paths"], self.root, input=data)
+            return self.pipes.blobs.hash(paths)
         except GitCommandError as exc:
             if any(not os.path.isfile(self.root / p) for p in paths):
                 raise _Vanished from exc
             raise
-        return text.split("\n")
 
     def _hash_links(self, paths: list[str]) -> list[str]:
         """Blob ids of symbolic links: their target, as git stores it."""

@@ -88,8 +88,9 @@ def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:
 class ObjectReader:
     """Answers object lookups by name (a sha, ``HEAD``, a ref) until closed."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, kept: bool = False) -> None:
         self._root = root
+        self._kept = kept  # serves many snapshots: see git.popen
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ObjectReader:
@@ -110,8 +111,8 @@ class ObjectReader:
 
     def read(self, name: str) -> tuple[str, str, bytes] | None:
         """``(sha, type, body)`` of the object ``name`` names, or None when there is none."""
-        if self._proc is None:
-            self._proc = git.popen(["cat-file", "--batch"], self._root)
+        if self._proc is None or self._proc.poll() is not None:  # not started, or died idle
+            self._proc = git.popen(["cat-file", "--batch"], self._root, kept=self._kept)
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
         try:

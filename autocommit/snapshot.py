@@ -14,6 +14,7 @@ compare-and-swap, all under a per-worktree lock (:mod:`autocommit.lock`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -30,7 +31,8 @@ from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, ObjectReader, diff_trees
+from autocommit.objects import CommitInfo, diff_trees
+from autocommit.pipes import GitPipes
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
 from autocommit.snapshot_state import SnapshotState
@@ -76,6 +78,7 @@ def take_snapshot(
     settings: Settings | None = None,
     *,
     lock_timeout: float = 60.0,
+    pipes: GitPipes | None = None,
 ) -> Snapshot:
     """Snapshot the working tree and advance its shadow branch.
 
@@ -83,12 +86,17 @@ def take_snapshot(
     changed since the previous snapshot: files, and directories that were created,
     deleted or moved (a directory stands for everything under it). None scans
     everything. Never touches the user's index, HEAD, branches, stash or files.
+    ``pipes``: git processes kept between snapshots (made with ``kept=True``); by
+    default each snapshot starts and ends its own.
     """
     settings = settings or config.load(worktree.root)
     changed = None if paths is None else [str(p) for p in paths]
     try:
-        with snapshot_lock(worktree, lock_timeout), ObjectReader(worktree.root) as reader:
-            return _Snapshotter(worktree, settings, reader).take(changed)
+        with (
+            snapshot_lock(worktree, lock_timeout),
+            contextlib.nullcontext(pipes) if pipes else GitPipes(worktree.root) as used,
+        ):
+            return _Snapshotter(worktree, settings, used).take(changed)
     except GitCommandError as exc:
         raise _explain(exc, worktree) from exc
     except OSError as exc:
@@ -167,11 +175,12 @@ def _git_bool(value: str) -> bool:
 
 
 class _Snapshotter:
-    def __init__(self, worktree: Worktree, settings: Settings, reader: ObjectReader) -> None:
+    def __init__(self, worktree: Worktree, settings: Settings, pipes: GitPipes) -> None:
         self.wt = worktree
         self.root = worktree.root
         self.settings = settings
-        self.reader = reader
+        self.pipes = pipes
+        self.reader = pipes.reader
         self.rules = ExclusionRules(settings)
         self.index = PrivateIndex(worktree)
         self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
@@ -225,7 +234,7 @@ class _Snapshotter:
             and state.index_stat == snapshot_state.stat_key(self.wt.git_dir / "index")
         ):
             try:
-                tree, skipped = IncrementalUpdate(self.root, self.reader, state, self.rules).run(
+                tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(
                     changed
                 )
             except NeedsFullScan:
@@ -238,6 +247,7 @@ class _Snapshotter:
 
     def full_scan(self, inputs: str) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        self.pipes.after_full_scan()
         self.index.reseed_from_user_index()
         skipped = self.index.stage_everything(self.rules)
         tree = self.index.write_tree()

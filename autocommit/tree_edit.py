@@ -7,6 +7,7 @@ the repository (an index of 100k files costs tens of milliseconds just to read).
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,23 +84,23 @@ class TreeEditor:
         if found is not None and found[0].entries.pop(found[1], None) is not None:
             self.edited = True
 
-    def write(self, root: Path) -> str:
+    def write(self, writer: TreeWriter) -> str:
         """Write the edited trees (deepest first) and return the new root tree's id."""
         if self._root is None or not self.edited:
             return self._base
-        writer = _TreeWriter(root)
-        try:
-            return writer.write(self._root) or writer.empty_tree()
-        finally:
-            writer.close()
+        return writer.write(self._root) or writer.empty_tree()
 
 
-class _TreeWriter:
-    """``git mktree --batch``: one tree per request, its id read back before the next."""
+class TreeWriter:
+    """``git mktree --batch``: one tree per request, its id read back before the next.
 
-    def __init__(self, root: Path) -> None:
+    Started on first use, and again after it died; ``kept`` as for :func:`git.popen`.
+    """
+
+    def __init__(self, root: Path, *, kept: bool = False) -> None:
         self._root = root
-        self._proc = git.popen(["mktree", "-z", "--batch"], root)
+        self._kept = kept
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def write(self, node: _Node) -> str | None:
         """The id of ``node``'s tree; None when it is empty (git stores no empty trees)."""
@@ -118,6 +119,9 @@ class _TreeWriter:
         return self._request(b"".join(lines) + b"\0")
 
     def _request(self, data: bytes) -> str:
+        fresh = self._proc is None or self._proc.poll() is not None  # else kept from before
+        if self._proc is None or fresh:
+            self._proc = git.popen(["mktree", "-z", "--batch"], self._root, kept=self._kept)
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
         try:
@@ -127,13 +131,17 @@ class _TreeWriter:
         except BrokenPipeError:
             line = b""
         if not line.strip():
-            stderr = self._proc.communicate()[1].decode(errors="replace")
-            raise GitCommandError(["mktree", "--batch"], self._proc.returncode or 128, stderr)
+            proc, self._proc = self._proc, None
+            stderr = proc.communicate()[1].decode(errors="replace")
+            if not fresh:  # mktree never looks for packs written since it started (a gc)
+                return self._request(data)
+            raise GitCommandError(["mktree", "--batch"], proc.returncode or 128, stderr)
         return line.decode().strip()
 
     def empty_tree(self) -> str:
         return git.out(["mktree"], self._root, input=b"")
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.communicate()  # closes its stdin: git exits
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.communicate()  # closes its stdin: git exits

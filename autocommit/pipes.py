@@ -1,0 +1,93 @@
+"""The git processes a snapshot talks to through pipes, and keeping them between snapshots.
+
+A snapshot reads objects (``cat-file --batch``), writes trees (``mktree --batch``) and
+hashes changed files (``hash-object --stdin-paths``). Each costs a process start, a few
+milliseconds, per snapshot; the watch daemon keeps one set for its whole life instead
+(``kept=True``). A kept process sees every object and ref written after it started, but
+reads git's configuration and attribute files only once: the hasher is started anew after
+every full scan, which is what a change of either leads to.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+from autocommit import git
+from autocommit.errors import GitCommandError
+from autocommit.objects import ObjectReader
+from autocommit.tree_edit import TreeWriter
+
+_CHUNK = 256  # paths per write: git's answers must not fill the pipe while we still write
+
+
+class BlobHasher:
+    """``git hash-object -w --stdin-paths``: blob ids of working-tree files, through git's
+    clean filters and eol conversion. Started on first use, and again after it died."""
+
+    def __init__(self, root: Path, *, kept: bool = False) -> None:
+        self._root = root
+        self._kept = kept
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def hash(self, paths: list[str]) -> list[str]:
+        """The blob id of each path (relative to the top of the working tree)."""
+        ids: list[str] = []
+        for start in range(0, len(paths), _CHUNK):
+            ids += self._request(paths[start : start + _CHUNK])
+        return ids
+
+    def _request(self, paths: list[str]) -> list[str]:
+        if self._proc is None or self._proc.poll() is not None:  # not started, or died idle
+            args = ["hash-object", "-w", "--stdin-paths"]
+            self._proc = git.popen(args, self._root, kept=self._kept)
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        data = "".join(git.c_quote(p) + "\n" for p in paths).encode(errors="surrogateescape")
+        lines: list[bytes] = []
+        try:
+            stdin.write(data)
+            stdin.flush()
+            lines = [stdout.readline() for _ in paths]
+        except BrokenPipeError:
+            pass
+        if len(lines) != len(paths) or not all(line.strip() for line in lines):
+            # git stops at the first file it cannot read (deleted meanwhile, unreadable)
+            proc, self._proc = self._proc, None
+            stderr = proc.communicate()[1].decode(errors="replace")
+            raise GitCommandError(["hash-object", "--stdin-paths"], proc.returncode or 128, stderr)
+        return [line.decode().strip() for line in lines]
+
+    def close(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.communicate()  # closes its stdin: git exits
+
+
+class GitPipes:
+    """An object reader, a tree writer and a blob hasher for one working tree."""
+
+    def __init__(self, root: Path, *, kept: bool = False) -> None:
+        self.reader = ObjectReader(root, kept=kept)
+        self.trees = TreeWriter(root, kept=kept)
+        self.blobs = BlobHasher(root, kept=kept)
+
+    def __enter__(self) -> GitPipes:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def after_full_scan(self) -> None:
+        """git's configuration or attributes may have changed: the hasher reads them anew."""
+        self.blobs.close()
+
+    def close(self) -> None:
+        for process in (self.reader, self.trees, self.blobs):
+            process.close()
