@@ -13,6 +13,7 @@ import dataclasses
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from autocommit import git
 from autocommit.errors import AutocommitError
+from autocommit.repo import Worktree
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,17 +175,23 @@ def _from_toml_files(root: Path) -> dict[str, tuple[Any, str]]:
     return found
 
 
-def _from_git_config(root: Path) -> dict[str, tuple[Any, str]]:
-    proc = git.run(["config", "-z", "--get-regexp", r"^autocommit\."], root, check=False)
+def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
+    """The ``autocommit.*`` keys git config has, and whether it includes other files."""
+    proc = git.run(["config", "-z", "--get-regexp", r"^(autocommit|include|includeif)\."],
+                   root, check=False)  # fmt: skip
     by_git_name = {git_config_key(k): k for k in KEYS}
     found: dict[str, tuple[Any, str]] = {}
+    includes = False
     for entry in proc.stdout.decode(errors="replace").split("\0"):
         if not entry:
             continue
         name, _, value = entry.partition("\n")
+        if not name.lower().startswith("autocommit."):
+            includes = True
+            continue
         key = by_git_name.get(name.lower(), name.lower().removeprefix("autocommit."))
         found[key] = (value, f"git config {name}")
-    return found
+    return found, includes
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
@@ -197,10 +205,82 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
 
 def load(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for the working tree at ``root``, all sources merged."""
-    merged: dict[str, tuple[Any, str]] = {}
-    merged.update(_from_toml_files(root))
-    merged.update(_from_git_config(root))
-    merged.update(_from_environment(os.environ if environ is None else environ))
+    from_git, _ = _from_git_config(root)
+    return _merge({**_from_toml_files(root), **from_git}, environ)
+
+
+def load_cached(worktree: Worktree, environ: Mapping[str, str] | None = None) -> Settings:
+    """:func:`load`, without a ``git config`` process while no settings file changed.
+
+    For callers that load the settings again and again (the MLflow plugin, at every run).
+    What the files said is reused while every file they come from (``pyproject.toml``,
+    ``.autocommit.toml``, git's system, global, repository and worktree config) has the
+    same size, time and inode, and all of them were older than a second when read (a
+    file changed twice within its timestamp's granularity could look unchanged). Git
+    config that includes other files is read every time. Environment variables always
+    apply afresh.
+    """
+    env = os.environ if environ is None else environ
+    files = _settings_files(worktree, env)
+    started = time.time_ns()
+    fingerprint = [(str(f), _stat(f)) for f in files]
+    cached = _file_settings.get(worktree.root)
+    if cached is not None and cached[0] == fingerprint:
+        return _merge(cached[1], env)
+    from_git, includes = _from_git_config(worktree.root)
+    merged = {**_from_toml_files(worktree.root), **from_git}
+    settled = all(s is None or s[0] < started - 1_000_000_000 for _, s in fingerprint)
+    if settled and not includes:
+        _file_settings[worktree.root] = (fingerprint, merged)
+    else:
+        _file_settings.pop(worktree.root, None)
+    return _merge(merged, env)
+
+
+_Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
+_Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
+_file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _settings_files(worktree: Worktree, env: Mapping[str, str]) -> list[Path]:
+    """Every file settings come from (whether it exists or not), as git finds them."""
+    files = [worktree.root / "pyproject.toml", worktree.root / ".autocommit.toml",
+             worktree.common_dir / "config", worktree.git_dir / "config.worktree"]  # fmt: skip
+    if not _is_true(env.get("GIT_CONFIG_NOSYSTEM", "")):
+        system = env.get("GIT_CONFIG_SYSTEM")
+        files += [Path(system)] if system else [Path(p) for p in _SYSTEM_CONFIGS]
+    home, xdg = env.get("HOME"), env.get("XDG_CONFIG_HOME")
+    if env.get("GIT_CONFIG_GLOBAL"):
+        files.append(Path(env["GIT_CONFIG_GLOBAL"]))
+    else:
+        if xdg or home:
+            files.append(Path(xdg or f"{home}/.config") / "git" / "config")
+        if home:
+            files.append(Path(home) / ".gitconfig")
+    return files
+
+
+# Where git builds look for their system-wide config (distributions, /usr/local, Homebrew).
+_SYSTEM_CONFIGS = ("/etc/gitconfig", "/usr/local/etc/gitconfig", "/opt/homebrew/etc/gitconfig")
+
+
+def _is_true(value: str) -> bool:
+    try:
+        return _parse_bool(value)
+    except ValueError:
+        return False
+
+
+def _merge(files: _Sources, environ: Mapping[str, str] | None) -> Settings:
+    merged = {**files, **_from_environment(os.environ if environ is None else environ)}
     values: dict[str, Any] = {}
     for key, (raw, origin) in merged.items():
         if key not in _PARSERS:

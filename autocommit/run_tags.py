@@ -110,8 +110,8 @@ def find_target(path: Path | str | None = None) -> Target | None:
     """The enabled repository for a run started now from ``path`` (default: see above).
 
     None when autocommit has nothing to do (no repository, not enabled), at the cost of a
-    few ``stat`` calls and at most one ``git config``. Raises when the repository's
-    settings cannot be read although autocommit is enabled in it.
+    few ``stat`` calls, and a ``git config`` only when a settings file changed. Raises
+    when the repository's settings cannot be read although autocommit is enabled in it.
     """
     if _disabled_by_environment():
         return None
@@ -126,7 +126,7 @@ def find_target(path: Path | str | None = None) -> Target | None:
     from autocommit.errors import AutocommitError
 
     try:
-        settings = config.load(root)
+        settings = config.load_cached(worktree_at(root))
     except AutocommitError:
         if not _enabled_in_git_config(root):
             return None  # someone else's broken configuration: not ours to report
