@@ -49,6 +49,28 @@ def compare_and_swap(cwd: Path, ref: str, new: str, old: str | None, message: st
     return proc.returncode == 0
 
 
+def swap_and_pin(
+    cwd: Path, ref: str, new: str, old: str | None, message: str, pins: list[str]
+) -> bool:
+    """:func:`compare_and_swap` and pin ``pins``, in one transaction: all or nothing.
+
+    ``ref`` must have a reflog already (``--create-reflog`` would give each pin one too).
+    """
+    lines = [f"update {ref} {new} {old or git.ZERO_OID}\n"]
+    lines += [f"update {pin_ref(commit)} {commit}\n" for commit in pins]
+    proc = git.run(["update-ref", "-m", message, "--stdin"], cwd,
+                   input="".join(lines).encode(), check=False)  # fmt: skip
+    return proc.returncode == 0
+
+
+def pin_seen(worktree: Worktree, commit: str) -> bool:
+    """Whether ``commit``'s pin is there as a loose ref file, which is proof enough.
+
+    A packed pin (or one in a reftable) looks absent: pinning it again is harmless.
+    """
+    return (worktree.common_dir / pin_ref(commit)).is_file()
+
+
 def pin(cwd: Path, commit: str, reason: str = "pinned by autocommit") -> str:
     """Keep ``commit`` reachable through ``refs/autocommit/pins/<commit>``; idempotent."""
     ref = pin_ref(commit)

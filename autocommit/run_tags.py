@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
+    from collections.abc import Callable
+    from concurrent.futures import Executor, Future
+
     from autocommit.config import Settings
     from autocommit.repo import Worktree
     from autocommit.snapshot import Snapshot
@@ -141,12 +144,15 @@ def _enabled_in_git_config(root: Path) -> bool:
     return proc.stdout.strip() == b"true"
 
 
-def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
+def snapshot_for_run(
+    worktree: Worktree, settings: Settings, pin: Callable[[Snapshot], str] | None = None
+) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
     The daemon's sync barrier when a daemon runs, else an in-process full reconcile
     (with ``autostart``, the daemon is started in the background for the next runs).
     Either way an unchanged tree gives the same commit again without writing a new one.
+    ``pin`` is handed to the in-process snapshot (see ``take_snapshot``).
     """
     from autocommit import client
     from autocommit.snapshot import take_snapshot
@@ -163,55 +169,70 @@ def snapshot_for_run(worktree: Worktree, settings: Settings) -> Snapshot:
             client.start(worktree, wait=False)
         except Exception as exc:
             warn_once(f"autostart: the daemon did not start: {exc}")
-    return take_snapshot(worktree, settings=settings)
+    return take_snapshot(worktree, settings=settings, pin=pin)
 
 
-def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot) -> dict[str, str]:
-    """The tags describing ``snap``; pins the run's commit so it outlives prune and rebase.
+class RunPin:
+    """A run's commit, pinned so it outlives prune and rebase, and its change summary.
 
-    The commit is ``snap``'s tree on top of HEAD (:mod:`autocommit.run_commit`), so the pin
-    keeps the run's code and nothing of the work-in-progress chain before it.
+    The commit is the snapshot's tree on top of HEAD (:mod:`autocommit.run_commit`), so
+    the pin keeps the run's code and nothing of the work-in-progress chain before it.
+    Handed to the engine (``take_snapshot(pin=...)``), it is made while the snapshot is
+    recorded and pinned in the same ref update; the change summary runs in ``pool``
+    meanwhile.
     """
-    from concurrent.futures import ThreadPoolExecutor
 
-    from autocommit.run_commit import run_commit
+    def __init__(self, worktree: Worktree, pool: Executor) -> None:
+        self._worktree = worktree
+        self._pool = pool
+        self.made_for: str | None = None  # the snapshot commit the fields below describe
+        self.commit = ""
+        self.newly_pinned = False
+        self.changes: Future[str] | None = None
 
-    with ThreadPoolExecutor(max_workers=1) as pool:  # two git processes at once
-        changes = pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
-        commit = run_commit(worktree, snap)
-        newly_pinned = pin(worktree, commit)
-        tags = {
-            COMMIT: commit,
-            DIRTY: "true" if snap.dirty else "false",
-            BRANCH: snap.shadow_ref,
-            CHANGES: changes.result() if changes else CLEAN_CHANGES,
-        }
+    def __call__(self, snap: Snapshot) -> str:
+        """Make ``snap``'s run commit (the caller pins it) and start its change summary."""
+        from autocommit import refs
+        from autocommit.run_commit import run_commit
+
+        worktree = self._worktree
+        self.changes = self._pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
+        self.commit = run_commit(worktree, snap)
+        self.newly_pinned = not refs.pin_seen(worktree, self.commit)
+        self.made_for = snap.commit
+        return self.commit
+
+    def ensure(self, snap: Snapshot) -> None:
+        """Make and pin ``snap``'s run commit, unless that was done as it was recorded."""
+        from autocommit import refs
+
+        if self.made_for != snap.commit:
+            self(snap)
+            if self.newly_pinned:
+                refs.pin(self._worktree.root, self.commit, "autocommit: pinned for an MLflow run")
+
+
+def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot, run: RunPin) -> dict[str, str]:
+    """The tags describing ``snap``, whose run commit ``run`` makes and pins."""
+    run.ensure(snap)
+    tags = {
+        COMMIT: run.commit,
+        DIRTY: "true" if snap.dirty else "false",
+        BRANCH: snap.shadow_ref,
+        CHANGES: run.changes.result() if run.changes else CLEAN_CHANGES,
+    }
     if snap.head is not None:
         tags[HEAD] = snap.head
     if snap.skipped:
         listed = "\n".join(f"{s.path} ({s.reason})" for s in snap.skipped)
         tags[SKIPPED] = truncate(listed)
     if settings.override_mlflow_commit:
-        tags[MLFLOW_GIT_COMMIT] = commit
-    if settings.push_on_run and newly_pinned:
+        tags[MLFLOW_GIT_COMMIT] = run.commit
+    if settings.push_on_run and run.newly_pinned:
         from autocommit import share
 
-        share.push_in_background(worktree, commit, settings.remote)  # detached
+        share.push_in_background(worktree, run.commit, settings.remote)  # detached
     return tags
-
-
-def pin(worktree: Worktree, commit: str) -> bool:
-    """Pin ``commit`` unless a pin is already there; True when a pin was written.
-
-    Seeing the loose ref file is proof enough that the pin exists; otherwise (packed
-    refs, the reftable backend) ``git update-ref`` writes it again, which is harmless.
-    """
-    from autocommit import refs
-
-    if os.path.isfile(worktree.common_dir / refs.pin_ref(commit)):
-        return False
-    refs.pin(worktree.root, commit, "autocommit: pinned for an MLflow run")
-    return True
 
 
 def changes_since_head(worktree: Worktree, snap: Snapshot) -> str:
@@ -271,10 +292,14 @@ def error_tags(exc: BaseException) -> dict[str, str]:
 
 def tags_for_target(target: Target) -> dict[str, str]:
     """Snapshot, pin and describe ``target``'s working tree; never raises."""
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
         worktree = worktree_at(target.root)
-        snap = snapshot_for_run(worktree, target.settings)
-        return tags_for(worktree, target.settings, snap)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the change summary beside the rest
+            run = RunPin(worktree, pool)
+            snap = snapshot_for_run(worktree, target.settings, pin=run)
+            return tags_for(worktree, target.settings, snap, run)
     except Exception as exc:
         return error_tags(exc)
 

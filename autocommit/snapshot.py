@@ -20,7 +20,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ def take_snapshot(
     *,
     lock_timeout: float = 60.0,
     pipes: GitPipes | None = None,
+    pin: Callable[[Snapshot], str] | None = None,
 ) -> Snapshot:
     """Snapshot the working tree and advance its shadow branch.
 
@@ -87,7 +88,9 @@ def take_snapshot(
     deleted or moved (a directory stands for everything under it). None scans
     everything. Never touches the user's index, HEAD, branches, stash or files.
     ``pipes``: git processes kept between snapshots (made with ``kept=True``); by
-    default each snapshot starts and ends its own.
+    default each snapshot starts and ends its own. ``pin``: called with the snapshot
+    about to be recorded, returns a commit to keep alive (``refs/autocommit/pins/<sha>``),
+    pinned in the same ref update that moves the shadow branch.
     """
     settings = settings or config.load(worktree.root)
     changed = None if paths is None else [str(p) for p in paths]
@@ -96,7 +99,7 @@ def take_snapshot(
             snapshot_lock(worktree, lock_timeout),
             contextlib.nullcontext(pipes) if pipes else GitPipes(worktree.root) as used,
         ):
-            return _Snapshotter(worktree, settings, used).take(changed)
+            return _Snapshotter(worktree, settings, used, pin).take(changed)
     except GitCommandError as exc:
         raise _explain(exc, worktree) from exc
     except OSError as exc:
@@ -175,8 +178,15 @@ def _git_bool(value: str) -> bool:
 
 
 class _Snapshotter:
-    def __init__(self, worktree: Worktree, settings: Settings, pipes: GitPipes) -> None:
+    def __init__(
+        self,
+        worktree: Worktree,
+        settings: Settings,
+        pipes: GitPipes,
+        pin: Callable[[Snapshot], str] | None,
+    ) -> None:
         self.wt = worktree
+        self.pin = pin
         self.root = worktree.root
         self.settings = settings
         self.pipes = pipes
@@ -200,7 +210,7 @@ class _Snapshotter:
                             reconciled, skipped, summary)  # fmt: skip
 
         if head is not None and tree == head.tree:
-            return result(head.sha, False, False, "clean: the snapshot is HEAD")
+            return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
         tip = self.reader.commit(shadow)
         for _ in range(_REF_ATTEMPTS):
             if (
@@ -208,16 +218,43 @@ class _Snapshotter:
                 and tip.tree == tree
                 and tip.trailers.get(HEAD_TRAILER) == (head_sha or UNBORN)
             ):
-                return result(tip.sha, True, False, "unchanged since the last snapshot")
+                return self._pinned(
+                    result(tip.sha, True, False, "unchanged since the last snapshot")
+                )
             summary = self.summary(tip.tree if tip else head.tree if head else None, tree)
             commit = self.commit(tree, tip, head, summary, skipped)
-            if refs.compare_and_swap(self.root, shadow, commit, tip.sha if tip else None,
-                                     f"autocommit: {summary}"):  # fmt: skip
-                return result(commit, True, True, summary)
+            snap = result(commit, True, True, summary)
+            if self._record(snap, tip.sha if tip else None):
+                return snap
             tip = self._tip_after_failed_update(shadow)
         raise AutocommitError(
             f"{shadow} keeps moving or stays locked", "try again; nothing of yours was changed"
         )
+
+    def _pins_for(self, snap: Snapshot) -> list[str]:
+        """What the caller asks to pin for ``snap``, unless it is pinned already."""
+        if self.pin is None:
+            return []
+        commit = self.pin(snap)
+        return [] if refs.pin_seen(self.wt, commit) else [commit]
+
+    def _pinned(self, snap: Snapshot) -> Snapshot:
+        """``snap`` (an existing commit), with what the caller asks pinned."""
+        for commit in self._pins_for(snap):
+            refs.pin(self.root, commit)
+        return snap
+
+    def _record(self, snap: Snapshot, old: str | None) -> bool:
+        """Move the shadow branch to ``snap`` unless it moved from ``old``; pin with it."""
+        pins = self._pins_for(snap)
+        message = f"autocommit: {snap.summary}"
+        if pins and (self.wt.common_dir / "logs" / snap.shadow_ref).is_file():
+            return refs.swap_and_pin(self.root, snap.shadow_ref, snap.commit, old, message, pins)
+        if not refs.compare_and_swap(self.root, snap.shadow_ref, snap.commit, old, message):
+            return False
+        for commit in pins:  # the branch's first snapshot: its reflog is created above
+            refs.pin(self.root, commit)
+        return True
 
     def stage(self, changed: list[str] | None) -> tuple[str, dict[str, str], bool]:
         """The working tree's tree, the files left out, and whether it was a full scan."""
