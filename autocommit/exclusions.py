@@ -6,6 +6,7 @@ code, whatever its name or size. Every file left out is reported with its reason
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -46,8 +47,8 @@ class ExclusionRules:
     """The size cap, the secret patterns and the user's own exclusions."""
 
     def __init__(self, settings: Settings) -> None:
-        self._secrets = pathspec.GitIgnoreSpec.from_lines(settings.secret_patterns)
-        self._excluded = pathspec.GitIgnoreSpec.from_lines(settings.exclude)
+        self._secrets = _spec(settings.secret_patterns)
+        self._excluded = _spec(settings.exclude)
         self._max_size = settings.max_file_size
 
     def reason_to_skip(self, root: Path, path: str) -> str | None:
@@ -82,3 +83,9 @@ class ExclusionRules:
             else:
                 skipped.append(Skipped(path.rstrip("/"), reason))
         return kept, skipped
+
+
+@functools.lru_cache(maxsize=16)
+def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """Compiled once per pattern list (a daemon snapshots with the same ones every time)."""
+    return pathspec.GitIgnoreSpec.from_lines(patterns)

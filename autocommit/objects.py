@@ -20,6 +20,7 @@ TREE_MODE = "40000"
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_KEPT_TREES = 512
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class ObjectReader:
         self._root = root
         self._kept = kept  # serves many snapshots: see git.popen
         self._proc: subprocess.Popen[bytes] | None = None
+        self._trees: dict[str, dict[str, TreeEntry]] = {}
 
     def __enter__(self) -> ObjectReader:
         return self
@@ -104,7 +106,11 @@ class ObjectReader:
     ) -> None:
         self.close()
 
+    def forget_trees(self) -> None:
+        self._trees.clear()
+
     def close(self) -> None:
+        self._trees.clear()
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.communicate()  # closes its stdin: git exits
@@ -140,10 +146,20 @@ class ObjectReader:
         return parse_commit(found[0], found[2])
 
     def tree(self, sha: str) -> dict[str, TreeEntry] | None:
+        """The entries of the tree ``sha`` (a full object id: trees never change, so the
+        latest ones read are kept; a daemon's next snapshot starts from them)."""
+        cached = self._trees.get(sha)
+        if cached is not None:
+            return dict(cached)
         found = self.read(sha)
         if found is None or found[1] != "tree":
             return None
-        return parse_tree(found[2], len(found[0]) // 2)
+        entries = parse_tree(found[2], len(found[0]) // 2)
+        if _OBJECT_ID.fullmatch(sha):
+            if len(self._trees) >= _KEPT_TREES:
+                self._trees.clear()
+            self._trees[sha] = entries
+        return dict(entries)
 
 
 class _TooManyChanges(Exception):

@@ -85,8 +85,10 @@ class GitPipes:
         self.close()
 
     def after_full_scan(self) -> None:
-        """git's configuration or attributes may have changed: the hasher reads them anew."""
+        """git's configuration or attributes may have changed: the hasher reads them anew.
+        Trees kept from before may have been pruned since: they are read anew too."""
         self.blobs.close()
+        self.reader.forget_trees()
 
     def close(self) -> None:
         for process in (self.reader, self.trees, self.blobs):
