@@ -22,6 +22,7 @@ from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
 
 if TYPE_CHECKING:
+    from autocommit.run_commit import PinnedRun
     from autocommit.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -46,17 +47,39 @@ def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
     None when no daemon answers (none runs, or it could not snapshot in time): the
     caller then snapshots in-process, which is exact too, only slower.
     """
+    answer = _sync(worktree, timeout, for_run=False)
+    if answer is None:
+        return None
+    from autocommit.snapshot import Snapshot
+
+    return Snapshot.from_dict(answer["snapshot"])
+
+
+def sync_for_run(
+    worktree: Worktree, timeout: float = 5.0
+) -> tuple[Snapshot, PinnedRun | None] | None:
+    """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
+    and the run's change summary (None from a daemon that does not make them)."""
+    answer = _sync(worktree, timeout, for_run=True)
+    if answer is None:
+        return None
+    from autocommit.run_commit import PinnedRun
+    from autocommit.snapshot import Snapshot
+
+    run = answer.get("run")
+    return Snapshot.from_dict(answer["snapshot"]), PinnedRun.from_dict(run) if run else None
+
+
+def _sync(worktree: Worktree, timeout: float, for_run: bool) -> dict[str, Any] | None:
     try:
-        answer = _ask(worktree, "sync", timeout)
+        answer = _ask(worktree, "sync", timeout, run=for_run)
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None
     if not answer.get("ok"):
         log.debug("the daemon could not snapshot: %s", answer.get("error"))
         return None
-    from autocommit.snapshot import Snapshot
-
-    return Snapshot.from_dict(answer["snapshot"])
+    return answer
 
 
 def notify(worktree: Worktree, event: str, args: Sequence[str] = ()) -> bool:

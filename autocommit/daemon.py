@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
@@ -31,6 +32,7 @@ from autocommit.ignored import IgnoredPaths
 from autocommit.pending import Batch, PendingChanges, SyncRequest
 from autocommit.pipes import GitPipes
 from autocommit.repo import Worktree
+from autocommit.run_tags import RunPin
 from autocommit.server import ControlServer
 from autocommit.snapshot import Snapshot, take_snapshot
 
@@ -62,6 +64,7 @@ class Daemon:
         self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
         self.ignored = IgnoredPaths(worktree.root)
         self.pipes = GitPipes(worktree.root, kept=True)  # used by the snapshot thread only
+        self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
         self.started = time.time()
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
@@ -181,13 +184,14 @@ class Daemon:
         else:
             paths = self.ignored.relevant(batch.paths)
         if paths == [] and self.last_snapshot is not None:
-            for request in batch.syncs:  # nothing relevant changed since the last snapshot
-                request.finish(self.last_snapshot)
+            # nothing relevant changed since the last snapshot
+            self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
             return True
         started = time.monotonic()
         self.snapshotting = True
+        run = self._run_pin(batch.syncs)
         try:
-            snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes)
+            snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes, pin=run)
         except Exception as exc:
             self.pipes.close()  # one may be left mid-answer: start them afresh
             if not self.worktree.git_dir.is_dir() or not self.worktree.root.is_dir():
@@ -212,9 +216,27 @@ class Daemon:
                 "full scan" if paths is None else f"{len(paths)} paths",
                 snap.summary,
             )
-        for request in batch.syncs:
-            request.finish(snap)
+        self._answer(batch.syncs, snap, run)
         return True
+
+    def _run_pin(self, requests: list[SyncRequest]) -> RunPin | None:
+        """What makes the run commit when an MLflow run waits for this snapshot."""
+        if not any(request.for_run for request in requests):
+            return None
+        if self._describer is None:
+            self._describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
+        return RunPin(self.worktree, self._describer)
+
+    def _answer(self, requests: list[SyncRequest], snap: Snapshot, run: RunPin | None) -> None:
+        """Answer the sync requests; those for a run get its pinned run commit too."""
+        pinned = None
+        if run is not None:
+            try:
+                pinned = run.pinned(snap)
+            except Exception as exc:  # the plugin makes it itself then
+                log.warning("no run commit for %s: %s", snap.commit[:12], exc)
+        for request in requests:
+            request.finish(snap, run=pinned if request.for_run else None)
 
     def _failed(self, exc: Exception, batch: Batch) -> None:
         """Record the error, answer the batch's sync requests, rescan everything later."""
@@ -297,7 +319,7 @@ class Daemon:
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
         if op == "sync":
-            return self._sync(float(message.get("timeout", 5.0)))
+            return self._sync(float(message.get("timeout", 5.0)), bool(message.get("run")))
         if op == "notify":
             self._last_git_activity = time.monotonic()
             self.pending.reconcile(f"git {message.get('event', 'operation')}")
@@ -310,8 +332,8 @@ class Daemon:
             return {"ok": True, "pid": os.getpid()}
         return {"ok": False, "error": f"unknown request {op!r}"}
 
-    def _sync(self, timeout: float) -> dict[str, Any]:
-        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}")
+    def _sync(self, timeout: float, for_run: bool) -> dict[str, Any]:
+        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}", for_run)
         cookie = self.files.cookies / request.token
         self.pending.add_request(request)
         try:
@@ -335,7 +357,10 @@ class Daemon:
                 os.unlink(cookie)
         if request.snapshot is None:
             return {"ok": False, "error": request.error or "the daemon is stopping"}
-        return {"ok": True, "snapshot": request.snapshot.to_dict()}
+        answer = {"ok": True, "snapshot": request.snapshot.to_dict()}
+        if request.run is not None:
+            answer["run"] = request.run.to_dict()
+        return answer
 
     def _state(self) -> str:
         if self.waiting_for:
@@ -407,6 +432,8 @@ class Daemon:
             if self._watcher is not None:
                 self._watcher.stop()
             self.pipes.close()
+            if self._describer is not None:
+                self._describer.shutdown()
             log.info("stopped")
 
     def stop(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from autocommit.run_commit import PinnedRun
     from autocommit.snapshot import Snapshot
 
 # Beyond this many changed paths a full reconcile is as cheap as listing them.
@@ -24,15 +25,19 @@ MAX_PATHS = 5000
 class SyncRequest:
     """One caller waiting for the snapshot of the tree as of its request."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, for_run: bool = False) -> None:
         self.token = token
+        self.for_run = for_run  # an MLflow run starts: make and pin its run commit too
         self.seen = False  # its cookie came through the watch: every earlier change is recorded
         self.done = threading.Event()
         self.snapshot: Snapshot | None = None
+        self.run: PinnedRun | None = None
         self.error: str | None = None
 
-    def finish(self, snapshot: Snapshot | None, error: str | None = None) -> None:
-        self.snapshot, self.error = snapshot, error
+    def finish(
+        self, snapshot: Snapshot | None, error: str | None = None, run: PinnedRun | None = None
+    ) -> None:
+        self.snapshot, self.error, self.run = snapshot, error, run
         self.done.set()
 
 

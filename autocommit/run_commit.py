@@ -10,12 +10,33 @@ it is the same commit every time it is asked for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from autocommit import git
 from autocommit.objects import read_loose
 from autocommit.repo import Worktree
 from autocommit.snapshot import Snapshot
 
 SNAPSHOT_TRAILER = "Autocommit-Snapshot"
+
+
+@dataclass(frozen=True)
+class PinnedRun:
+    """A run commit, made and pinned for a snapshot, and the run's change summary."""
+
+    commit: str
+    newly_pinned: bool  # this request wrote the pin (it was not there before)
+    changes: str | None  # ``git diff --stat`` of HEAD → snapshot; None for a clean tree
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"commit": self.commit, "newly_pinned": self.newly_pinned, "changes": self.changes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PinnedRun:
+        changes = data["changes"]
+        return cls(str(data["commit"]), bool(data["newly_pinned"]),
+                   None if changes is None else str(changes))  # fmt: skip
 
 
 def _identity_env(role: str, line: str) -> dict[str, str]:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
-    from collections.abc import Callable
     from concurrent.futures import Executor, Future
 
     from autocommit.config import Settings
     from autocommit.repo import Worktree
+    from autocommit.run_commit import PinnedRun
     from autocommit.snapshot import Snapshot
 
 COMMIT = "autocommit.commit"
@@ -144,32 +144,34 @@ def _enabled_in_git_config(root: Path) -> bool:
     return proc.stdout.strip() == b"true"
 
 
-def snapshot_for_run(
-    worktree: Worktree, settings: Settings, pin: Callable[[Snapshot], str] | None = None
-) -> Snapshot:
+def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None = None) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
     The daemon's sync barrier when a daemon runs, else an in-process full reconcile
     (with ``autostart``, the daemon is started in the background for the next runs).
     Either way an unchanged tree gives the same commit again without writing a new one.
-    ``pin`` is handed to the in-process snapshot (see ``take_snapshot``).
+    ``run`` gets its commit made and pinned along the way: by the daemon, or by the
+    engine as it records the snapshot.
     """
     from autocommit import client
     from autocommit.snapshot import take_snapshot
 
     try:
-        synced = client.sync(worktree)
+        synced = client.sync_for_run(worktree)
     except Exception as exc:  # a daemon of another version, a garbled answer
         warn_once(f"the daemon's answer was not usable ({exc}); snapshotting in this process")
         synced = None
     if synced is not None:
-        return synced
+        snap, pinned = synced
+        if run is not None and pinned is not None:
+            run.adopt(snap, pinned)
+        return snap
     if settings.autostart:
         try:
             client.start(worktree, wait=False)
         except Exception as exc:
             warn_once(f"autostart: the daemon did not start: {exc}")
-    return take_snapshot(worktree, settings=settings, pin=pin)
+    return take_snapshot(worktree, settings=settings, pin=run)
 
 
 class RunPin:
@@ -197,10 +199,16 @@ class RunPin:
 
         worktree = self._worktree
         self.changes = self._pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
-        self.commit = run_commit(worktree, snap)
-        self.newly_pinned = not refs.pin_seen(worktree, self.commit)
+        made = _run_commits.get(snap.commit)
+        if made is None or not refs.pin_seen(worktree, made):  # a pin keeps it in the store
+            made = run_commit(worktree, snap)
+        self.commit = made
+        self.newly_pinned = not refs.pin_seen(worktree, made)
         self.made_for = snap.commit
-        return self.commit
+        if len(_run_commits) >= 64:
+            _run_commits.clear()
+        _run_commits[snap.commit] = made
+        return made
 
     def ensure(self, snap: Snapshot) -> None:
         """Make and pin ``snap``'s run commit, unless that was done as it was recorded."""
@@ -210,6 +218,28 @@ class RunPin:
             self(snap)
             if self.newly_pinned:
                 refs.pin(self._worktree.root, self.commit, "autocommit: pinned for an MLflow run")
+
+    def adopt(self, snap: Snapshot, pinned: PinnedRun) -> None:
+        """Take what the daemon made and pinned for ``snap``."""
+        from concurrent.futures import Future
+
+        self.made_for, self.commit = snap.commit, pinned.commit
+        self.newly_pinned = pinned.newly_pinned
+        self.changes = None
+        if pinned.changes is not None:
+            self.changes = Future()
+            self.changes.set_result(pinned.changes)
+
+    def pinned(self, snap: Snapshot) -> PinnedRun:
+        """What was made and pinned for ``snap`` (made and pinned now if need be)."""
+        from autocommit.run_commit import PinnedRun
+
+        self.ensure(snap)
+        changes = self.changes.result() if self.changes else None
+        return PinnedRun(self.commit, self.newly_pinned, changes)
+
+
+_run_commits: dict[str, str] = {}  # snapshot commit → its run commit (both never change)
 
 
 def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot, run: RunPin) -> dict[str, str]:
@@ -298,7 +328,7 @@ def tags_for_target(target: Target) -> dict[str, str]:
         worktree = worktree_at(target.root)
         with ThreadPoolExecutor(max_workers=1) as pool:  # the change summary beside the rest
             run = RunPin(worktree, pool)
-            snap = snapshot_for_run(worktree, target.settings, pin=run)
+            snap = snapshot_for_run(worktree, target.settings, run)
             return tags_for(worktree, target.settings, snap, run)
     except Exception as exc:
         return error_tags(exc)
