@@ -20,6 +20,11 @@ TREE_MODE = "40000"
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# The empty tree, which git knows without storing it, by object id length (SHA-1, SHA-256).
+_EMPTY_TREES = {
+    40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
+}
 _KEPT_TREES = 512
 
 
@@ -65,6 +70,11 @@ def parse_tree(body: bytes, oid_bytes: int) -> dict[str, TreeEntry]:
         entries[name] = TreeEntry(mode, sha)
         pos = nul + 1 + oid_bytes
     return entries
+
+
+def empty_tree(like: str) -> str:
+    """The empty tree's id in the repository whose object ids look like ``like``."""
+    return _EMPTY_TREES[len(like)]
 
 
 def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:

@@ -280,8 +280,9 @@ _changes_memo: dict[tuple[str | None, str], str] = {}
 
 def _diffstat(worktree: Worktree, snap: Snapshot) -> str:
     from autocommit import git
+    from autocommit.objects import empty_tree
 
-    base = snap.head or git.out(["mktree"], worktree.root, input=b"")
+    base = snap.head or empty_tree(snap.commit)
     stat = git.out(
         ["diff", "--no-ext-diff", "--no-textconv", "--stat=160,100", "--stat-count=30",
          "--compact-summary", base, snap.commit],

@@ -31,7 +31,7 @@ from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, diff_trees
+from autocommit.objects import CommitInfo, diff_trees, empty_tree
 from autocommit.pipes import GitPipes
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
@@ -312,7 +312,7 @@ class _Snapshotter:
 
     def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         if old_tree is None:
-            old_tree = git.out(["mktree"], self.root, input=b"")
+            old_tree = empty_tree(new_tree)
         out = git.run(
             ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
             self.root,
