@@ -4,7 +4,10 @@ Threads: the watcher's inotify reader records changed paths (:mod:`autocommit.pe
 one snapshot thread turns due batches into snapshots with the engine, the control server
 answers requests, and the main thread waits for a signal. Events are hints; the engine
 is the truth: it snapshots the changed paths, or scans the whole tree on start, after an
-inotify overflow, after git operations and whenever in doubt.
+inotify overflow, after git operations and whenever in doubt. The git processes a
+snapshot talks to through pipes are kept from one snapshot to the next
+(:mod:`autocommit.pipes`). For a sync request of an MLflow run, the run commit is made
+and pinned with the snapshot, its change summary computed meanwhile on another thread.
 """
 
 from __future__ import annotations
