@@ -25,7 +25,7 @@ _EMPTY_TREES = {
     40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
     64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
 }
-_KEPT_TREES = 512
+_KEPT_ENTRIES = 50_000  # tree entries kept by a reader (a few MiB), whatever the trees' sizes
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class ObjectReader:
         self._kept = kept  # serves many snapshots: see git.popen
         self._proc: subprocess.Popen[bytes] | None = None
         self._trees: dict[str, dict[str, TreeEntry]] = {}
+        self._kept_entries = 0
 
     def __enter__(self) -> ObjectReader:
         return self
@@ -118,9 +119,10 @@ class ObjectReader:
 
     def forget_trees(self) -> None:
         self._trees.clear()
+        self._kept_entries = 0
 
     def close(self) -> None:
-        self._trees.clear()
+        self.forget_trees()
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.communicate()  # closes its stdin: git exits
@@ -166,9 +168,10 @@ class ObjectReader:
             return None
         entries = parse_tree(found[2], len(found[0]) // 2)
         if _OBJECT_ID.fullmatch(sha):
-            if len(self._trees) >= _KEPT_TREES:
-                self._trees.clear()
+            if self._kept_entries + len(entries) > _KEPT_ENTRIES:
+                self.forget_trees()
             self._trees[sha] = entries
+            self._kept_entries += len(entries)
         return dict(entries)
 
 

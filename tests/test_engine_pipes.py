@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from autocommit import objects
 from autocommit.pipes import GitPipes
 from autocommit.repo import find_worktree
 from autocommit.snapshot import take_snapshot
@@ -91,3 +92,18 @@ def test_kept_processes_that_died_are_started_again(repo: Path, pipes: GitPipes)
     snap = take_snapshot(worktree, ["train.py"], pipes=pipes)
     assert not snap.reconciled
     assert_exact(repo, snap.tree)
+
+
+def test_a_reader_keeps_few_trees_and_stays_exact(
+    repo: Path, pipes: GitPipes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objects, "_KEPT_ENTRIES", 3)  # fewer than one tree's entries
+    worktree = find_worktree(repo)
+    (repo / "src" / "deep").mkdir(parents=True)
+    take_snapshot(worktree, pipes=pipes)
+    for number in range(4):
+        (repo / "src" / "deep" / f"m{number}.py").write_text(f"x = {number}\n")
+        (repo / "train.py").write_text(f"lr = {number}\n")
+        snap = take_snapshot(worktree, ["src", "train.py"], pipes=pipes)
+        assert not snap.reconciled
+        assert_exact(repo, snap.tree)
