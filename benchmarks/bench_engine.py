@@ -2,9 +2,10 @@
 
 Naive design: copy ``.git/index`` to a temporary file, ``git add -A`` into it,
 ``write-tree``, ``commit-tree``, ``update-ref``. The engine: an incremental snapshot
-told which file changed (what the daemon does), and a full scan (``paths=None``, what a
-snapshot without the daemon does). Rounds alternate engine and naive, each after a fresh
-one-file change, so both see the same machine load.
+told which file changed, with git processes kept between snapshots (what the daemon
+does), and a full scan (``paths=None``, what a snapshot without the daemon does).
+Rounds alternate engine and naive, each after a fresh one-file change, so both see the
+same machine load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autocommit import config
+from autocommit.pipes import GitPipes
 from autocommit.repo import find_worktree
 from autocommit.snapshot import take_snapshot
 from benchmarks.common import Row, fmt_ms, make_repo, ratio, size_label
@@ -74,12 +76,13 @@ def measure(files: int) -> dict[str, list[float]]:
         worktree = find_worktree(root)
         settings = config.load(root)  # loaded once, as the daemon does
         take_snapshot(worktree, settings=settings)
-        incremental, naive = _alternate(
-            root,
-            one_change_rounds,
-            lambda: take_snapshot(worktree, [CHANGED], settings),
-            lambda: naive_snapshot(root),
-        )
+        with GitPipes(root, kept=True) as pipes:
+            incremental, naive = _alternate(
+                root,
+                one_change_rounds,
+                lambda: take_snapshot(worktree, [CHANGED], settings, pipes=pipes),
+                lambda: naive_snapshot(root),
+            )
         full, naive_full = _alternate(
             root,
             full_rounds,
