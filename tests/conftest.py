@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from autocommit import git as autocommit_git
 from autocommit.repo import Worktree
 from tests.gitutil import git
 
@@ -52,3 +54,17 @@ def daemon(repo: Path) -> Iterator[Worktree]:
     client.start(worktree)
     yield worktree
     stop_for_sure(worktree)
+
+
+@pytest.fixture
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """The git commands autocommit runs (each still runs for real), in order."""
+    seen: list[list[str]] = []
+    real_run = autocommit_git.run
+
+    def recording_run(args: Any, *rest: Any, **options: Any) -> Any:
+        seen.append(list(args))
+        return real_run(args, *rest, **options)
+
+    monkeypatch.setattr(autocommit_git, "run", recording_run)
+    yield seen

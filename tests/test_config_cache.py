@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from autocommit import config, git
+from autocommit import config
 from autocommit.repo import Worktree, find_worktree
 from tests.gitutil import git as user_git
-
-
-@pytest.fixture
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """The git commands run (each still runs for real)."""
-    seen: list[list[str]] = []
-    real_run = git.run
-
-    def recording_run(args: Any, *rest: Any, **options: Any) -> Any:
-        seen.append(list(args))
-        return real_run(args, *rest, **options)
-
-    monkeypatch.setattr(git, "run", recording_run)
-    yield seen
 
 
 def _age(*paths: Path) -> None:

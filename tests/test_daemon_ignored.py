@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from autocommit import git
 from autocommit.ignored import IgnoredPaths
 from tests.gitutil import git as user_git
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """The git commands run (each still runs for real)."""
-    seen: list[list[str]] = []
-    real_run = git.run
-
-    def recording_run(args: Any, *rest: Any, **options: Any) -> Any:
-        seen.append(list(args))
-        return real_run(args, *rest, **options)
-
-    monkeypatch.setattr(git, "run", recording_run)
-    yield seen
 
 
 @pytest.fixture
@@ -48,26 +31,26 @@ def test_only_untracked_ignored_paths_are_dropped(ignoring: Path) -> None:
 
 
 def test_a_batch_of_unignored_changes_never_reads_the_index(
-    ignoring: Path, calls: list[list[str]]
+    ignoring: Path, git_calls: list[list[str]]
 ) -> None:
     ignored = IgnoredPaths(ignoring)
     assert ignored.relevant(["src/a.py", "src/b.py", "notes.md"]) == [
         "notes.md", "src/a.py", "src/b.py",
     ]  # fmt: skip
-    assert calls == [["check-ignore", "--no-index", "--stdin", "-z"]]
+    assert git_calls == [["check-ignore", "--no-index", "--stdin", "-z"]]
 
 
 def test_ignored_paths_found_once_cost_nothing_after(
-    ignoring: Path, calls: list[list[str]]
+    ignoring: Path, git_calls: list[list[str]]
 ) -> None:
     ignored = IgnoredPaths(ignoring)
     assert ignored.relevant(["build/out.o", "debug.log", "vendor/new.py"]) == []
-    assert len(calls) == 2  # the patterns, then the index for what they matched
-    calls.clear()
+    assert len(git_calls) == 2  # the patterns, then the index for what they matched
+    git_calls.clear()
     burst = [f"build/gen/{i}.o" for i in range(100)] + ["debug.log", "build"]
     assert ignored.relevant(burst) == []
     assert ignored.not_known_ignored(burst) == []
-    assert calls == []
+    assert git_calls == []
     # vendor/ holds a tracked file: its paths are asked about each time, never dropped blindly
     assert ignored.not_known_ignored(["vendor/new.py", "vendor/other.py", "vendor/lib.py"]) == [
         "vendor/lib.py", "vendor/other.py",
