@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.commands import arguments
 from autocommit.output import note
 
 HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    arguments.add_target(parser)
     parser.add_argument(
         "into",  # not "directory": that is the global -C option's
         metavar="DIR",
         nargs="?",
         help="where to put it (default: <repo>-run-<id> beside the repository); must not exist",
     )
-    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+    arguments.add_tracking_uri(parser)
 
 
 def run(args: argparse.Namespace) -> int:

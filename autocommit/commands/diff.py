@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.commands import arguments
 
 HELP = "show the code difference between two runs or revisions (git diff options pass through)"
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="...",
         help="git diff options in one word each (--stat, -U5, --word-diff=color), then paths",
     )
-    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+    arguments.add_tracking_uri(parser)
 
 
 def split_arguments(extra: list[str]) -> tuple[str | None, list[str]]:

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import time
 
-from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.commands import arguments
 from autocommit.output import note, print_json
 
 HELP = "drop unpinned snapshots older than a cutoff (pinned runs' code always stays)"
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also unpin commits whose MLflow runs are all deleted (asks the tracking server)",
     )
-    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+    arguments.add_tracking_uri(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from autocommit.commands.show import TRACKING_URI_HELP
+from autocommit.commands import arguments
 from autocommit.output import note, print_json
 
 HELP = "make the working tree a run's or revision's code, after saving the current tree"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    arguments.add_target(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+    arguments.add_tracking_uri(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,19 +6,16 @@ import argparse
 import dataclasses
 import datetime
 
+from autocommit.commands import arguments
 from autocommit.output import print_json
 
 HELP = "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left out"
 
-TRACKING_URI_HELP = (
-    "the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, else MLflow's default)"
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    arguments.add_target(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
+    arguments.add_tracking_uri(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,19 @@
+"""Arguments several commands share, declared once so their help reads the same."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_target(parser: argparse.ArgumentParser) -> None:
+    """The ``RUN_ID|REV`` that show, checkout and restore act on."""
+    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+
+
+def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, "
+        "else MLflow's default)",
+    )
