@@ -66,7 +66,7 @@ class Daemon:
         self.files = DaemonFiles.of(worktree)
         self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
         self.ignored = IgnoredPaths(worktree.root)
-        self.pipes = GitPipes(worktree.root, kept=True)  # used by the snapshot thread only
+        self.pipes = GitPipes(worktree, kept=True)  # used by the snapshot thread only
         self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
         self.started = time.time()
         self.watch_mode = "starting"

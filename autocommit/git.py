@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ _BASE_OPTIONS = (
 )  # fmt: skip
 
 ZERO_OID = "0" * 40
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 
 # File descriptors every git child started in this context inherits (see children_inherit).
 _inherited_fds: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(

@@ -1,17 +1,20 @@
-"""Reading git objects through one long-lived ``git cat-file --batch`` process.
+"""Reading git objects: loose ones directly, others through one ``git cat-file --batch``.
 
-A snapshot looks up HEAD, the shadow tip and a few trees; one process answering them
-all costs less than a process per lookup.
+A snapshot looks up HEAD, the shadow tip and a few trees. Those autocommit wrote itself
+are mostly loose objects, read without starting git; for the rest one process answering
+them all costs less than a process per lookup, and questions can be asked ahead of the
+answers being needed (:meth:`ObjectReader.ask`) so that git works while Python does.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 from autocommit import git
 from autocommit.errors import GitCommandError
@@ -19,13 +22,15 @@ from autocommit.errors import GitCommandError
 TREE_MODE = "40000"
 GITLINK_MODE = "160000"
 SYMLINK_MODE = "120000"
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # The empty tree, which git knows without storing it, by object id length (SHA-1, SHA-256).
 _EMPTY_TREES = {
     40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
     64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
 }
 _KEPT_ENTRIES = 50_000  # tree entries kept by a reader (a few MiB), whatever the trees' sizes
+
+
+Found = tuple[str, str, bytes]  # an object's id, type and content
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:
 
     A commit autocommit has just written is loose, so reading it back costs no process.
     """
-    if not _OBJECT_ID.fullmatch(sha):
+    if not git.OBJECT_ID.fullmatch(sha):
         return None
     try:
         data = zlib.decompress((objects_dir / sha[:2] / sha[2:]).read_bytes())
@@ -99,10 +104,12 @@ def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:
 class ObjectReader:
     """Answers object lookups by name (a sha, ``HEAD``, a ref) until closed."""
 
-    def __init__(self, root: Path, *, kept: bool = False) -> None:
+    def __init__(self, root: Path, objects_dir: Path, *, kept: bool = False) -> None:
         self._root = root
+        self._objects_dir = objects_dir  # the repository's object store, for loose objects
         self._kept = kept  # serves many snapshots: see git.popen
         self._proc: subprocess.Popen[bytes] | None = None
+        self._waiting: list[list[Found | None]] = []  # questions sent, oldest first
         self._trees: dict[str, dict[str, TreeEntry]] = {}
         self._kept_entries = 0
 
@@ -123,39 +130,84 @@ class ObjectReader:
 
     def close(self) -> None:
         self.forget_trees()
+        self._waiting.clear()
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.communicate()  # closes its stdin: git exits
 
-    def read(self, name: str) -> tuple[str, str, bytes] | None:
+    def ask(self, name: str) -> Callable[[], Found | None]:
+        """Ask for the object ``name`` names (a sha, ``HEAD``, a ref) and take the answer
+        later, by calling the result: git looks it up meanwhile. None: there is none.
+
+        A loose object named by its id is read without git (autocommit's own commits and
+        trees mostly are loose); anything else is asked of ``git cat-file``.
+        """
+        loose = read_loose(self._objects_dir, name)
+        if loose is not None:
+            found = (name, *loose)
+            return lambda: found
+        slot: list[Found | None] = []
+        self._send(name)
+        self._waiting.append(slot)
+
+        def answer() -> Found | None:
+            while not slot:
+                self._receive()  # the answers to earlier questions come first
+            return slot[0]
+
+        return answer
+
+    def read(self, name: str) -> Found | None:
         """``(sha, type, body)`` of the object ``name`` names, or None when there is none."""
-        if self._proc is None or self._proc.poll() is not None:  # not started, or died idle
-            self._proc = git.popen(["cat-file", "--batch"], self._root, kept=self._kept)
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        assert stdin is not None and stdout is not None
-        try:
-            stdin.write(name.encode(errors="surrogateescape") + b"\n")
-            stdin.flush()
-        except BrokenPipeError:
-            header = b""
-        else:
-            header = stdout.readline()
-        if not header:
-            stderr = self._proc.communicate()[1].decode(errors="replace")
-            self._proc = None
-            raise GitCommandError(["cat-file", "--batch"], 128, stderr or "cat-file exited")
-        fields = header.split()
-        if len(fields) != 3:
-            return None  # "<name> missing" or "<name> ambiguous"
-        size = int(fields[2])
-        body = stdout.read(size + 1)[:size]
-        return fields[0].decode(), fields[1].decode(), body
+        return self.ask(name)()
+
+    def ask_commit(self, name: str) -> Callable[[], CommitInfo | None]:
+        """:meth:`ask` for a commit."""
+        answer = self.ask(name)
+
+        def commit() -> CommitInfo | None:
+            found = answer()
+            return parse_commit(found[0], found[2]) if found and found[1] == "commit" else None
+
+        return commit
 
     def commit(self, name: str) -> CommitInfo | None:
-        found = self.read(name)
-        if found is None or found[1] != "commit":
-            return None
-        return parse_commit(found[0], found[2])
+        return self.ask_commit(name)()
+
+    def _send(self, name: str) -> None:
+        if self._proc is None or self._proc.poll() is not None:  # not started, or died idle
+            self._waiting.clear()
+            self._proc = git.popen(["cat-file", "--batch"], self._root, kept=self._kept)
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(name.encode(errors="surrogateescape") + b"\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            self._failed()
+
+    def _receive(self) -> None:
+        """Read the answer to the oldest question still waiting for one."""
+        if self._proc is None or not self._waiting:
+            raise GitCommandError(["cat-file", "--batch"], 128, "the question was lost")
+        stdout = self._proc.stdout
+        assert stdout is not None
+        header = stdout.readline()
+        if not header:
+            self._failed()
+        slot = self._waiting.pop(0)
+        fields = header.split()
+        if len(fields) != 3:
+            slot.append(None)  # "<name> missing" or "<name> ambiguous"
+            return
+        size = int(fields[2])
+        body = stdout.read(size + 1)[:size]
+        slot.append((fields[0].decode(), fields[1].decode(), body))
+
+    def _failed(self) -> NoReturn:
+        proc, self._proc = self._proc, None
+        self._waiting.clear()
+        stderr = proc.communicate()[1].decode(errors="replace") if proc else ""
+        raise GitCommandError(["cat-file", "--batch"], 128, stderr or "cat-file exited")
 
     def tree(self, sha: str) -> dict[str, TreeEntry] | None:
         """The entries of the tree ``sha`` (a full object id: trees never change, so the
@@ -167,7 +219,7 @@ class ObjectReader:
         if found is None or found[1] != "tree":
             return None
         entries = parse_tree(found[2], len(found[0]) // 2)
-        if _OBJECT_ID.fullmatch(sha):
+        if git.OBJECT_ID.fullmatch(sha):
             if self._kept_entries + len(entries) > _KEPT_ENTRIES:
                 self.forget_trees()
             self._trees[sha] = entries

@@ -1,7 +1,8 @@
 """The git processes a snapshot talks to through pipes, and keeping them between snapshots.
 
-A snapshot reads objects (``cat-file --batch``), writes trees (``mktree --batch``) and
-hashes changed files (``hash-object --stdin-paths``). Each costs a process start, a few
+A snapshot reads objects (``cat-file --batch``), writes trees (``mktree --batch``),
+hashes changed files (``hash-object --stdin-paths``), writes commits (``hash-object -t
+commit``) and moves refs (``update-ref --stdin``). Each costs a process start, a few
 milliseconds, per snapshot; the watch daemon keeps one set for its whole life instead
 (``kept=True``). A kept process sees every object and ref written after it started, but
 reads git's configuration and attribute files only once: the hasher is started anew after
@@ -15,8 +16,11 @@ from pathlib import Path
 from types import TracebackType
 
 from autocommit import git
+from autocommit.commit_object import CommitWriter
 from autocommit.errors import GitCommandError
 from autocommit.objects import ObjectReader
+from autocommit.refs import RefUpdater
+from autocommit.repo import Worktree
 from autocommit.tree_edit import TreeWriter
 
 _CHUNK = 256  # paths per write: git's answers must not fill the pipe while we still write
@@ -66,12 +70,16 @@ class BlobHasher:
 
 
 class GitPipes:
-    """An object reader, a tree writer and a blob hasher for one working tree."""
+    """An object reader, a tree writer, a blob hasher and a commit writer for one working
+    tree."""
 
-    def __init__(self, root: Path, *, kept: bool = False) -> None:
-        self.reader = ObjectReader(root, kept=kept)
+    def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
+        root = worktree.root
+        self.reader = ObjectReader(root, worktree.common_dir / "objects", kept=kept)
         self.trees = TreeWriter(root, kept=kept)
         self.blobs = BlobHasher(root, kept=kept)
+        self.commits = CommitWriter(root, worktree.state_dir, kept=kept)
+        self.refs = RefUpdater(root)  # one process per update, started ahead of it
 
     def __enter__(self) -> GitPipes:
         return self
@@ -91,5 +99,5 @@ class GitPipes:
         self.reader.forget_trees()
 
     def close(self) -> None:
-        for process in (self.reader, self.trees, self.blobs):
+        for process in (self.reader, self.trees, self.blobs, self.commits, self.refs):
             process.close()

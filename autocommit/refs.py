@@ -6,15 +6,18 @@ All of autocommit's refs live under ``refs/autocommit/`` so that ``git branch``,
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from autocommit import git
+from autocommit.errors import GitCommandError
 from autocommit.repo import Worktree
 
 NAMESPACE = "refs/autocommit/"
 SHADOW_PREFIX = NAMESPACE + "heads/"
 PIN_PREFIX = NAMESPACE + "pins/"
 DETACHED_PREFIX = NAMESPACE + "detached/"
+SNAPSHOT_MESSAGE = "autocommit: snapshot"  # the reflog message of every snapshot
 
 
 def shadow_ref(worktree: Worktree, head_ref: str | None) -> str:
@@ -30,6 +33,19 @@ def shadow_ref(worktree: Worktree, head_ref: str | None) -> str:
     if worktree.linked_id is None:
         return DETACHED_PREFIX + "HEAD"
     return DETACHED_PREFIX + "worktrees/" + worktree.linked_id
+
+
+def read_loose_ref(worktree: Worktree, ref: str) -> str | None:
+    """The object id in ``ref``'s loose ref file (a branch or one of autocommit's refs),
+    read without starting git; None when there is no such file (a packed ref, a reftable
+    repository): ask git then. git replaces a ref file whole, so it is never half read."""
+    if not ref.startswith(("refs/heads/", NAMESPACE)):
+        return None  # other refs may live in the worktree's own git dir
+    try:
+        text = (worktree.common_dir / ref).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if git.OBJECT_ID.fullmatch(text) else None
 
 
 def pin_ref(commit: str) -> str:
@@ -49,18 +65,51 @@ def compare_and_swap(cwd: Path, ref: str, new: str, old: str | None, message: st
     return proc.returncode == 0
 
 
-def swap_and_pin(
-    cwd: Path, ref: str, new: str, old: str | None, message: str, pins: list[str]
-) -> bool:
-    """:func:`compare_and_swap` and pin ``pins``, in one transaction: all or nothing.
+class RefUpdater:
+    """``git update-ref --stdin``, started ahead of the update so that its start-up
+    overlaps with the snapshot being made; one transaction per process (all or nothing).
 
-    ``ref`` must have a reflog already (``--create-reflog`` would give each pin one too).
+    Every update gets the reflog message :data:`SNAPSHOT_MESSAGE` (git takes it when it
+    starts; the summary of each snapshot is in its commit message). The refs must have
+    reflogs already where they are wanted: see :func:`compare_and_swap`.
     """
-    lines = [f"update {ref} {new} {old or git.ZERO_OID}\n"]
-    lines += [f"update {pin_ref(commit)} {commit}\n" for commit in pins]
-    proc = git.run(["update-ref", "-m", message, "--stdin"], cwd,
-                   input="".join(lines).encode(), check=False)  # fmt: skip
-    return proc.returncode == 0
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self._proc is None:
+            # Not holding the snapshot lock (kept=True): an idle update-ref does nothing,
+            # and one whose snapshot was killed reads the end of its input and exits.
+            args = ["update-ref", "-m", SNAPSHOT_MESSAGE, "--stdin"]
+            self._proc = git.popen(args, self._root, kept=True)
+
+    def swap_and_pin(self, ref: str, new: str, old: str | None, pins: list[str]) -> bool:
+        """:func:`compare_and_swap` ``ref`` and pin ``pins``; False when ``ref`` moved."""
+        return self._apply([f"update {ref} {new} {old or git.ZERO_OID}", *_pin_lines(pins)])
+
+    def pin(self, pins: list[str]) -> None:
+        """:func:`pin` each of ``pins``."""
+        if not self._apply(_pin_lines(pins)):
+            raise GitCommandError(["update-ref", "--stdin"], 128, f"cannot pin {pins}")
+
+    def _apply(self, lines: list[str]) -> bool:
+        self.start()
+        proc, self._proc = self._proc, None
+        assert proc is not None
+        proc.communicate("".join(line + "\n" for line in lines).encode())
+        return proc.returncode == 0
+
+    def close(self) -> None:
+        """End a process started for nothing: with no input git changes nothing."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.communicate()
+
+
+def _pin_lines(commits: list[str]) -> list[str]:
+    return [f"update {pin_ref(commit)} {commit}" for commit in commits]
 
 
 def pin_seen(worktree: Worktree, commit: str) -> bool:

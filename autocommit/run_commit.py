@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from autocommit import git
+from autocommit.commit_object import commit_text, object_id, write_commits
 from autocommit.objects import read_loose
 from autocommit.repo import Worktree
-from autocommit.snapshot import Snapshot
+from autocommit.snapshot import CommitToPin, Snapshot
 
 SNAPSHOT_TRAILER = "Autocommit-Snapshot"
 
@@ -39,41 +40,46 @@ class PinnedRun:
                    None if changes is None else str(changes))  # fmt: skip
 
 
-def _identity_env(role: str, line: str) -> dict[str, str]:
-    """``Name <email> 1700000000 +0000`` → GIT_<ROLE>_NAME/EMAIL/DATE."""
-    name, _, rest = line.partition(" <")
-    email, _, date = rest.partition("> ")
-    return {
-        f"GIT_{role}_NAME": name,
-        f"GIT_{role}_EMAIL": email,
-        f"GIT_{role}_DATE": date,
-    }
+def commit_text_of(worktree: Worktree, commit: str) -> bytes:
+    """The raw text of ``commit``: read from its loose object, else asked of git."""
+    loose = read_loose(worktree.common_dir / "objects", commit)
+    if loose is not None and loose[0] == "commit":
+        return loose[1]
+    return git.run(["cat-file", "commit", commit], worktree.root).stdout
+
+
+def run_commit_text(snap: Snapshot, snapshot_text: bytes) -> bytes | None:
+    """The text of ``snap``'s run commit, given the snapshot's own (``snapshot_text``);
+    None when the snapshot is its own run commit (it is HEAD, or on top of HEAD alone)."""
+    header, _, message = snapshot_text.decode(errors="surrogateescape").partition("\n\n")
+    fields = dict(line.split(" ", 1) for line in header.splitlines() if " " in line)
+    parents = [line.removeprefix("parent ") for line in header.splitlines()
+               if line.startswith("parent ")]  # fmt: skip
+    own_parents = [snap.head] if snap.head else []
+    if not snap.dirty or parents == own_parents:
+        return None
+    message = message.rstrip("\n") + f"\n{SNAPSHOT_TRAILER}: {snap.commit}\n"
+    return commit_text(snap.tree, own_parents, fields["author"], fields["committer"], message)
+
+
+def run_commit_to_pin(
+    worktree: Worktree, snap: Snapshot, snapshot_text: bytes | None
+) -> CommitToPin:
+    """``snap``'s run commit, with its text to write (``snapshot_text``: the snapshot's
+    own text when at hand, else it is read)."""
+    if not snap.dirty:
+        return CommitToPin(snap.commit)  # clean: HEAD itself
+    if snapshot_text is None:
+        snapshot_text = commit_text_of(worktree, snap.commit)
+    text = run_commit_text(snap, snapshot_text)
+    if text is None:
+        return CommitToPin(snap.commit)
+    return CommitToPin(object_id("commit", text, snap.commit), text)
 
 
 def run_commit(worktree: Worktree, snap: Snapshot) -> str:
-    """The commit to tag and pin for a run started at ``snap``."""
-    if not snap.dirty:
-        return snap.commit  # clean: HEAD itself
-    loose = read_loose(worktree.common_dir / "objects", snap.commit)
-    if loose is not None and loose[0] == "commit":
-        body = loose[1]
-    else:
-        body = git.run(["cat-file", "commit", snap.commit], worktree.root).stdout
-    header, _, message = body.decode(errors="surrogateescape").partition("\n\n")
-    fields = [line.split(" ", 1) for line in header.splitlines() if " " in line]
-    parents = [value for key, value in fields if key == "parent"]
-    own_parents = [snap.head] if snap.head else []
-    if parents == own_parents:
-        return snap.commit  # already on top of HEAD alone
-    env = {}
-    for key, value in fields:
-        if key in ("author", "committer"):
-            env.update(_identity_env(key.upper(), value))
-    message = message.rstrip("\n") + f"\n{SNAPSHOT_TRAILER}: {snap.commit}\n"
-    parent_args = [arg for p in own_parents for arg in ("-p", p)]
-    return git.out(
-        ["commit-tree", "--no-gpg-sign", snap.tree, *parent_args, "-F", "-"],
-        worktree.root,
-        input=message.encode(errors="surrogateescape"),
-        env=env,
-    )
+    """The commit to tag and pin for a run started at ``snap``, written if need be."""
+    wanted = run_commit_to_pin(worktree, snap, None)
+    if wanted.text is not None:
+        write_commits(worktree.root, worktree.state_dir, [wanted.text])
+    return wanted.commit

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
     from autocommit.config import Settings
     from autocommit.repo import Worktree
     from autocommit.run_commit import PinnedRun
-    from autocommit.snapshot import Snapshot
+    from autocommit.snapshot import CommitToPin, Snapshot
 
 COMMIT = "autocommit.commit"
 HEAD = "autocommit.head"
@@ -179,9 +179,8 @@ class RunPin:
 
     The commit is the snapshot's tree on top of HEAD (:mod:`autocommit.run_commit`), so
     the pin keeps the run's code and nothing of the work-in-progress chain before it.
-    Handed to the engine (``take_snapshot(pin=...)``), it is made while the snapshot is
-    recorded and pinned in the same ref update; the change summary runs in ``pool``
-    meanwhile.
+    Handed to the engine (``take_snapshot(pin=...)``), it is written with the snapshot
+    and pinned in the same ref update; the change summary runs in ``pool`` meanwhile.
     """
 
     def __init__(self, worktree: Worktree, pool: Executor) -> None:
@@ -192,30 +191,37 @@ class RunPin:
         self.newly_pinned = False
         self.changes: Future[str] | None = None
 
-    def __call__(self, snap: Snapshot) -> str:
-        """Make ``snap``'s run commit (the caller pins it) and start its change summary."""
+    def __call__(self, snap: Snapshot, text: bytes | None) -> CommitToPin:
+        """``snap``'s run commit for the engine to write and pin (``text``: the snapshot's
+        commit text when it is new); starts the change summary."""
         from autocommit import refs
-        from autocommit.run_commit import run_commit
+        from autocommit.run_commit import run_commit_to_pin
+        from autocommit.snapshot import CommitToPin
 
         worktree = self._worktree
         self.changes = self._pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
         made = _run_commits.get(snap.commit)
-        if made is None or not refs.pin_seen(worktree, made):  # a pin keeps it in the store
-            made = run_commit(worktree, snap)
-        self.commit = made
-        self.newly_pinned = not refs.pin_seen(worktree, made)
+        if made is not None and refs.pin_seen(worktree, made):  # a pin keeps it in the store
+            wanted = CommitToPin(made)
+        else:
+            wanted = run_commit_to_pin(worktree, snap, text)
+        self.commit = wanted.commit
+        self.newly_pinned = not refs.pin_seen(worktree, wanted.commit)
         self.made_for = snap.commit
         if len(_run_commits) >= 64:
             _run_commits.clear()
-        _run_commits[snap.commit] = made
-        return made
+        _run_commits[snap.commit] = wanted.commit
+        return wanted
 
     def ensure(self, snap: Snapshot) -> None:
         """Make and pin ``snap``'s run commit, unless that was done as it was recorded."""
         from autocommit import refs
+        from autocommit.commit_object import write_commits
 
         if self.made_for != snap.commit:
-            self(snap)
+            wanted = self(snap, None)
+            if wanted.text is not None:
+                write_commits(self._worktree.root, self._worktree.state_dir, [wanted.text])
             if self.newly_pinned:
                 refs.pin(self._worktree.root, self.commit, "autocommit: pinned for an MLflow run")
 
@@ -283,9 +289,9 @@ def _diffstat(worktree: Worktree, snap: Snapshot) -> str:
     from autocommit.objects import empty_tree
 
     base = snap.head or empty_tree(snap.commit)
-    stat = git.out(
+    stat = git.out(  # the tree: the commit may not be written yet
         ["diff", "--no-ext-diff", "--no-textconv", "--stat=160,100", "--stat-count=30",
-         "--compact-summary", base, snap.commit],
+         "--compact-summary", base, snap.tree],
         worktree.root,
     )  # fmt: skip
     lines = [line.strip() for line in stat.splitlines() if line.strip()]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from autocommit import config, git, refs, snapshot_state
+from autocommit.commit_object import Identity, commit_text, object_id, remove_stale_texts
 from autocommit.config import Settings
 from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
@@ -44,6 +45,7 @@ MAX_INCREMENTAL_PATHS = 2000
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
 SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
+AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of snapshots
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def take_snapshot(
     *,
     lock_timeout: float = 60.0,
     pipes: GitPipes | None = None,
-    pin: Callable[[Snapshot], str] | None = None,
+    pin: Pinner | None = None,
 ) -> Snapshot:
     """Snapshot the working tree and advance its shadow branch.
 
@@ -89,15 +91,16 @@ def take_snapshot(
     everything. Never touches the user's index, HEAD, branches, stash or files.
     ``pipes``: git processes kept between snapshots (made with ``kept=True``); by
     default each snapshot starts and ends its own. ``pin``: called with the snapshot
-    about to be recorded, returns a commit to keep alive (``refs/autocommit/pins/<sha>``),
-    pinned in the same ref update that moves the shadow branch.
+    about to be recorded, names a commit to keep alive (``refs/autocommit/pins/<sha>``),
+    written with the snapshot and pinned in the same ref update that moves the shadow
+    branch.
     """
     settings = settings or config.load(worktree.root)
     changed = None if paths is None else [str(p) for p in paths]
     try:
         with (
             snapshot_lock(worktree, lock_timeout),
-            contextlib.nullcontext(pipes) if pipes else GitPipes(worktree.root) as used,
+            contextlib.nullcontext(pipes) if pipes else GitPipes(worktree) as used,
         ):
             return _Snapshotter(worktree, settings, used, pin).take(changed)
     except GitCommandError as exc:
@@ -144,10 +147,23 @@ def head_ref_of(worktree: Worktree) -> str | None:
 
 
 @dataclass(frozen=True)
+class CommitToPin:
+    """A commit to keep alive, and its text when it is still to be written."""
+
+    commit: str
+    text: bytes | None = None
+
+
+Pinner = Callable[["Snapshot", "bytes | None"], CommitToPin]
+"""Names the commit to pin for a snapshot, given the snapshot's commit text when that
+commit is about to be written (None: it exists already)."""
+
+
+@dataclass(frozen=True)
 class _GitSettings:
     file_mode: bool  # core.fileMode
     symlinks: bool  # core.symlinks
-    author: dict[str, str]  # the user when git knows them; the committer is autocommit
+    author: Identity  # the user when git knows them; the committer is autocommit
 
 
 @functools.lru_cache(maxsize=8)
@@ -164,12 +180,7 @@ def _git_settings(root: Path, inputs: str) -> _GitSettings:
     return _GitSettings(
         file_mode=_git_bool(found.get("core.filemode", "true")),
         symlinks=_git_bool(found.get("core.symlinks", "true")),
-        author={
-            "GIT_AUTHOR_NAME": found.get("user.name") or "autocommit",
-            "GIT_AUTHOR_EMAIL": found.get("user.email") or "autocommit@localhost",
-            "GIT_COMMITTER_NAME": "autocommit",
-            "GIT_COMMITTER_EMAIL": "autocommit@localhost",
-        },
+        author=Identity.of(found.get("user.name", ""), found.get("user.email", ""), AUTOCOMMIT),
     )
 
 
@@ -183,7 +194,7 @@ class _Snapshotter:
         worktree: Worktree,
         settings: Settings,
         pipes: GitPipes,
-        pin: Callable[[Snapshot], str] | None,
+        pin: Pinner | None,
     ) -> None:
         self.wt = worktree
         self.pin = pin
@@ -197,11 +208,14 @@ class _Snapshotter:
 
     def take(self, changed: list[str] | None) -> Snapshot:
         self.index.remove_stale_lock()
+        remove_stale_texts(self.wt.state_dir)
         head_ref = head_ref_of(self.wt)
         shadow = refs.shadow_ref(self.wt, head_ref)
-        # The branch read above, not HEAD again: the user may be switching branches now.
-        head = self.reader.commit(head_ref or "HEAD")
+        read_head, read_tip = self._ask_commits(head_ref, shadow)
+        self.pipes.commits.start()  # their start-up overlaps with the scan
+        self.pipes.refs.start()
         tree, skipped_map, reconciled = self.stage(changed)
+        head = read_head()
         skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
         head_sha = head.sha if head else None
 
@@ -211,7 +225,7 @@ class _Snapshotter:
 
         if head is not None and tree == head.tree:
             return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
-        tip = self.reader.commit(shadow)
+        tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
         for _ in range(_REF_ATTEMPTS):
             if (
                 tip is not None
@@ -222,39 +236,57 @@ class _Snapshotter:
                     result(tip.sha, True, False, "unchanged since the last snapshot")
                 )
             summary = self.summary(tip.tree if tip else head.tree if head else None, tree)
-            commit = self.commit(tree, tip, head, summary, skipped)
-            snap = result(commit, True, True, summary)
-            if self._record(snap, tip.sha if tip else None):
+            text = self.commit_text(tree, tip, head, summary, skipped)
+            snap = result(object_id("commit", text, tree), True, True, summary)
+            pins = self._pins_for(snap, text)
+            self.pipes.commits.write([text, *(p.text for p in pins if p.text is not None)])
+            if self._record(snap, tip.sha if tip else None, [p.commit for p in pins]):
                 return snap
             tip = self._tip_after_failed_update(shadow)
         raise AutocommitError(
             f"{shadow} keeps moving or stays locked", "try again; nothing of yours was changed"
         )
 
-    def _pins_for(self, snap: Snapshot) -> list[str]:
+    def _ask_commits(
+        self, head_ref: str | None, shadow: str
+    ) -> tuple[Callable[[], CommitInfo | None], Callable[[], CommitInfo | None]]:
+        """HEAD's commit and the shadow tip, asked for now and read after the scan: git,
+        when it has to be asked (packed refs and objects), looks them up meanwhile."""
+        # The branch read above, not HEAD again: the user may be switching branches now.
+        head = (refs.read_loose_ref(self.wt, head_ref) if head_ref else None) or head_ref
+        tip = refs.read_loose_ref(self.wt, shadow) or shadow
+        return self.reader.ask_commit(head or "HEAD"), self.reader.ask_commit(tip)
+
+    def _pins_for(self, snap: Snapshot, text: bytes | None) -> list[CommitToPin]:
         """What the caller asks to pin for ``snap``, unless it is pinned already."""
         if self.pin is None:
             return []
-        commit = self.pin(snap)
-        return [] if refs.pin_seen(self.wt, commit) else [commit]
+        wanted = self.pin(snap, text)
+        return [] if refs.pin_seen(self.wt, wanted.commit) else [wanted]
 
     def _pinned(self, snap: Snapshot) -> Snapshot:
         """``snap`` (an existing commit), with what the caller asks pinned."""
-        for commit in self._pins_for(snap):
-            refs.pin(self.root, commit)
+        pins = self._pins_for(snap, None)
+        texts = [p.text for p in pins if p.text is not None]
+        if texts:
+            self.pipes.commits.write(texts)
+        if pins:
+            self.pipes.refs.pin([p.commit for p in pins])
         return snap
 
-    def _record(self, snap: Snapshot, old: str | None) -> bool:
+    def _record(self, snap: Snapshot, old: str | None, pins: list[str]) -> bool:
         """Move the shadow branch to ``snap`` unless it moved from ``old``; pin with it."""
-        pins = self._pins_for(snap)
-        message = f"autocommit: {snap.summary}"
-        if pins and (self.wt.common_dir / "logs" / snap.shadow_ref).is_file():
-            return refs.swap_and_pin(self.root, snap.shadow_ref, snap.commit, old, message, pins)
+        if self._has_reflog(snap.shadow_ref):
+            return self.pipes.refs.swap_and_pin(snap.shadow_ref, snap.commit, old, pins)
+        message = refs.SNAPSHOT_MESSAGE
         if not refs.compare_and_swap(self.root, snap.shadow_ref, snap.commit, old, message):
             return False
-        for commit in pins:  # the branch's first snapshot: its reflog is created above
-            refs.pin(self.root, commit)
+        if pins:  # the branch's first snapshot: its reflog is created above
+            self.pipes.refs.pin(pins)
         return True
+
+    def _has_reflog(self, ref: str) -> bool:
+        return (self.wt.common_dir / "logs" / ref).is_file()
 
     def stage(self, changed: list[str] | None) -> tuple[str, dict[str, str], bool]:
         """The working tree's tree, the files left out, and whether it was a full scan."""
@@ -323,27 +355,24 @@ class _Snapshotter:
         parts = git.nul_split(out)
         return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
-    def commit(
+    def commit_text(
         self,
         tree: str,
         tip: CommitInfo | None,
         head: CommitInfo | None,
         summary: str,
         skipped: tuple[Skipped, ...],
-    ) -> str:
-        """A snapshot commit: parents are the previous snapshot and, when it moved, HEAD."""
+    ) -> bytes:
+        """A snapshot commit: parents are the previous snapshot and, when it moved, HEAD.
+        Authored by the user (as git knows them), committed by autocommit."""
         parents = [tip.sha] if tip else []
         if head is not None and (tip is None or tip.trailers.get(HEAD_TRAILER) != head.sha):
             parents.append(head.sha)
         message = f"autocommit: {summary}\n\n{HEAD_TRAILER}: {head.sha if head else UNBORN}\n"
         message += "".join(s.trailer() + "\n" for s in skipped)
-        parent_args = [arg for p in parents for arg in ("-p", p)]
-        return git.out(
-            ["commit-tree", "--no-gpg-sign", tree, *parent_args, "-F", "-"],
-            self.root,
-            input=message.encode(errors="surrogateescape"),
-            env=_git_settings(self.root, self.inputs).author,
-        )
+        now = time.time()
+        author = _git_settings(self.root, self.inputs).author
+        return commit_text(tree, parents, author.line(now), AUTOCOMMIT.line(now), message)
 
     def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:
         """The shadow tip after a failed compare-and-swap, once any stale ref lock is gone.

@@ -76,7 +76,7 @@ def measure(files: int) -> dict[str, list[float]]:
         worktree = find_worktree(root)
         settings = config.load(root)  # loaded once, as the daemon does
         take_snapshot(worktree, settings=settings)
-        with GitPipes(root, kept=True) as pipes:
+        with GitPipes(worktree, kept=True) as pipes:
             incremental, naive = _alternate(
                 root,
                 one_change_rounds,

@@ -8,9 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
-    """Run real git as a user would (no scrubbing): returns stdout text."""
-    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+def git(
+    cwd: Path,
+    *args: str,
+    input: bytes | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run real git as a user would (no scrubbing): returns stdout text. ``env``: variables
+    added to the environment."""
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                          check=False, env={**os.environ, **env} if env else None)  # fmt: skip
     if check and proc.returncode != 0:
         raise AssertionError(
             f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()}"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from autocommit.repo import find_worktree
-from autocommit.run_commit import run_commit
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.run_commit import run_commit, run_commit_to_pin
+from autocommit.snapshot import CommitToPin, Snapshot, take_snapshot
 from tests.gitutil import git
 
 
@@ -21,9 +21,9 @@ def test_every_kind_of_snapshot_gets_its_pin(repo: Path) -> None:
     worktree = find_worktree(repo)
     asked: list[Snapshot] = []
 
-    def pin(snap: Snapshot) -> str:
+    def pin(snap: Snapshot, text: bytes | None) -> CommitToPin:
         asked.append(snap)
-        return run_commit(worktree, snap)
+        return run_commit_to_pin(worktree, snap, text)
 
     clean = take_snapshot(worktree, pin=pin)  # the snapshot is HEAD: pinned as is
     (repo / "train.py").write_text("lr = 0.2\n")
@@ -39,6 +39,35 @@ def test_every_kind_of_snapshot_gets_its_pin(repo: Path) -> None:
     logs = repo / ".git" / "logs" / "refs" / "autocommit"
     assert not (logs / "pins").exists()  # pins get no reflog
     assert len((logs / "heads" / "main").read_text().splitlines()) == 2
+    git(repo, "fsck", "--strict", "--no-dangling")  # both commits written as git would
+
+
+def test_a_run_commit_written_with_its_snapshot_is_what_git_commit_tree_makes(repo: Path) -> None:
+    worktree = find_worktree(repo)
+    (repo / "train.py").write_text("lr = 0.6\n")
+    take_snapshot(worktree)  # the chain's first snapshot
+    (repo / "train.py").write_text("lr = 0.7\n")
+    made: list[CommitToPin] = []
+
+    def pin(snap: Snapshot, text: bytes | None) -> CommitToPin:
+        made.append(run_commit_to_pin(worktree, snap, text))
+        return made[-1]
+
+    snap = take_snapshot(worktree, pin=pin)
+    assert made[0].text is not None  # written along with the snapshot
+    raw = git(repo, "cat-file", "commit", snap.commit)
+    header, _, message = raw.partition("\n\n")
+    fields = dict(line.split(" ", 1) for line in header.splitlines())
+    env: dict[str, str] = {}
+    for role in ("author", "committer"):
+        name, _, rest = fields[role].partition(" <")
+        email, _, date = rest.partition("> ")
+        prefix = f"GIT_{role.upper()}_"
+        env.update({prefix + "NAME": name, prefix + "EMAIL": email, prefix + "DATE": date})
+    message = message.rstrip("\n") + f"\nAutocommit-Snapshot: {snap.commit}"
+    by_git = git(repo, "commit-tree", snap.tree, "-p", snap.head or "", "-m", message, env=env)
+    assert made[0].commit == by_git.strip()
+    assert _pins(repo) == {f"refs/autocommit/pins/{by_git.strip()}": by_git.strip()}
 
 
 def test_a_failing_pin_records_no_snapshot(repo: Path) -> None:
@@ -48,7 +77,7 @@ def test_a_failing_pin_records_no_snapshot(repo: Path) -> None:
     before = git(repo, "rev-parse", "autocommit/heads/main").strip()
     (repo / "train.py").write_text("lr = 0.5\n")
 
-    def broken(snap: Snapshot) -> str:
+    def broken(snap: Snapshot, text: bytes | None) -> CommitToPin:
         raise RuntimeError("no run commit")
 
     with pytest.raises(RuntimeError, match="no run commit"):

@@ -21,7 +21,7 @@ from tests.gitutil import git
 
 @pytest.fixture
 def pipes(repo: Path) -> Iterator[GitPipes]:
-    kept = GitPipes(repo, kept=True)
+    kept = GitPipes(find_worktree(repo), kept=True)
     yield kept
     kept.close()
 
@@ -69,7 +69,8 @@ def test_kept_processes_never_hold_the_snapshot_lock(repo: Path, pipes: GitPipes
     take_snapshot(worktree, pipes=pipes)
     (repo / "train.py").write_text("lr = 0.8\n")
     take_snapshot(worktree, ["train.py"], pipes=pipes)
-    assert len(_kept_git_processes()) == 3  # reader, tree writer, hasher: all still running
+    # Reader, tree writer, blob hasher, commit writer: all still running.
+    assert len(_kept_git_processes()) == 4
     (repo / "train.py").write_text("lr = 0.85\n")
     other = subprocess.run([sys.executable, "-m", "autocommit", "snapshot"], cwd=repo,
                            capture_output=True, text=True, timeout=20)  # fmt: skip

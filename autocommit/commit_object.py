@@ -1,0 +1,151 @@
+"""Commit objects: their text, their id, and writing several with one git process.
+
+A snapshot that tags an MLflow run writes two commits: the snapshot and the run commit,
+which names the snapshot's id in a trailer (:mod:`autocommit.run_commit`). Made with
+``git commit-tree``, that is two processes one after the other. Here the text of both is
+made first, the snapshot's id computed from it, and ``git hash-object -t commit
+--stdin-paths`` writes both in one go; the ids git answers are checked against ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autocommit import git
+from autocommit.errors import GitCommandError
+
+STALE_TEXT_AGE = 600.0  # seconds: a commit text this old was left by a killed process
+_TEXT_PREFIX = "commit-"
+# Characters git strips from both ends of a name or an email (``crud`` in git's ident.c).
+_CRUD = ".,:;<>\"\\'"
+# Characters that would end the name or email early in a commit header: left out.
+_DELIMITERS = str.maketrans("", "", "<>\n")
+
+
+def _without_crud(text: str) -> str:
+    """``text`` as git writes it into an identity line."""
+    stripped = text.strip("".join(chr(c) for c in range(33)) + _CRUD)
+    return stripped.translate(_DELIMITERS)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who wrote a commit, as git writes it: ``Name <email>`` (the date comes later)."""
+
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, name: str, email: str, fallback: Identity) -> Identity:
+        """The identity git would write for ``name`` and ``email``; ``fallback`` where
+        either would come out empty (git refuses an empty name)."""
+        clean_name, clean_email = _without_crud(name), _without_crud(email)
+        if not clean_name or not clean_email:
+            return fallback
+        return cls(clean_name, clean_email)
+
+    def line(self, when: float) -> str:
+        """``Name <email> <seconds> <+hhmm>`` at ``when`` in the local time zone."""
+        seconds = int(when)
+        offset = time.localtime(seconds).tm_gmtoff // 60
+        sign = "-" if offset < 0 else "+"
+        hours, minutes = divmod(abs(offset), 60)
+        return f"{self.name} <{self.email}> {seconds} {sign}{hours:02d}{minutes:02d}"
+
+
+def commit_text(tree: str, parents: list[str], author: str, committer: str, message: str) -> bytes:
+    """The raw commit object, byte for byte what ``git commit-tree`` writes for these."""
+    header = [f"tree {tree}", *(f"parent {p}" for p in parents)]
+    header += [f"author {author}", f"committer {committer}"]
+    return ("\n".join(header) + "\n\n" + message).encode(errors="surrogateescape")
+
+
+def object_id(kind: str, body: bytes, like: str) -> str:
+    """The id git gives ``body`` as a ``kind`` object in a repository whose ids look like
+    ``like`` (SHA-1 ids have 40 hex digits, SHA-256 ids 64)."""
+    algorithm = hashlib.sha256 if len(like) == 64 else hashlib.sha1
+    return algorithm(f"{kind} {len(body)}\0".encode() + body).hexdigest()
+
+
+class CommitWriter:
+    """``git hash-object -t commit -w --stdin-paths``: writes commit objects, several per
+    request, through one process (kept between requests like the other pipes)."""
+
+    def __init__(self, root: Path, state_dir: Path, *, kept: bool = False) -> None:
+        self._root = root
+        self._state_dir = state_dir  # where the texts wait for git to read them
+        self._kept = kept
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start git now, so that its start-up overlaps with whatever comes before."""
+        if self._proc is None or self._proc.poll() is not None:
+            args = ["hash-object", "-t", "commit", "-w", "--no-filters", "--stdin-paths"]
+            self._proc = git.popen(args, self._root, kept=self._kept)
+
+    def write(self, bodies: list[bytes]) -> list[str]:
+        """Store each commit text; returns their ids."""
+        expected: list[str] = []
+        paths: list[str] = []
+        try:
+            for body in bodies:
+                fd, path = tempfile.mkstemp(prefix=_TEXT_PREFIX, dir=self._state_dir)
+                paths.append(path)
+                with os.fdopen(fd, "wb") as file:
+                    file.write(body)
+            self.start()
+            written = self._request(paths)
+        finally:
+            for path in paths:
+                os.unlink(path)
+        like = written[0] if written else ""
+        expected = [object_id("commit", body, like) for body in bodies]
+        if written != expected:
+            raise GitCommandError(["hash-object", "-t", "commit"], 128,
+                                  f"git stored {written}, expected {expected}")  # fmt: skip
+        return written
+
+    def _request(self, paths: list[str]) -> list[str]:
+        assert self._proc is not None
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        lines: list[bytes] = []
+        try:
+            stdin.write("".join(git.c_quote(p) + "\n" for p in paths).encode())
+            stdin.flush()
+            lines = [stdout.readline() for _ in paths]
+        except BrokenPipeError:
+            pass
+        if len(lines) != len(paths) or not all(line.strip() for line in lines):
+            proc, self._proc = self._proc, None
+            stderr = proc.communicate()[1].decode(errors="replace")
+            raise GitCommandError(["hash-object", "-t", "commit"], proc.returncode or 128, stderr)
+        return [line.decode().strip() for line in lines]
+
+    def close(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.communicate()  # closes its stdin: git exits
+
+
+def write_commits(root: Path, state_dir: Path, texts: list[bytes]) -> list[str]:
+    """Store each commit text with a git process of its own; returns their ids."""
+    with contextlib.closing(CommitWriter(root, state_dir)) as writer:
+        return writer.write(texts)
+
+
+def remove_stale_texts(state_dir: Path) -> None:
+    """Delete commit texts a killed process left behind (live ones are seconds old)."""
+    cutoff = time.time() - STALE_TEXT_AGE
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(state_dir):
+            if entry.name.startswith(_TEXT_PREFIX) and entry.stat().st_mtime < cutoff:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
