@@ -27,6 +27,7 @@ _EMPTY_TREES = {
     40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
     64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
 }
+_KEPT_COMMITS = 256  # commits never change: the latest ones read are kept, by id
 _KEPT_ENTRIES = 50_000  # tree entries kept by a reader (a few MiB), whatever the trees' sizes
 
 
@@ -48,6 +49,9 @@ class TreeEntry:
     @property
     def is_tree(self) -> bool:
         return self.mode == TREE_MODE
+
+
+_commits: dict[str, CommitInfo] = {}  # by id, for every reader of this process
 
 
 def parse_commit(sha: str, body: bytes) -> CommitInfo:
@@ -162,12 +166,21 @@ class ObjectReader:
         return self.ask(name)()
 
     def ask_commit(self, name: str) -> Callable[[], CommitInfo | None]:
-        """:meth:`ask` for a commit."""
+        """:meth:`ask` for a commit (commits read before, by id, are not read again)."""
+        known = _commits.get(name)
+        if known is not None:
+            return lambda: known
         answer = self.ask(name)
 
         def commit() -> CommitInfo | None:
             found = answer()
-            return parse_commit(found[0], found[2]) if found and found[1] == "commit" else None
+            if found is None or found[1] != "commit":
+                return None
+            info = parse_commit(found[0], found[2])
+            if len(_commits) >= _KEPT_COMMITS:
+                _commits.clear()
+            _commits[info.sha] = info
+            return info
 
         return commit
 

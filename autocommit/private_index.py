@@ -49,17 +49,16 @@ class PrivateIndex:
 
         The copy keeps the file's mtime: git's racy-timestamp check compares entries
         against it, so a file changed in the same instant the user's index was written
-        is still re-hashed.
+        is still re-hashed. Copied in place: only a full scan reads the private index, and
+        each one (under the snapshot lock) starts by copying it again, so a copy cut short
+        by a crash is never read.
         """
         self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.worktree.state_dir / "index.seed"
         try:
-            shutil.copy2(self.worktree.git_dir / "index", temporary)
+            shutil.copy2(self.worktree.git_dir / "index", self.path)
         except FileNotFoundError:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)  # no commits yet: start from an empty index
-            return
-        os.replace(temporary, self.path)
 
     def stage_everything(self, rules: ExclusionRules) -> dict[str, str]:
         """``git add -A`` minus the exclusions; returns the files left out, and why.

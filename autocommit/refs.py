@@ -35,17 +35,39 @@ def shadow_ref(worktree: Worktree, head_ref: str | None) -> str:
     return DETACHED_PREFIX + "worktrees/" + worktree.linked_id
 
 
-def read_loose_ref(worktree: Worktree, ref: str) -> str | None:
-    """The object id in ``ref``'s loose ref file (a branch or one of autocommit's refs),
-    read without starting git; None when there is no such file (a packed ref, a reftable
-    repository): ask git then. git replaces a ref file whole, so it is never half read."""
+def read_ref(worktree: Worktree, ref: str) -> str | None:
+    """The object id ``ref`` (a branch or one of autocommit's refs) points to, read from
+    its loose ref file, else from ``packed-refs``, without starting git. None when it is
+    in neither (no such ref, another ref store): ask git then.
+
+    git replaces ref files whole, and a loose ref wins over a packed one, as for git.
+    """
     if not ref.startswith(("refs/heads/", NAMESPACE)):
         return None  # other refs may live in the worktree's own git dir
     try:
         text = (worktree.common_dir / ref).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return _packed_ref(worktree, ref)
     except (OSError, UnicodeDecodeError):
         return None
     return text if git.OBJECT_ID.fullmatch(text) else None
+
+
+def _packed_ref(worktree: Worktree, ref: str) -> str | None:
+    """``ref``'s line in ``packed-refs`` (``<object id> <ref>``), if it has one."""
+    try:
+        data = (worktree.common_dir / "packed-refs").read_bytes()
+    except OSError:
+        return None
+    needle = b" " + ref.encode() + b"\n"
+    found = data.find(needle)
+    while found != -1:
+        line_start = data.rfind(b"\n", 0, found) + 1
+        sha = data[line_start:found].decode("ascii", errors="replace")
+        if git.OBJECT_ID.fullmatch(sha):
+            return sha
+        found = data.find(needle, found + 1)
+    return None
 
 
 def pin_ref(commit: str) -> str:

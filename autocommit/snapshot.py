@@ -113,7 +113,8 @@ def take_snapshot(
 
 
 _STORAGE_ERRORS = re.compile(
-    r"No space left|insufficient permission|Read-only file system|Permission denied|"
+    r"No space left|Out of diskspace|insufficient permission|Read-only file system|"
+    r"Permission denied|"
     r"unable to (write|create)|Disk quota",
     re.IGNORECASE,
 )
@@ -253,8 +254,8 @@ class _Snapshotter:
         """HEAD's commit and the shadow tip, asked for now and read after the scan: git,
         when it has to be asked (packed refs and objects), looks them up meanwhile."""
         # The branch read above, not HEAD again: the user may be switching branches now.
-        head = (refs.read_loose_ref(self.wt, head_ref) if head_ref else None) or head_ref
-        tip = refs.read_loose_ref(self.wt, shadow) or shadow
+        head = (refs.read_ref(self.wt, head_ref) if head_ref else None) or head_ref
+        tip = refs.read_ref(self.wt, shadow) or shadow
         return self.reader.ask_commit(head or "HEAD"), self.reader.ask_commit(tip)
 
     def _pins_for(self, snap: Snapshot, text: bytes | None) -> list[CommitToPin]:
