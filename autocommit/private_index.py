@@ -60,20 +60,25 @@ class PrivateIndex:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)  # no commits yet: start from an empty index
 
-    def stage_everything(self, rules: ExclusionRules) -> dict[str, str]:
-        """``git add -A`` minus the exclusions; returns the files left out, and why.
+    def stage_everything(self, rules: ExclusionRules) -> tuple[str, dict[str, str]]:
+        """``git add -A`` minus the exclusions, then ``write-tree``; returns the tree and
+        the files left out, and why.
 
         The untracked files are listed first, so the exclusions apply before git reads
         them; the kept ones are added by name (``add -A`` would walk the directories a
         second time). Listing them (a walk of the directories) and staging the tracked
         files (``add -u``, a stat of each) run side by side: both start from the seed,
-        and ``add -u`` changes no path from untracked to tracked or back.
+        and ``add -u`` changes no path from untracked to tracked or back. While the walk
+        goes on, the tree of the tracked files is written: it is the answer whenever the
+        walk finds nothing to add, and otherwise the next ``write-tree`` reuses its
+        subtrees.
         """
         listing_args = ["ls-files", "-z", "--others", "--exclude-standard"]
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The context carries the snapshot lock to the thread's git child.
             listing = pool.submit(contextvars.copy_context().run, self._git, listing_args)
             unreadable = self._add(["add", "-u", "--ignore-errors"], [])
+            tree = self.write_tree()
             untracked = git.nul_split(listing.result())
         kept, skipped = rules.partition(self.root, untracked)
         left_out = {s.path: s.reason for s in skipped}
@@ -86,7 +91,9 @@ class PrivateIndex:
         for path, why in unreadable.items():
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
-        return left_out
+        if kept or vanished:  # the index changed since its tree was written
+            tree = self.write_tree()
+        return tree, left_out
 
     def _add_untracked(self, paths: list[str]) -> dict[str, str]:
         """Add untracked files by name; returns the ones git could not read, and why."""

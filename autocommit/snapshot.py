@@ -319,8 +319,7 @@ class _Snapshotter:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
         self.index.reseed_from_user_index()
-        skipped = self.index.stage_everything(self.rules)
-        tree = self.index.write_tree()
+        tree, skipped = self.index.stage_everything(self.rules)
         core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
