@@ -13,7 +13,9 @@ import contextvars
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from autocommit import git
 from autocommit.errors import GitCommandError
@@ -22,11 +24,29 @@ from autocommit.lock import snapshot_lock
 from autocommit.repo import Worktree
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What a full scan staged: the tree, the files left out (and why), and the untracked
+    files it added."""
+
+    tree: str
+    left_out: dict[str, str]
+    untracked: list[str]
+
+
+@dataclass(frozen=True)
+class _Staging:
+    tree: str
+    unreadable: dict[str, str]  # path → why git could not read it
+    untracked: list[str]  # the untracked files added
+
+
 class PrivateIndex:
     def __init__(self, worktree: Worktree) -> None:
         self.worktree = worktree
         self.root = worktree.root
         self.path = worktree.state_dir / "index"
+        self.seed = worktree.state_dir / "index.seed"  # the user's index, as copied
 
     @property
     def env(self) -> dict[str, str]:
@@ -45,55 +65,85 @@ class PrivateIndex:
             os.unlink(str(self.path) + ".lock")
 
     def reseed_from_user_index(self) -> None:
-        """Replace the private index by a copy of the user's index.
+        """Start the private index afresh from a copy of the user's index (the seed).
 
         The copy keeps the file's mtime: git's racy-timestamp check compares entries
         against it, so a file changed in the same instant the user's index was written
-        is still re-hashed. Copied in place: only a full scan reads the private index, and
-        each one (under the snapshot lock) starts by copying it again, so a copy cut short
-        by a crash is never read.
+        is still re-hashed. The private index starts as a hard link to the seed: git
+        never writes an index in place (it writes a new file and renames it over the
+        old one), so the seed keeps the user's index as it was while the private index
+        changes. Only a full scan reads either, under the snapshot lock, and each one
+        starts here: a copy cut short by a crash is never read.
         """
         self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
         try:
-            shutil.copy2(self.worktree.git_dir / "index", self.path)
+            shutil.copy2(self.worktree.git_dir / "index", self.seed)
         except FileNotFoundError:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)  # no commits yet: start from an empty index
+                os.unlink(self.seed)  # no commits yet: start from an empty index
+            return
+        try:
+            os.link(self.seed, self.path)
+        except OSError:  # a file system without hard links
+            shutil.copy2(self.seed, self.path)
 
-    def stage_everything(self, rules: ExclusionRules) -> tuple[str, dict[str, str]]:
-        """``git add -A`` minus the exclusions, then ``write-tree``; returns the tree and
-        the files left out, and why.
+    def stage_everything(self, rules: ExclusionRules, guess: Sequence[str] = ()) -> Staged:
+        """``git add -A`` minus the exclusions, then ``write-tree``.
 
         The untracked files are listed first, so the exclusions apply before git reads
         them; the kept ones are added by name (``add -A`` would walk the directories a
-        second time). Listing them (a walk of the directories) and staging the tracked
-        files (``add -u``, a stat of each) run side by side: both start from the seed,
-        and ``add -u`` changes no path from untracked to tracked or back. While the walk
-        goes on, the tree of the tracked files is written: it is the answer whenever the
-        walk finds nothing to add, and otherwise the next ``write-tree`` reuses its
-        subtrees.
+        second time). The walk (``ls-files --others``, against the seed) runs beside the
+        staging of the private index: ``add -u`` for the tracked files, the untracked
+        files of ``guess`` (those the previous full scan added, which seldom change), and
+        ``write-tree``. When the walk finds what was guessed, that tree is the answer;
+        new untracked files are added and the tree written again (reusing its subtrees);
+        a wrong guess (a file since ignored or added to your index) starts over.
         """
         listing_args = ["ls-files", "-z", "--others", "--exclude-standard"]
+        seed_env = {"GIT_INDEX_FILE": str(self.seed)}
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The context carries the snapshot lock to the thread's git child.
-            listing = pool.submit(contextvars.copy_context().run, self._git, listing_args)
-            unreadable = self._add(["add", "-u", "--ignore-errors"], [])
-            tree = self.write_tree()
-            untracked = git.nul_split(listing.result())
+            run = contextvars.copy_context().run
+            listing = pool.submit(run, git.run, listing_args, self.root, env=seed_env)
+            staged = self._stage(rules, guess)
+            untracked = git.nul_split(listing.result().stdout)
         kept, skipped = rules.partition(self.root, untracked)
-        left_out = {s.path: s.reason for s in skipped}
-        if kept:
-            unreadable.update(self._add_untracked(kept))
+        kept_set = set(kept)
+        if not kept_set.issuperset(staged.untracked):
+            self.reseed_private_from_seed()
+            staged = self._stage(rules, kept)
+        missing = [p for p in kept if p not in set(staged.untracked)]
+        unreadable = dict(staged.unreadable)
+        if missing:
+            unreadable.update(self._add_untracked(missing))
         vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
         if vanished:  # deleted while git read them: record that
             self._git(["update-index", "--add", "--remove", "-z", "--stdin"],
                       git.nul_join(vanished))  # fmt: skip
+        left_out = {s.path: s.reason for s in skipped}
         for path, why in unreadable.items():
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
-        if kept or vanished:  # the index changed since its tree was written
-            tree = self.write_tree()
-        return tree, left_out
+        tree = self.write_tree() if missing or vanished else staged.tree
+        return Staged(tree, left_out, kept)
+
+    def reseed_private_from_seed(self) -> None:
+        os.unlink(self.path)
+        try:
+            os.link(self.seed, self.path)
+        except OSError:
+            shutil.copy2(self.seed, self.path)
+
+    def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:
+        """``add -u``, the untracked files of ``guess`` the rules keep, ``write-tree``."""
+        unreadable = self._add(["add", "-u", "--ignore-errors"], [])
+        present = [p for p in guess if os.path.lexists(self.root / p)]
+        guessed, _ = rules.partition(self.root, present)
+        if guessed:
+            unreadable.update(self._add_untracked(guessed))
+        return _Staging(self.write_tree(), unreadable, guessed)
 
     def _add_untracked(self, paths: list[str]) -> dict[str, str]:
         """Add untracked files by name; returns the ones git could not read, and why."""

@@ -42,6 +42,7 @@ HEAD_TRAILER = "Autocommit-Head"
 SKIPPED_TRAILER = "Autocommit-Skipped"
 UNBORN = "unborn"
 MAX_INCREMENTAL_PATHS = 2000
+MAX_GUESSED_UNTRACKED = 2000  # untracked files remembered for the next full scan
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
 SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
@@ -313,21 +314,23 @@ class _Snapshotter:
                 state.tree, state.skipped = tree, skipped
                 snapshot_state.save(self.wt, state)
                 return tree, skipped, False
-        return (*self.full_scan(inputs), True)
+        return (*self.full_scan(inputs, state), True)
 
-    def full_scan(self, inputs: str) -> tuple[str, dict[str, str]]:
+    def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
         self.index.reseed_from_user_index()
-        tree, skipped = self.index.stage_everything(self.rules)
+        staged = self.index.stage_everything(self.rules, state.untracked if state else ())
         core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
-        snapshot_state.save(
-            self.wt,
-            SnapshotState(tree, inputs, index_stat, skipped, core.file_mode, core.symlinks),
-        )
-        return tree, skipped
+        untracked = staged.untracked if len(staged.untracked) <= MAX_GUESSED_UNTRACKED else []
+        kept = SnapshotState(
+            staged.tree, inputs, index_stat, staged.left_out,
+            file_mode=core.file_mode, symlinks=core.symlinks, untracked=untracked,
+        )  # fmt: skip
+        snapshot_state.save(self.wt, kept)
+        return staged.tree, staged.left_out
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
         """One line: how many files changed since ``old_tree``, naming the first three."""

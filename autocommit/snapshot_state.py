@@ -28,6 +28,7 @@ class SnapshotState:
     skipped: dict[str, str] = field(default_factory=dict)  # path → why it was left out
     file_mode: bool = True  # core.fileMode: trust the executable bit
     symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
+    untracked: list[str] = field(default_factory=list)  # what the last full scan added
 
 
 def stat_key(path: Path) -> list[int] | None:
@@ -66,6 +67,7 @@ def load(worktree: Worktree) -> SnapshotState | None:
             skipped={str(k): str(v) for k, v in raw.get("skipped", {}).items()},
             file_mode=bool(raw.get("file_mode", True)),
             symlinks=bool(raw.get("symlinks", True)),
+            untracked=[str(p) for p in raw.get("untracked", [])],
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
