@@ -10,7 +10,6 @@ made first, the snapshot's id computed from it, and ``git hash-object -t commit
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from autocommit import git
 from autocommit.errors import GitCommandError
+from autocommit.objects import object_id
 
 STALE_TEXT_AGE = 600.0  # seconds: a commit text this old was left by a killed process
 _TEXT_PREFIX = "commit-"
@@ -65,13 +65,6 @@ def commit_text(tree: str, parents: list[str], author: str, committer: str, mess
     header = [f"tree {tree}", *(f"parent {p}" for p in parents)]
     header += [f"author {author}", f"committer {committer}"]
     return ("\n".join(header) + "\n\n" + message).encode(errors="surrogateescape")
-
-
-def object_id(kind: str, body: bytes, like: str) -> str:
-    """The id git gives ``body`` as a ``kind`` object in a repository whose ids look like
-    ``like`` (SHA-1 ids have 40 hex digits, SHA-256 ids 64)."""
-    algorithm = hashlib.sha256 if len(like) == 64 else hashlib.sha1
-    return algorithm(f"{kind} {len(body)}\0".encode() + body).hexdigest()
 
 
 class CommitWriter:

@@ -8,6 +8,7 @@ answers being needed (:meth:`ObjectReader.ask`) so that git works while Python d
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -84,6 +85,13 @@ def parse_tree(body: bytes, oid_bytes: int) -> dict[str, TreeEntry]:
 def empty_tree(like: str) -> str:
     """The empty tree's id in the repository whose object ids look like ``like``."""
     return _EMPTY_TREES[len(like)]
+
+
+def object_id(kind: str, body: bytes, like: str) -> str:
+    """The id git gives ``body`` as a ``kind`` object in a repository whose ids look like
+    ``like`` (SHA-1 ids have 40 hex digits, SHA-256 ids 64)."""
+    algorithm = hashlib.sha256 if len(like) == 64 else hashlib.sha1
+    return algorithm(f"{kind} {len(body)}\0".encode() + body).hexdigest()
 
 
 def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from autocommit import git
-from autocommit.commit_object import commit_text, object_id, write_commits
-from autocommit.objects import read_loose
+from autocommit.commit_object import commit_text, write_commits
+from autocommit.objects import object_id, read_loose
 from autocommit.repo import Worktree
 from autocommit.snapshot import CommitToPin, Snapshot
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from autocommit import config, git, refs, snapshot_state
-from autocommit.commit_object import Identity, commit_text, object_id, remove_stale_texts
+from autocommit.commit_object import Identity, commit_text, remove_stale_texts
 from autocommit.config import Settings
 from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, diff_trees, empty_tree
+from autocommit.objects import CommitInfo, diff_trees, empty_tree, object_id
 from autocommit.pipes import GitPipes
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree

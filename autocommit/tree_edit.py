@@ -13,7 +13,9 @@ from pathlib import Path
 
 from autocommit import git
 from autocommit.errors import GitCommandError
-from autocommit.objects import TREE_MODE, ObjectReader, TreeEntry
+from autocommit.objects import GITLINK_MODE, TREE_MODE, ObjectReader, TreeEntry, object_id
+
+_CHUNK = 256  # trees per write: git's answers must not fill the pipe while we still write
 
 
 class MissingTree(Exception):
@@ -92,9 +94,14 @@ class TreeEditor:
 
 
 class TreeWriter:
-    """``git mktree --batch``: one tree per request, its id read back before the next.
+    """``git mktree --batch``: writes the edited trees of a snapshot in one request.
 
-    Started on first use, and again after it died; ``kept`` as for :func:`git.popen`.
+    A parent tree names its subtrees' ids, so asking git for one tree at a time costs a
+    round trip per level. Instead each tree's id is computed here from its canonical
+    form (entries in git's order, a subtree sorting as if its name ended in ``/``), all
+    trees are sent at once, deepest first, and the ids git answers are checked against
+    ours. Started on first use, and again after it died; ``kept`` as for
+    :func:`git.popen`.
     """
 
     def __init__(self, root: Path, *, kept: bool = False) -> None:
@@ -104,39 +111,36 @@ class TreeWriter:
 
     def write(self, node: _Node) -> str | None:
         """The id of ``node``'s tree; None when it is empty (git stores no empty trees)."""
-        lines: list[bytes] = []
-        for name, entry in node.entries.items():
-            if isinstance(entry, _Node):
-                sha = self.write(entry)
-                if sha is None:
-                    continue
-                entry = TreeEntry(TREE_MODE, sha)
-            kind = {"40000": "tree", "160000": "commit"}.get(entry.mode, "blob")
-            line = f"{entry.mode} {kind} {entry.sha}\t{name}"
-            lines.append(line.encode(errors="surrogateescape") + b"\0")
-        if not lines:
-            return None
-        return self._request(b"".join(lines) + b"\0")
+        requests: list[bytes] = []
+        expected: list[str] = []
+        root = _plan(node, requests, expected)
+        for start in range(0, len(requests), _CHUNK):
+            answered = self._request(requests[start : start + _CHUNK])
+            if answered != expected[start : start + _CHUNK]:
+                raise GitCommandError(["mktree", "--batch"], 128,
+                                      f"git wrote {answered}, expected {expected}")  # fmt: skip
+        return root
 
-    def _request(self, data: bytes) -> str:
+    def _request(self, trees: list[bytes]) -> list[str]:
         fresh = self._proc is None or self._proc.poll() is not None  # else kept from before
         if self._proc is None or fresh:
             self._proc = git.popen(["mktree", "-z", "--batch"], self._root, kept=self._kept)
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
+        lines: list[bytes] = []
         try:
-            stdin.write(data)
+            stdin.write(b"".join(trees))
             stdin.flush()
-            line = stdout.readline()
+            lines = [stdout.readline() for _ in trees]
         except BrokenPipeError:
-            line = b""
-        if not line.strip():
+            pass
+        if len(lines) != len(trees) or not all(line.strip() for line in lines):
             proc, self._proc = self._proc, None
             stderr = proc.communicate()[1].decode(errors="replace")
             if not fresh:  # mktree never looks for packs written since it started (a gc)
-                return self._request(data)
+                return self._request(trees)
             raise GitCommandError(["mktree", "--batch"], proc.returncode or 128, stderr)
-        return line.decode().strip()
+        return [line.decode().strip() for line in lines]
 
     def empty_tree(self) -> str:
         return git.out(["mktree"], self._root, input=b"")
@@ -145,3 +149,41 @@ class TreeWriter:
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.communicate()  # closes its stdin: git exits
+
+
+def _plan(node: _Node, requests: list[bytes], expected: list[str]) -> str | None:
+    """Add ``node``'s tree and its edited subtrees (first) to ``requests`` for mktree,
+    their ids to ``expected``; returns ``node``'s id (None: empty, git stores none)."""
+    entries: list[tuple[str, TreeEntry]] = []
+    for name, entry in node.entries.items():
+        if isinstance(entry, _Node):
+            sha = _plan(entry, requests, expected)
+            if sha is None:
+                continue
+            entry = TreeEntry(TREE_MODE, sha)
+        entries.append((name, entry))
+    if not entries:
+        return None
+    lines = []
+    for name, entry in entries:
+        kind = {TREE_MODE: "tree", GITLINK_MODE: "commit"}.get(entry.mode, "blob")
+        lines.append(f"{entry.mode} {kind} {entry.sha}\t{name}".encode(errors="surrogateescape"))
+    requests.append(b"\0".join(lines) + b"\0\0")
+    sha = tree_id(entries)
+    expected.append(sha)
+    return sha
+
+
+def tree_id(entries: list[tuple[str, TreeEntry]]) -> str:
+    """The id of the tree holding ``entries``, computed as git computes it."""
+
+    def order(item: tuple[str, TreeEntry]) -> bytes:
+        name = item[0].encode(errors="surrogateescape")
+        return name + b"/" if item[1].is_tree else name
+
+    body = b"".join(
+        f"{entry.mode} ".encode() + name.encode(errors="surrogateescape") + b"\0"
+        + bytes.fromhex(entry.sha)
+        for name, entry in sorted(entries, key=order)
+    )  # fmt: skip
+    return object_id("tree", body, entries[0][1].sha)

@@ -43,3 +43,29 @@ def test_questions_asked_ahead_get_their_own_answers(repo: Path) -> None:
         commit = by_name()
         assert commit is not None and (commit.sha, commit.tree) == (head, tree)
         assert reader.commit(head) == commit  # read again: the same
+
+
+def test_tree_ids_computed_for_one_request_agree_with_git(repo: Path) -> None:
+    from autocommit.objects import GITLINK_MODE, TreeEntry
+    from autocommit.tree_edit import TreeWriter, _Node
+
+    blob = git(repo, "hash-object", "-w", "--stdin", input=b"x\n").strip()
+    link = git(repo, "hash-object", "-w", "--stdin", input=b"target").strip()
+    head = _rev(repo, "HEAD")
+    inner = _Node({"deep.txt": TreeEntry("100644", blob)})
+    # A directory sorts as if its name ended in "/": after "a-b" and "a.b", before "a0".
+    names = ["a0", "a.b", "a-b", "ä ü", "run.sh", "link", "sub", "tab\there", "b"]
+    root = _Node({name: TreeEntry("100644", blob) for name in names})
+    root.entries.update({"a": inner, "run.sh": TreeEntry("100755", blob),
+                         "link": TreeEntry("120000", link), "sub": TreeEntry(GITLINK_MODE, head),
+                         "empty": _Node()})  # fmt: skip
+    writer = TreeWriter(repo)
+    try:
+        sha = writer.write(root)  # raises if git's ids differ from the computed ones
+    finally:
+        writer.close()
+    assert sha is not None
+    listed = git(repo, "ls-tree", "--name-only", "-z", sha).split("\0")[:-1]
+    assert listed == ["a-b", "a.b", "a", "a0", "b", "link", "run.sh", "sub", "tab\there", "ä ü"]
+    assert git(repo, "cat-file", "-t", f"{sha}:a").strip() == "tree"
+    git(repo, "fsck", "--strict", "--no-dangling")
