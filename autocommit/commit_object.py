@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from autocommit import git
 from autocommit.errors import GitCommandError
 from autocommit.objects import object_id
+from autocommit.piped import PipedGit
 
 STALE_TEXT_AGE = 600.0  # seconds: a commit text this old was left by a killed process
 _TEXT_PREFIX = "commit-"
@@ -72,60 +72,38 @@ class CommitWriter:
     request, through one process (kept between requests like the other pipes)."""
 
     def __init__(self, root: Path, state_dir: Path, *, kept: bool = False) -> None:
-        self._root = root
         self._state_dir = state_dir  # where the texts wait for git to read them
-        self._kept = kept
-        self._proc: subprocess.Popen[bytes] | None = None
+        args = ["hash-object", "-t", "commit", "-w", "--no-filters", "--stdin-paths"]
+        self._git = PipedGit(root, args, kept=kept)
 
     def start(self) -> None:
         """Start git now, so that its start-up overlaps with whatever comes before."""
-        if self._proc is None or self._proc.poll() is not None:
-            args = ["hash-object", "-t", "commit", "-w", "--no-filters", "--stdin-paths"]
-            self._proc = git.popen(args, self._root, kept=self._kept)
+        self._git.start()
 
-    def write(self, bodies: list[bytes]) -> list[str]:
+    def write(self, texts: list[bytes]) -> list[str]:
         """Store each commit text; returns their ids."""
-        expected: list[str] = []
         paths: list[str] = []
         try:
-            for body in bodies:
+            for text in texts:
                 fd, path = tempfile.mkstemp(prefix=_TEXT_PREFIX, dir=self._state_dir)
                 paths.append(path)
                 with os.fdopen(fd, "wb") as file:
-                    file.write(body)
-            self.start()
-            written = self._request(paths)
+                    file.write(text)
+            request = "".join(git.c_quote(p) + "\n" for p in paths).encode()
+            written = self._git.ask(request, len(paths))
         finally:
             for path in paths:
                 os.unlink(path)
-        like = written[0] if written else ""
-        expected = [object_id("commit", body, like) for body in bodies]
+        if written is None:
+            raise self._git.failure()
+        expected = [object_id("commit", text, written[0]) for text in texts]
         if written != expected:
             raise GitCommandError(["hash-object", "-t", "commit"], 128,
                                   f"git stored {written}, expected {expected}")  # fmt: skip
         return written
 
-    def _request(self, paths: list[str]) -> list[str]:
-        assert self._proc is not None
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        assert stdin is not None and stdout is not None
-        lines: list[bytes] = []
-        try:
-            stdin.write("".join(git.c_quote(p) + "\n" for p in paths).encode())
-            stdin.flush()
-            lines = [stdout.readline() for _ in paths]
-        except BrokenPipeError:
-            pass
-        if len(lines) != len(paths) or not all(line.strip() for line in lines):
-            proc, self._proc = self._proc, None
-            stderr = proc.communicate()[1].decode(errors="replace")
-            raise GitCommandError(["hash-object", "-t", "commit"], proc.returncode or 128, stderr)
-        return [line.decode().strip() for line in lines]
-
     def close(self) -> None:
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            proc.communicate()  # closes its stdin: git exits
+        self._git.close()
 
 
 def write_commits(root: Path, state_dir: Path, texts: list[bytes]) -> list[str]:

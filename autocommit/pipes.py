@@ -11,14 +11,13 @@ every full scan, which is what a change of either leads to.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from types import TracebackType
 
 from autocommit import git
 from autocommit.commit_object import CommitWriter
-from autocommit.errors import GitCommandError
 from autocommit.objects import ObjectReader
+from autocommit.piped import PipedGit
 from autocommit.refs import RefUpdater
 from autocommit.repo import Worktree
 from autocommit.tree_edit import TreeWriter
@@ -28,45 +27,25 @@ _CHUNK = 256  # paths per write: git's answers must not fill the pipe while we s
 
 class BlobHasher:
     """``git hash-object -w --stdin-paths``: blob ids of working-tree files, through git's
-    clean filters and eol conversion. Started on first use, and again after it died."""
+    clean filters and eol conversion."""
 
     def __init__(self, root: Path, *, kept: bool = False) -> None:
-        self._root = root
-        self._kept = kept
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._git = PipedGit(root, ["hash-object", "-w", "--stdin-paths"], kept=kept)
 
     def hash(self, paths: list[str]) -> list[str]:
         """The blob id of each path (relative to the top of the working tree)."""
         ids: list[str] = []
         for start in range(0, len(paths), _CHUNK):
-            ids += self._request(paths[start : start + _CHUNK])
+            chunk = paths[start : start + _CHUNK]
+            request = "".join(git.c_quote(p) + "\n" for p in chunk)
+            answers = self._git.ask(request.encode(errors="surrogateescape"), len(chunk))
+            if answers is None:  # git stops at a file it cannot read (deleted meanwhile)
+                raise self._git.failure()
+            ids += answers
         return ids
 
-    def _request(self, paths: list[str]) -> list[str]:
-        if self._proc is None or self._proc.poll() is not None:  # not started, or died idle
-            args = ["hash-object", "-w", "--stdin-paths"]
-            self._proc = git.popen(args, self._root, kept=self._kept)
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        assert stdin is not None and stdout is not None
-        data = "".join(git.c_quote(p) + "\n" for p in paths).encode(errors="surrogateescape")
-        lines: list[bytes] = []
-        try:
-            stdin.write(data)
-            stdin.flush()
-            lines = [stdout.readline() for _ in paths]
-        except BrokenPipeError:
-            pass
-        if len(lines) != len(paths) or not all(line.strip() for line in lines):
-            # git stops at the first file it cannot read (deleted meanwhile, unreadable)
-            proc, self._proc = self._proc, None
-            stderr = proc.communicate()[1].decode(errors="replace")
-            raise GitCommandError(["hash-object", "--stdin-paths"], proc.returncode or 128, stderr)
-        return [line.decode().strip() for line in lines]
-
     def close(self) -> None:
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            proc.communicate()  # closes its stdin: git exits
+        self._git.close()
 
 
 class GitPipes:

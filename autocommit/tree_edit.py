@@ -7,13 +7,13 @@ the repository (an index of 100k files costs tens of milliseconds just to read).
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocommit import git
 from autocommit.errors import GitCommandError
 from autocommit.objects import GITLINK_MODE, TREE_MODE, ObjectReader, TreeEntry, object_id
+from autocommit.piped import PipedGit
 
 _CHUNK = 256  # trees per write: git's answers must not fill the pipe while we still write
 
@@ -106,8 +106,7 @@ class TreeWriter:
 
     def __init__(self, root: Path, *, kept: bool = False) -> None:
         self._root = root
-        self._kept = kept
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._git = PipedGit(root, ["mktree", "-z", "--batch"], kept=kept)
 
     def write(self, node: _Node) -> str | None:
         """The id of ``node``'s tree; None when it is empty (git stores no empty trees)."""
@@ -122,33 +121,20 @@ class TreeWriter:
         return root
 
     def _request(self, trees: list[bytes]) -> list[str]:
-        fresh = self._proc is None or self._proc.poll() is not None  # else kept from before
-        if self._proc is None or fresh:
-            self._proc = git.popen(["mktree", "-z", "--batch"], self._root, kept=self._kept)
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        assert stdin is not None and stdout is not None
-        lines: list[bytes] = []
-        try:
-            stdin.write(b"".join(trees))
-            stdin.flush()
-            lines = [stdout.readline() for _ in trees]
-        except BrokenPipeError:
-            pass
-        if len(lines) != len(trees) or not all(line.strip() for line in lines):
-            proc, self._proc = self._proc, None
-            stderr = proc.communicate()[1].decode(errors="replace")
-            if not fresh:  # mktree never looks for packs written since it started (a gc)
-                return self._request(trees)
-            raise GitCommandError(["mktree", "--batch"], proc.returncode or 128, stderr)
-        return [line.decode().strip() for line in lines]
+        fresh = self._git.start()
+        answers = self._git.ask(b"".join(trees), len(trees))
+        if answers is not None:
+            return answers
+        failure = self._git.failure()
+        if not fresh:  # mktree never looks for packs written since it started (a gc)
+            return self._request(trees)
+        raise failure
 
     def empty_tree(self) -> str:
         return git.out(["mktree"], self._root, input=b"")
 
     def close(self) -> None:
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            proc.communicate()  # closes its stdin: git exits
+        self._git.close()
 
 
 def _plan(node: _Node, requests: list[bytes], expected: list[str]) -> str | None:
