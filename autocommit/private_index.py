@@ -76,14 +76,13 @@ class PrivateIndex:
         starts here: a copy cut short by a crash is never read.
         """
         self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        for old in (self.path, self.seed):  # a new file costs less than one truncated
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
         try:
             shutil.copy2(self.worktree.git_dir / "index", self.seed)
         except FileNotFoundError:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.seed)  # no commits yet: start from an empty index
-            return
+            return  # no commits yet: start from an empty index
         try:
             os.link(self.seed, self.path)
         except OSError:  # a file system without hard links

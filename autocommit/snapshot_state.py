@@ -58,8 +58,12 @@ def _path(worktree: Worktree) -> Path:
 
 
 def load(worktree: Worktree) -> SnapshotState | None:
+    """The saved state; None when there is none, or it was cut short by a crash."""
     try:
-        raw = json.loads(_path(worktree).read_text(encoding="utf-8"))
+        text, _, digest = _path(worktree).read_text(encoding="utf-8").rpartition("\n")
+        if hashlib.sha1(text.encode()).hexdigest() != digest:
+            return None
+        raw = json.loads(text)
         return SnapshotState(
             tree=str(raw["tree"]),
             inputs=str(raw["inputs"]),
@@ -74,11 +78,21 @@ def load(worktree: Worktree) -> SnapshotState | None:
 
 
 def save(worktree: Worktree, state: SnapshotState) -> None:
-    """Write atomically (a crash leaves the old state or the new one, never half)."""
-    path = _path(worktree)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
-    os.replace(temporary, path)
+    """Write the state, followed by a checksum: a write cut short by a crash reads as no
+    state at all (the next snapshot is a full scan).
+
+    Written over the old state without truncating it first: on ext4 a file truncated to
+    nothing, or renamed over another, is flushed to disk when closed, which cost more
+    than the rest of saving.
+    """
+    text = json.dumps(asdict(state))
+    data = (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
+    fd = os.open(_path(worktree), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def forget(worktree: Worktree) -> None:

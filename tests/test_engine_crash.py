@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from autocommit import snapshot_state
 from autocommit.repo import find_worktree
 from autocommit.snapshot import take_snapshot
 from tests.engineutil import assert_exact
@@ -117,10 +118,17 @@ def test_damaged_private_files_are_rebuilt(repo: Path) -> None:
     assert_exact(repo, take_snapshot(worktree, ["train.py"]).tree)  # needs no index
     (repo / "train.py").write_text("lr = 4\n")
     assert_exact(repo, take_snapshot(worktree).tree)  # re-seeds it
+    # A state cut short by a crash (its checksum no longer matches) reads as none.
+    take_snapshot(worktree, [])
+    whole = (state_dir / "state.json").read_bytes()
+    (state_dir / "state.json").write_bytes(whole[: len(whole) // 2] + b"x" * (len(whole) // 2))
+    assert snapshot_state.load(worktree) is None
+    take_snapshot(worktree)
     # The state names a tree that is not in the object store (pruned, say).
-    state = (state_dir / "state.json").read_text()
-    tree = take_snapshot(worktree, []).tree
-    (state_dir / "state.json").write_text(state.replace(tree, "1" * 40))
+    state = snapshot_state.load(worktree)
+    assert state is not None
+    state.tree = "1" * 40
+    snapshot_state.save(worktree, state)
     (repo / "train.py").write_text("lr = 9\n")
     snap = take_snapshot(worktree, ["train.py"])
     assert snap.reconciled
