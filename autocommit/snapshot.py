@@ -77,7 +77,7 @@ class Snapshot:
 
 def take_snapshot(
     worktree: Worktree,
-    paths: Iterable[str] | None = None,
+    paths: Iterable[str | os.PathLike[str]] | None = None,
     settings: Settings | None = None,
     *,
     lock_timeout: float = 60.0,

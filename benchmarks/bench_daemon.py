@@ -77,7 +77,7 @@ def _idle_cpu(process: psutil.Process) -> float:
     time.sleep(IDLE_SECONDS)
     after = process.cpu_times()
     used = (after.user + after.system) - (before.user + before.system)
-    return used * 60 / IDLE_SECONDS
+    return float(used * 60 / IDLE_SECONDS)
 
 
 def run(sizes: tuple[int, ...]) -> list[Row]:

@@ -86,7 +86,7 @@ def pinned(root: Path) -> set[str]:
 
 
 def _files(root: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".git")
         found.extend(Path(dirpath, name) for name in sorted(filenames))

@@ -38,7 +38,8 @@ def _blobs(root: Path, specs: list[str]) -> list[bytes | None]:
         input="".join(s + "\n" for s in specs).encode(),
         capture_output=True,
     )
-    data, pos, found = proc.stdout, 0, []
+    data, pos = proc.stdout, 0
+    found: list[bytes | None] = []
     for _ in specs:
         end = data.index(b"\n", pos)
         header = data[pos:end].split()

@@ -57,7 +57,7 @@ def test_snapshots_killed_at_random_instants(repo: Path) -> None:
         ready = context.Event()
         victim = context.Process(target=_snapshot_forever, args=(str(repo), kill, ready))
         victim.start()
-        assert ready.wait(30)
+        assert ready.wait(30) and victim.pid is not None
         time.sleep(rng.uniform(0, 0.12))
         if kill % 2:
             os.killpg(victim.pid, signal.SIGKILL)  # git children die too, mid-write

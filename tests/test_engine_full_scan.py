@@ -27,8 +27,13 @@ def _make_directory(repo: Path) -> None:
     _write(repo, "a.py/inner.py", "inner = 1\n")
 
 
-STEPS: list[tuple[str, Callable[[Path], None]]] = [
-    ("two untracked files", lambda r: (_write(r, "a.py", "a\n"), _write(r, "b.py", "b\n"))),
+def _two_untracked_files(repo: Path) -> None:
+    _write(repo, "a.py", "a\n")
+    _write(repo, "b.py", "b\n")
+
+
+STEPS: list[tuple[str, Callable[[Path], object]]] = [
+    ("two untracked files", _two_untracked_files),
     ("one more, guessed ones unchanged", lambda r: _write(r, "c/c.py", "c\n")),
     ("a guessed file edited", lambda r: _write(r, "a.py", "a2\n")),
     ("a guessed file ignored now", lambda r: _write(r, ".gitignore", "b.py\n")),

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def _branch(world: World, name: str) -> None:
     git(world.root, "checkout", "-q", *([] if exists else ["-b"]), name, check=False)
 
 
-_OPS = {
+_OPS: dict[str, Callable[..., None]] = {
     "write": _write,
     "append": _append,
     "delete": _delete,

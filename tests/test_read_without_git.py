@@ -38,7 +38,8 @@ def test_questions_asked_ahead_get_their_own_answers(repo: Path) -> None:
         by_name = reader.ask_commit("refs/heads/main")
         missing = reader.ask("refs/heads/nothing")
         by_id = reader.ask(tree)
-        assert by_id() is not None and by_id()[:2] == (tree, "tree")  # answered out of order
+        found = by_id()  # answered out of order
+        assert found is not None and found[:2] == (tree, "tree")
         assert missing() is None
         commit = by_name()
         assert commit is not None and (commit.sha, commit.tree) == (head, tree)

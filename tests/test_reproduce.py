@@ -290,12 +290,12 @@ def test_checkout_into_an_existing_directory_is_refused(enabled: Path, tmp_path:
 def test_restore_aborts_when_a_file_changes_after_the_save(
     enabled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autocommit import reproduce
+    from autocommit import reproduce, snapshot
 
     root = enabled
     target = git(root, "rev-parse", "HEAD").strip()
     (root / "train.py").write_text("lr = 2\n")
-    real_snapshot = reproduce.take_snapshot
+    real_snapshot = snapshot.take_snapshot
 
     def snapshot_then_edit(*args: Any, **kwargs: Any) -> Any:
         saved = real_snapshot(*args, **kwargs)
