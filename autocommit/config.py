@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autocommit import git
+from autocommit import last_good_settings as _last_good
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
 
@@ -150,6 +151,9 @@ KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
 
 
+_Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
+
+
 def git_config_key(key: str) -> str:
     """The git config name of a setting: ``max_file_size`` → ``autocommit.maxfilesize``."""
     return "autocommit." + key.replace("_", "")
@@ -221,12 +225,42 @@ def load_cached(worktree: Worktree, environ: Mapping[str, str] | None = None) ->
     apply afresh.
     """
     env = os.environ if environ is None else environ
+    return _merge(_sources_cached(worktree, env), env)
+
+
+def load_or_last_good(
+    worktree: Worktree, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, AutocommitError | None]:
+    """:func:`load_cached`; when the settings cannot be read (a ``pyproject.toml`` in the
+    middle of an edit), the ones last read in this working tree instead, with the error.
+
+    For work nobody asked for by name (a run's snapshot, the daemon), which should not
+    stop while someone edits a settings file. Your git config still counts where it can
+    be read (``autocommit.enabled false`` disables even then). Raises when no settings
+    were ever read here.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        sources = _sources_cached(worktree, env)
+        settings = _merge(sources, env)
+    except AutocommitError as exc:
+        last = _last_good.read(worktree)
+        if last is None:
+            raise
+        readable_git = {k: v for k, v in _from_git_config(worktree.root)[0].items()
+                        if _parses(k, v[0])}  # fmt: skip
+        return _merge({**last, **readable_git}, env), exc
+    _last_good.keep(worktree, sources)
+    return settings, None
+
+
+def _sources_cached(worktree: Worktree, env: Mapping[str, str]) -> _Sources:
     files = _settings_files(worktree, env)
     started = time.time_ns()
     fingerprint = [(str(f), _stat(f)) for f in files]
     cached = _file_settings.get(worktree.root)
     if cached is not None and cached[0] == fingerprint:
-        return _merge(cached[1], env)
+        return cached[1]
     from_git, includes = _from_git_config(worktree.root)
     merged = {**_from_toml_files(worktree.root), **from_git}
     settled = all(s is None or s[0] < started - 1_000_000_000 for _, s in fingerprint)
@@ -234,10 +268,17 @@ def load_cached(worktree: Worktree, environ: Mapping[str, str] | None = None) ->
         _file_settings[worktree.root] = (fingerprint, merged)
     else:
         _file_settings.pop(worktree.root, None)
-    return _merge(merged, env)
+    return merged
 
 
-_Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
+def _parses(key: str, raw: Any) -> bool:
+    try:
+        _PARSERS[key](raw)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 _Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
 _file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
 

@@ -258,10 +258,14 @@ class Daemon:
         """Re-read the settings; False when the daemon must stop (autocommit disabled)."""
         self._reload_settings = False
         try:
-            settings = config.load(self.worktree.root)
+            settings, broken = config.load_or_last_good(self.worktree)
         except AutocommitError as exc:
             self._record_error(exc)
             return True
+        if broken is not None:  # a settings file in the middle of an edit, say
+            message = f"{broken.what}; snapshots use the settings last read ({broken.todo})"
+            self.last_error, self.last_error_at = message, time.time()  # `status` shows it
+            log.warning(message)
         if not settings.enabled:
             log.info("autocommit was disabled in this repository; stopping")
             self._stop.set()

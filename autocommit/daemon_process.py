@@ -96,7 +96,9 @@ def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
 
 def run_foreground(worktree: Worktree) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT/SIGHUP or `autocommit stop`."""
-    settings = config.load(worktree.root)
+    settings, broken = config.load_or_last_good(worktree)
+    if broken is not None:
+        log.warning("%s; using the settings last read", broken.one_line())
     if not settings.enabled:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"

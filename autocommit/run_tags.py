@@ -113,8 +113,9 @@ def find_target(path: Path | str | None = None) -> Target | None:
     """The enabled repository for a run started now from ``path`` (default: see above).
 
     None when autocommit has nothing to do (no repository, not enabled), at the cost of a
-    few ``stat`` calls, and a ``git config`` only when a settings file changed. Raises
-    when the repository's settings cannot be read although autocommit is enabled in it.
+    few ``stat`` calls, and a ``git config`` only when a settings file changed. Settings
+    that cannot be read (a half-edited ``pyproject.toml``) give way to the ones last read,
+    with a warning; with none to fall back to, this raises if autocommit is enabled.
     """
     if _disabled_by_environment():
         return None
@@ -129,12 +130,16 @@ def find_target(path: Path | str | None = None) -> Target | None:
     from autocommit.errors import AutocommitError
 
     try:
-        settings = config.load_cached(worktree_at(root))
+        settings, broken = config.load_or_last_good(worktree_at(root))
     except AutocommitError:
         if not _enabled_in_git_config(root):
             return None  # someone else's broken configuration: not ours to report
         raise
-    return Target(root, settings) if settings.enabled else None
+    if not settings.enabled:
+        return None
+    if broken is not None:  # a settings file in the middle of an edit, say
+        warn_once(f"{broken.what}; this run uses the settings last read ({broken.todo})")
+    return Target(root, settings)
 
 
 def _enabled_in_git_config(root: Path) -> bool:

@@ -307,3 +307,21 @@ def test_a_failing_snapshot_is_reported_and_retried(daemon: Worktree) -> None:
     git(root, "update-ref", "-d", "refs/autocommit/heads/main/blocker")
     wait_for_exact_snapshot(root)  # retried by itself
     assert client.sync(daemon) is not None
+
+
+def test_a_half_edited_pyproject_does_not_stop_the_snapshots(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "pyproject.toml").write_text('[tool.autocommit]\nexclude = ["*.csv"]\n')
+    (root / "data.csv").write_text("a,b\n")
+    assert client.sync(daemon) is not None
+    half_edited = '[tool.autocommit\nexclude = ["*.csv"\n'
+    (root / "pyproject.toml").write_text(half_edited)
+    (root / "train.py").write_text("lr = 0.8\n")
+    snap = client.sync(daemon)
+    assert snap is not None  # snapshotted with the settings last read
+    assert git(root, "show", f"{snap.commit}:pyproject.toml") == half_edited
+    assert git(root, "show", f"{snap.commit}:train.py") == "lr = 0.8\n"
+    assert "data.csv" not in git(root, "ls-tree", "-r", "--name-only", snap.commit)
+    info = wait_for(lambda: client.status(daemon) if client.status(daemon).get("last_error")
+                    else None, what="the daemon to report the settings it cannot read")  # fmt: skip
+    assert "settings last read" in str(info["last_error"])

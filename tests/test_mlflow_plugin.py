@@ -311,6 +311,29 @@ def test_bad_setting_is_reported_on_the_run(enabled: Path, tracking: Tracking) -
     assert "autocommit.commit" not in tags
 
 
+def test_a_half_edited_pyproject_gives_way_to_the_settings_last_read(
+    enabled: Path, tracking: Tracking, caplog: pytest.LogCaptureFixture
+) -> None:
+    (enabled / "pyproject.toml").write_text('[tool.autocommit]\nexclude = ["*.csv"]\n')
+    (enabled / "data.csv").write_text("a,b\n")
+    first = start_and_tags()
+    assert "data.csv" not in tree_listing(enabled, first["autocommit.commit"])
+    half_edited = '[tool.autocommit\nexclude = ["*.csv"\n'
+    (enabled / "pyproject.toml").write_text(half_edited)
+    (enabled / "train.py").write_text("lr = 0.5\n")
+    caplog.set_level(logging.WARNING, logger="autocommit")
+    for _ in range(2):
+        tags = start_and_tags()
+        assert "autocommit.error" not in tags
+        commit = tags["autocommit.commit"]
+        assert "data.csv" not in tree_listing(enabled, commit)  # the exclusions still hold
+        assert git(enabled, "show", f"{commit}:pyproject.toml") == half_edited  # as it is
+    warnings = [r.getMessage() for r in caplog.records if r.name == "autocommit"]
+    assert len(warnings) == 1 and "settings last read" in warnings[0], warnings
+    git(enabled, "config", "autocommit.enabled", "false")  # still heard while it is broken
+    assert not AUTOCOMMIT_KEYS & set(start_and_tags())
+
+
 def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) -> None:
     many = enabled / ("a-rather-long-directory-name-" * 3)
     many.mkdir()
