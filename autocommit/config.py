@@ -250,7 +250,8 @@ def load_or_last_good(
         readable_git = {k: v for k, v in _from_git_config(worktree.root)[0].items()
                         if _parses(k, v[0])}  # fmt: skip
         return _merge({**last, **readable_git}, env), exc
-    _last_good.keep(worktree, sources)
+    if settings.enabled:  # nothing is written where autocommit is not enabled
+        _last_good.keep(worktree, sources)
     return settings, None
 
 

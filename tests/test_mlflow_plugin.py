@@ -248,9 +248,12 @@ def test_repository_not_enabled_gets_no_tags(
 ) -> None:
     monkeypatch.chdir(repo)
     (repo / "train.py").write_text("lr = 0.5\n")
+    before = user_state(repo)
     tags = start_and_tags()
     assert not {k for k in tags if k.startswith("autocommit.")}
     assert git(repo, "for-each-ref", "refs/autocommit/") == ""
+    assert not (repo / ".git" / "autocommit").exists()  # nothing written into .git either
+    assert user_state(repo) == before
 
 
 def test_environment_switch_turns_the_plugin_off(
