@@ -105,7 +105,10 @@ class Daemon:
                 self.pending.path_changed(path)
         elif kind is Kind.GIT:
             self._last_git_activity = time.monotonic()
-            self.pending.reconcile("git operation")
+            if path in ("index", "index.lock"):  # HEAD and refs move for what changes more
+                self.pending.index_changed()
+            else:
+                self.pending.reconcile("git operation")
         elif kind is Kind.RULES:
             self._reload_settings = True
             self.pending.reconcile("git settings changed")
@@ -186,7 +189,7 @@ class Daemon:
             paths = self.ignored.not_known_ignored(batch.paths)
         else:
             paths = self.ignored.relevant(batch.paths)
-        if paths == [] and self.last_snapshot is not None:
+        if paths == [] and self.last_snapshot is not None and not batch.index_changed:
             # nothing relevant changed since the last snapshot
             self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
             return True

@@ -50,6 +50,7 @@ class Batch:
     first_change: float | None
     last_change: float | None = None
     taken: float = field(default_factory=time.monotonic)
+    index_changed: bool = False  # the user's index was rewritten (what it tracks, maybe)
 
 
 class PendingChanges:
@@ -59,6 +60,7 @@ class PendingChanges:
         self._cond = threading.Condition()
         self._paths: set[str] = set()
         self._full = False
+        self._index = False  # the user's index was rewritten since the last batch
         self._reasons: set[str] = set()
         self._first: float | None = None  # first change not yet taken
         self._last: float | None = None  # latest change (kept across batches)
@@ -83,6 +85,13 @@ class PendingChanges:
                 if len(self._paths) > MAX_PATHS:
                     self._full, self._paths = True, set()
                     self._reasons.add("many changes")
+            self._touch()
+
+    def index_changed(self) -> None:
+        """The user's index was rewritten: the next snapshot checks what it tracks (a
+        ``git status`` only refreshes stat data; a ``git add`` may track another path)."""
+        with self._cond:
+            self._index = True
             self._touch()
 
     def reconcile(self, reason: str) -> None:
@@ -184,9 +193,11 @@ class PendingChanges:
         for request in syncs:
             del self._requests[request.token]
         batch = Batch(
-            set(self._paths), self._full, set(self._reasons), syncs, self._first, self._last
-        )
+            set(self._paths), self._full, set(self._reasons), syncs, self._first, self._last,
+            index_changed=self._index,
+        )  # fmt: skip
         self._paths, self._full, self._reasons, self._first = set(), False, set(), None
+        self._index = False
         return batch
 
     def put_back(self, batch: Batch) -> None:
@@ -199,6 +210,7 @@ class PendingChanges:
                 if len(self._paths) > MAX_PATHS:
                     self._full, self._paths = True, set()
             self._reasons |= batch.reasons
+            self._index = self._index or batch.index_changed
             for request in batch.syncs:
                 self._requests[request.token] = request
             if batch.first_change is not None or batch.full:

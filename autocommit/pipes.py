@@ -54,6 +54,7 @@ class GitPipes:
 
     def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
         root = worktree.root
+        self.kept = kept  # a daemon's: it serves many snapshots
         self.reader = ObjectReader(root, worktree.common_dir / "objects", kept=kept)
         self.trees = TreeWriter(root, kept=kept)
         self.blobs = BlobHasher(root, kept=kept)

@@ -22,6 +22,7 @@ from autocommit.errors import GitCommandError
 from autocommit.exclusions import ExclusionRules
 from autocommit.lock import snapshot_lock
 from autocommit.repo import Worktree
+from autocommit.snapshot_state import index_digest
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Staged:
     tree: str
     left_out: dict[str, str]
     untracked: list[str]
+    seed_digest: str | None = None  # what the user's index tracked (when asked for)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class PrivateIndex:
         except OSError:  # a file system without hard links
             shutil.copy2(self.seed, self.path)
 
-    def stage_everything(self, rules: ExclusionRules, guess: Sequence[str] = ()) -> Staged:
+    def stage_everything(
+        self, rules: ExclusionRules, guess: Sequence[str] = (), *, digest_seed: bool = False
+    ) -> Staged:
         """``git add -A`` minus the exclusions, then ``write-tree``.
 
         The untracked files are listed first, so the exclusions apply before git reads
@@ -99,6 +103,9 @@ class PrivateIndex:
         ``write-tree``. When the walk finds what was guessed, that tree is the answer;
         new untracked files are added and the tree written again (reusing its subtrees);
         a wrong guess (a file since ignored or added to your index) starts over.
+        ``digest_seed``: also record what the seed tracks (:func:`index_digest`), on the
+        walk's thread, so that a later rewrite of the user's index that tracks the same
+        needs no full scan.
         """
         listing_args = ["ls-files", "-z", "--others", "--exclude-standard"]
         seed_env = {"GIT_INDEX_FILE": str(self.seed)}
@@ -106,8 +113,10 @@ class PrivateIndex:
             # The context carries the snapshot lock to the thread's git child.
             run = contextvars.copy_context().run
             listing = pool.submit(run, git.run, listing_args, self.root, env=seed_env)
+            digest = pool.submit(run, index_digest, self.root, self.seed) if digest_seed else None
             staged = self._stage(rules, guess)
             untracked = git.nul_split(listing.result().stdout)
+            seed_digest = digest.result() if digest else None
         kept, skipped = rules.partition(self.root, untracked)
         kept_set = set(kept)
         if not kept_set.issuperset(staged.untracked):
@@ -126,7 +135,7 @@ class PrivateIndex:
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
         tree = self.write_tree() if missing or vanished else staged.tree
-        return Staged(tree, left_out, kept)
+        return Staged(tree, left_out, kept, seed_digest)
 
     def reseed_private_from_seed(self) -> None:
         os.unlink(self.path)

@@ -299,10 +299,7 @@ class _Snapshotter:
             and len(changed) <= MAX_INCREMENTAL_PATHS
             and state is not None
             and state.inputs == inputs
-            # A changed index may track other paths: ``git status``, ``git add`` and
-            # commits rewrite it, and each is followed by a full scan anyway (the daemon
-            # reconciles after git operations).
-            and state.index_stat == snapshot_state.stat_key(self.wt.git_dir / "index")
+            and self._index_tracks_the_same(state)
         ):
             try:
                 tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(
@@ -316,11 +313,31 @@ class _Snapshotter:
                 return tree, skipped, False
         return (*self.full_scan(inputs, state), True)
 
+    def _index_tracks_the_same(self, state: SnapshotState) -> bool:
+        """Whether the user's index tracks what it tracked at the last full scan.
+
+        A changed index may track other paths (``git add``, ``git rm --cached``), which
+        needs a full scan; but ``git status`` and IDEs rewrite it only to refresh stat
+        data. When the last full scan recorded what the index tracked, that is compared
+        (one ``ls-files``, far cheaper than a scan) and the new stat data kept.
+        """
+        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        if state.index_stat == index_stat:
+            return True
+        if state.index_digest is None or index_stat is None:
+            return False
+        if snapshot_state.index_digest(self.root) != state.index_digest:
+            return False
+        state.index_stat = index_stat  # read before the digest: a later change is seen
+        return True
+
     def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
         self.index.reseed_from_user_index()
-        staged = self.index.stage_everything(self.rules, state.untracked if state else ())
+        staged = self.index.stage_everything(
+            self.rules, state.untracked if state else (), digest_seed=self.pipes.kept
+        )
         core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
@@ -328,6 +345,7 @@ class _Snapshotter:
         kept = SnapshotState(
             staged.tree, inputs, index_stat, staged.left_out,
             file_mode=core.file_mode, symlinks=core.symlinks, untracked=untracked,
+            index_digest=staged.seed_digest,
         )  # fmt: skip
         snapshot_state.save(self.wt, kept)
         return staged.tree, staged.left_out

@@ -16,6 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autocommit import git
 from autocommit.config import Settings
 from autocommit.repo import Worktree
 
@@ -29,6 +30,7 @@ class SnapshotState:
     file_mode: bool = True  # core.fileMode: trust the executable bit
     symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
     untracked: list[str] = field(default_factory=list)  # what the last full scan added
+    index_digest: str | None = None  # of the paths, modes and ids that index tracked
 
 
 def stat_key(path: Path) -> list[int] | None:
@@ -53,6 +55,16 @@ def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def index_digest(root: Path, index_file: Path | None = None) -> str:
+    """A digest of what an index tracks (paths, modes, object ids, stages, and flags such
+    as skip-worktree) but not its stat data: ``git status`` and IDEs rewrite the index to
+    refresh stat data, which changes nothing a snapshot depends on. ``index_file``: a
+    copy of the index to read instead of the worktree's own (read, never written)."""
+    env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
+    listing = git.run(["ls-files", "-z", "--stage", "-t"], root, env=env).stdout
+    return hashlib.sha1(listing).hexdigest()
+
+
 def _path(worktree: Worktree) -> Path:
     return worktree.state_dir / "state.json"
 
@@ -72,6 +84,7 @@ def load(worktree: Worktree) -> SnapshotState | None:
             file_mode=bool(raw.get("file_mode", True)),
             symlinks=bool(raw.get("symlinks", True)),
             untracked=[str(p) for p in raw.get("untracked", [])],
+            index_digest=raw.get("index_digest"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

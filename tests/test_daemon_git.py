@@ -20,6 +20,7 @@ from tests.daemon_support import (
     wait_for,
     wait_for_exact_snapshot,
 )
+from tests.engineutil import assert_exact
 from tests.gitutil import git, tree_listing
 
 
@@ -169,3 +170,33 @@ def test_submodule_checkout_moves_the_gitlink(daemon: Worktree, tmp_path: Path) 
     git(root / "lib", "checkout", "-q", first)  # only the submodule's HEAD moves
     commit = wait_for_exact_snapshot(root)
     assert tree_listing(root, commit)["lib"] == ("160000", first)
+
+
+def test_index_rewrites_that_track_the_same_cost_no_full_scan(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.1\n")
+    first = client.sync(daemon)
+    assert first is not None
+    # What an IDE's `git status` does all day: rewrite the index to refresh stat data.
+    for round_ in range(3):
+        os.utime(root / "README.md", (time.time() - 100 - round_,) * 2)  # unchanged content
+        index_before = (root / ".git" / "index").stat().st_ino
+        git(root, "update-index", "-q", "--refresh")
+        assert (root / ".git" / "index").stat().st_ino != index_before  # a new file
+        (root / "notes.md").write_text(f"round {round_}\n")
+        snap = client.sync(daemon)
+        assert snap is not None and not snap.reconciled, "a rewritten index is not a scan"
+        assert snap.tree == expected_tree(root)
+    # What changes what is tracked still counts: a force-added ignored file, then untracked.
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "debug.log").write_text("kept once tracked\n")
+    assert "debug.log" not in tree_listing(root, client.sync(daemon).commit)  # type: ignore[union-attr]
+    git(root, "add", "-f", "debug.log")
+    tracked = client.sync(daemon)
+    assert tracked is not None and tracked.reconciled
+    assert "debug.log" in tree_listing(root, tracked.commit)
+    assert_exact(root, tracked.tree)  # tracked files count even where ignore rules match
+    git(root, "rm", "-q", "--cached", "debug.log")
+    untracked = client.sync(daemon)
+    assert untracked is not None and "debug.log" not in tree_listing(root, untracked.commit)
+    assert_exact(root, untracked.tree)
