@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import NoReturn
 
 from autocommit import git
@@ -124,17 +123,6 @@ class ObjectReader:
         self._waiting: list[list[Found | None]] = []  # questions sent, oldest first
         self._trees: dict[str, dict[str, TreeEntry]] = {}
         self._kept_entries = 0
-
-    def __enter__(self) -> ObjectReader:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def forget_trees(self) -> None:
         self._trees.clear()

@@ -12,7 +12,6 @@ every full scan, which is what a change of either leads to.
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 
 from autocommit import git
 from autocommit.commit_object import CommitWriter
@@ -60,17 +59,6 @@ class GitPipes:
         self.blobs = BlobHasher(root, kept=kept)
         self.commits = CommitWriter(root, worktree.state_dir, kept=kept)
         self.refs = RefUpdater(root)  # one process per update, started ahead of it
-
-    def __enter__(self) -> GitPipes:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def after_full_scan(self) -> None:
         """git's configuration or attributes may have changed: the hasher reads them anew.

@@ -101,7 +101,9 @@ def take_snapshot(
     try:
         with (
             snapshot_lock(worktree, lock_timeout),
-            contextlib.nullcontext(pipes) if pipes else GitPipes(worktree) as used,
+            contextlib.nullcontext(pipes)
+            if pipes
+            else contextlib.closing(GitPipes(worktree)) as used,
         ):
             return _Snapshotter(worktree, settings, used, pin).take(changed)
     except GitCommandError as exc:

@@ -10,6 +10,7 @@ same machine load.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -76,7 +77,7 @@ def measure(files: int) -> dict[str, list[float]]:
         worktree = find_worktree(root)
         settings = config.load(root)  # loaded once, as the daemon does
         take_snapshot(worktree, settings=settings)
-        with GitPipes(worktree, kept=True) as pipes:
+        with contextlib.closing(GitPipes(worktree, kept=True)) as pipes:
             incremental, naive = _alternate(
                 root,
                 one_change_rounds,

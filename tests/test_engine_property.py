@@ -8,6 +8,7 @@ reports them (found by comparing the file system before and after each operation
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -215,7 +216,9 @@ def _check_snapshot(world: World, full: bool) -> None:
     else:
         assert snap.commit == snap.head
     if world.last_tree is not None:  # the in-process tree diff agrees with git's
-        with ObjectReader(world.root, world.root / ".git" / "objects") as reader:
+        with contextlib.closing(
+            ObjectReader(world.root, world.root / ".git" / "objects")
+        ) as reader:
             ours = diff_trees(reader, world.last_tree, snap.tree, limit=10**6)
         out = git(world.root, "diff-tree", "-r", "-z", "--no-renames", "--name-status",
                   world.last_tree, snap.tree).split("\0")  # fmt: skip

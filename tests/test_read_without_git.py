@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from autocommit import refs
@@ -34,7 +35,7 @@ def test_refs_loose_packed_and_missing(repo: Path) -> None:
 def test_questions_asked_ahead_get_their_own_answers(repo: Path) -> None:
     git(repo, "gc", "-q")  # packed: answered by cat-file
     head, tree = _rev(repo, "HEAD"), _rev(repo, "HEAD^{tree}")
-    with ObjectReader(repo, repo / ".git" / "objects") as reader:
+    with contextlib.closing(ObjectReader(repo, repo / ".git" / "objects")) as reader:
         by_name = reader.ask_commit("refs/heads/main")
         missing = reader.ask("refs/heads/nothing")
         by_id = reader.ask(tree)
