@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from autocommit import git
 from autocommit.repo import Worktree
 from autocommit.resolve import Resolved
+from autocommit.run_commit import SNAPSHOT_TRAILER
 from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN
 
 _FIELD = "\x1f"
@@ -19,6 +20,7 @@ _FORMAT = _FIELD.join(
         "%s",
         f"%(trailers:key={HEAD_TRAILER},valueonly)",
         f"%(trailers:key={SKIPPED_TRAILER},valueonly,separator=%x1e)",
+        f"%(trailers:key={SNAPSHOT_TRAILER},valueonly)",
     ]
 )
 _SKIPPED = re.compile(r"(?P<path>.*) \((?P<reason>[^()]*(?:\([^()]*\)[^()]*)*)\)")
@@ -49,13 +51,14 @@ class Description:
     dirty: bool
     run_id: str | None = None
     shadow_ref: str | None = None
+    chain_snapshot: str | None = None  # a run commit's snapshot on the shadow branch
     changes: list[Change] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
 def describe(worktree: Worktree, resolved: Resolved) -> Description:
     fields = git.out(["show", "-s", f"--format={_FORMAT}", resolved.commit], worktree.root)
-    commit, tree, ctime, subject, head_trailer, skipped = fields.split(_FIELD)
+    commit, tree, ctime, subject, head_trailer, skipped, chain = fields.split(_FIELD)
     is_snapshot = bool(head_trailer.strip())
     head: str | None = resolved.commit
     if is_snapshot:
@@ -72,6 +75,7 @@ def describe(worktree: Worktree, resolved: Resolved) -> Description:
         dirty=tree != head_tree,
         run_id=resolved.run_id,
         shadow_ref=resolved.run_tags.get("autocommit.branch"),
+        chain_snapshot=chain.strip().splitlines()[-1] if chain.strip() else None,
         changes=changes_between(worktree, head or _EMPTY_TREE, commit),
         skipped=[_parse_skipped(v) for v in skipped.split("\x1e") if v.strip()],
     )

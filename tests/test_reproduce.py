@@ -167,6 +167,15 @@ def test_runs_round_trip_diff_checkout_restore(
     assert {"path": ".env", "reason": "secret-looking name"} in shown["skipped"]
     code, out, _ = autocommit("show", run2)
     assert code == 0 and f"run       {run2}" in out and "left out of the snapshot" in out
+    # a run commit names its snapshot on the shadow branch: same code, and on the chain
+    for run_id, commit in ((run1, commit1), (run2, commit2)):
+        shown = json.loads(autocommit("show", run_id, "--json")[1])
+        chain = shown["chain_snapshot"] or commit  # None: the snapshot was on HEAD alone
+        assert git(root, "rev-parse", f"{chain}^{{tree}}") == git(
+            root, "rev-parse", f"{commit}^{{tree}}"
+        )
+        git(root, "merge-base", "--is-ancestor", chain, shown["shadow_ref"])
+    assert shown["chain_snapshot"] and f"on chain  {shown['chain_snapshot']}" in out
 
     # checkout: a new worktree per run with exactly its tree; the user's state untouched
     for run_id, commit, directory in ((run1, commit1, tmp_path / "one"), (run2, commit2, None)):

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         head = f"{found.head[:12]} {subject}"
     rows = [("snapshot", found.commit), ("run", found.run_id), ("based on", head),
             ("taken", taken), ("summary", found.summary if found.is_snapshot else None),
-            ("shadow", found.shadow_ref)]  # fmt: skip
+            ("shadow", found.shadow_ref), ("on chain", found.chain_snapshot)]  # fmt: skip
     for name, value in rows:
         if value:
             print(f"{name:<10}{value}")
