@@ -78,13 +78,18 @@ class PrivateIndex:
         starts here: a copy cut short by a crash is never read.
         """
         self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
-        for old in (self.path, self.seed):  # a new file costs less than one truncated
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(old)
-        try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.seed)  # a new file costs less than one truncated
+        with contextlib.suppress(FileNotFoundError):  # none: no commits yet, an empty index
             shutil.copy2(self.worktree.git_dir / "index", self.seed)
-        except FileNotFoundError:
-            return  # no commits yet: start from an empty index
+        self._start_from_seed()
+
+    def _start_from_seed(self) -> None:
+        """The private index as the seed is (empty when there is no seed)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        if not self.seed.exists():
+            return
         try:
             os.link(self.seed, self.path)
         except OSError:  # a file system without hard links
@@ -120,9 +125,10 @@ class PrivateIndex:
         kept, skipped = rules.partition(self.root, untracked)
         kept_set = set(kept)
         if not kept_set.issuperset(staged.untracked):
-            self.reseed_private_from_seed()
+            self._start_from_seed()
             staged = self._stage(rules, kept)
-        missing = [p for p in kept if p not in set(staged.untracked)]
+        added = set(staged.untracked)
+        missing = [p for p in kept if p not in added]
         unreadable = dict(staged.unreadable)
         if missing:
             unreadable.update(self._add_untracked(missing))
@@ -136,13 +142,6 @@ class PrivateIndex:
                 left_out[path] = f"unreadable: {why}"
         tree = self.write_tree() if missing or vanished else staged.tree
         return Staged(tree, left_out, kept, seed_digest)
-
-    def reseed_private_from_seed(self) -> None:
-        os.unlink(self.path)
-        try:
-            os.link(self.seed, self.path)
-        except OSError:
-            shutil.copy2(self.seed, self.path)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:
         """``add -u``, the untracked files of ``guess`` the rules keep, ``write-tree``."""

@@ -21,7 +21,7 @@ from tests.daemon_support import (
     wait_for_exact_snapshot,
 )
 from tests.engineutil import assert_exact
-from tests.gitutil import git, tree_listing
+from tests.gitutil import git, tree_listing, user_state
 
 
 class Typist:
@@ -184,7 +184,9 @@ def test_index_rewrites_that_track_the_same_cost_no_full_scan(daemon: Worktree) 
         git(root, "update-index", "-q", "--refresh")
         assert (root / ".git" / "index").stat().st_ino != index_before  # a new file
         (root / "notes.md").write_text(f"round {round_}\n")
+        before = user_state(root)
         snap = client.sync(daemon)
+        assert user_state(root) == before  # the index is read to compare, never written
         assert snap is not None and not snap.reconciled, "a rewritten index is not a scan"
         assert snap.tree == expected_tree(root)
     # What changes what is tracked still counts: a force-added ignored file, then untracked.

@@ -79,3 +79,19 @@ def test_without_hard_links_the_private_index_is_a_copy(
     shutil.rmtree(worktree.state_dir)  # and with no state at all: scanned from scratch
     snap = take_snapshot(worktree)
     assert_exact(repo, snap.tree)
+
+
+def test_a_wrong_guess_in_a_repository_without_commits(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q")  # no commits, no index: the seed is empty
+    _write(root, "a.py", "a\n")
+    _write(root, "b.py", "b\n")
+    worktree = find_worktree(root)
+    assert_exact(root, take_snapshot(worktree).tree)
+    _write(root, ".gitignore", "b.py\n")  # b.py was guessed; now it is ignored
+    before = user_state(root)
+    snap = take_snapshot(worktree)
+    assert user_state(root) == before
+    assert_exact(root, snap.tree)
+    assert "b.py" not in git(root, "ls-tree", "-r", "--name-only", snap.tree)

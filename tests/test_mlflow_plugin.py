@@ -326,7 +326,9 @@ def test_a_half_edited_pyproject_gives_way_to_the_settings_last_read(
     (enabled / "train.py").write_text("lr = 0.5\n")
     caplog.set_level(logging.WARNING, logger="autocommit")
     for _ in range(2):
+        before = user_state(enabled)
         tags = start_and_tags()
+        assert user_state(enabled) == before
         assert "autocommit.error" not in tags
         commit = tags["autocommit.commit"]
         assert "data.csv" not in tree_listing(enabled, commit)  # the exclusions still hold
