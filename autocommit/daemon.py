@@ -53,6 +53,19 @@ COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
 SETTINGS_FILES = {"pyproject.toml", ".autocommit.toml"}
 
 
+def _identity(worktree: Worktree) -> list[tuple[int, int] | None]:
+    """The device and inode of the top of the working tree and of its git dirs."""
+    found: list[tuple[int, int] | None] = []
+    for path in (worktree.root, worktree.git_dir, worktree.common_dir):
+        try:
+            info = os.stat(path)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((info.st_dev, info.st_ino))
+    return found
+
+
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
@@ -88,6 +101,8 @@ class Daemon:
         self._failures = 0
         self._tokens = itertools.count()
         self._full_scan_seconds = 0.0  # how long the last full scan took
+        self._identity = _identity(worktree)  # which directories it watches, to notice…
+        # …a working tree removed, or removed and created anew at the same path
 
     # -- events (called on the watcher's thread) --------------------------------------
 
@@ -113,6 +128,20 @@ class Daemon:
             self._reload_settings = True
             self.pending.reconcile("git settings changed")
 
+    def on_moved_or_deleted(self, path: str) -> None:
+        log.info("%s was moved or deleted", path)
+        self._gone()
+
+    def _gone(self) -> bool:
+        """Whether the working tree or its git dir is gone (removed, moved, or replaced by
+        another at the same path); the daemon then stops: nothing is left to watch."""
+        if _identity(self.worktree) == self._identity:
+            return False
+        if not self._stop.is_set():
+            log.info("the working tree %s is gone; stopping", self.worktree.root)
+            self._stop.set()
+        return True
+
     def on_events_lost(self, reason: str) -> None:
         log.warning("%s: events were lost; reconciling the whole tree", reason)
         self.pending.reconcile(reason)
@@ -124,12 +153,14 @@ class Daemon:
     # -- the snapshot thread ----------------------------------------------------------
 
     def _snapshot_loop(self) -> None:
-        not_before = pace_until = 0.0
+        not_before = pace_until = retry_at = 0.0
         while True:
-            batch = self.pending.take(not_before, pace_until)
+            # After an error, background snapshots back off; a sync request retries at
+            # once (someone waits, and the fault may be gone: a disk freed, a ref fixed).
+            batch = self.pending.take(not_before, max(pace_until, retry_at))
             if batch is None:
                 return
-            not_before = 0.0
+            not_before = retry_at = 0.0
             if self._degrade and self.watch_mode == "inotify":
                 self._fall_back_to_polling(self._degrade)
             if self._must_wait_for_git(latency_matters=bool(batch.syncs)):
@@ -143,7 +174,7 @@ class Daemon:
                 self._failed(exc, batch)
                 done = False
             if not done:
-                not_before = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
+                retry_at = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
             # Under a sustained burst, snapshots that take long are spaced out (a sync
             # request is still served at once), so the daemon never hogs the machine.
             pace_until = time.monotonic() + min(
@@ -176,6 +207,10 @@ class Daemon:
 
     def _process(self, batch: Batch) -> bool:
         """Snapshot one batch and answer its sync requests; False when it failed."""
+        if self._gone():
+            for request in batch.syncs:
+                request.finish(None, "the working tree is gone")
+            return True
         full = batch.full or self.last_snapshot is None
         if full:
             self.ignored.forget()
@@ -200,9 +235,7 @@ class Daemon:
             snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes, pin=run)
         except Exception as exc:
             self.pipes.close()  # one may be left mid-answer: start them afresh
-            if not self.worktree.git_dir.is_dir() or not self.worktree.root.is_dir():
-                log.info("the working tree is gone; stopping")
-                self._stop.set()
+            if self._gone():
                 return True
             self._failed(exc, batch)
             return False
@@ -404,6 +437,7 @@ class Daemon:
             "snapshots_created": self.snapshots_created,
             "last_error": self.last_error,
             "last_error_at": _iso(self.last_error_at),
+            "failures": self._failures,  # snapshots failed in a row (0: the last one worked)
             "quiet_period": self.settings.quiet_period,
             "max_wait": self.settings.max_wait,
             "rss_bytes": psutil.Process().memory_info().rss,

@@ -73,8 +73,9 @@ def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
         try:
             yield
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(files.pid)
+            if files.read_pid() == os.getpid():  # not a new daemon's (a re-created tree)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(files.pid)
     finally:
         os.close(fd)  # releases the lock
 

@@ -39,6 +39,7 @@ class ControlServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._bound: tuple[int, int] | None = None  # the socket file this server made
 
     def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -51,6 +52,7 @@ class ControlServer:
         finally:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
+        self._bound = _inode(self.path)
         sock.listen(64)
         self._sock = sock
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
@@ -95,5 +97,16 @@ class ControlServer:
             self._sock.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        # Only its own: a repository removed and created anew at the same path may have
+        # a new daemon listening there already.
+        if self._bound is not None and _inode(self.path) == self._bound:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

@@ -62,6 +62,7 @@ _REMEMBERED_MOVES = 1024
 class EventSink(Protocol):
     def on_path(self, kind: Kind, path: str) -> None: ...
     def on_events_lost(self, reason: str) -> None: ...
+    def on_moved_or_deleted(self, path: str) -> None: ...
     def on_watch_limit(self, reason: str) -> None: ...
 
 
@@ -98,12 +99,20 @@ class _Group(InotifyWatchGroup):
 
     deliver: Callable[[bytes], None] = lambda path: None
     lost: Callable[[str], None] = lambda reason: None
+    # Directories whose removal or renaming ends the daemon: the top, the git dirs.
+    vital: frozenset[bytes] = frozenset()
+    gone: Callable[[str], None] = lambda path: None
 
     def __post_init__(self) -> None:
         self._move_event_grouper = _PassThrough(self.deliver)
         super().__post_init__()
 
     def on_event(self, event: InotifyEvent) -> None:
+        if event.is_delete_self or event.is_move_self:
+            with self._lock:
+                path = self._build_event_source_path(event) if self.is_active else None
+            if path in self.vital:
+                self.gone(os.fsdecode(path))
         super().on_event(event)
         if event.is_moved_to and event.is_directory and self.is_recursive:
             # watchdog assumes a renamed directory's subdirectories were all watched; one
@@ -177,6 +186,7 @@ class Watcher:
             trees.append((wt.git_dir, True))  # a linked worktree, or a separate git dir
             if wt.common_dir != wt.git_dir:
                 trees += [(wt.common_dir, False), (wt.common_dir / "refs" / "heads", True)]
+        vital = frozenset(os.fsencode(p) for p in (wt.root, wt.git_dir, wt.common_dir))
         try:
             for path, recursive in trees:
                 if not path.is_dir():
@@ -189,6 +199,8 @@ class Watcher:
                         recursive,
                         deliver=deliver,
                         lost=self.sink.on_events_lost,
+                        vital=vital,
+                        gone=self.sink.on_moved_or_deleted,
                     )
                 )
         except OSError:
