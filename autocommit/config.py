@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from autocommit import git
+from autocommit import git, git_inputs
 from autocommit import last_good_settings as _last_good
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
@@ -258,7 +258,7 @@ def load_or_last_good(
 def _sources_cached(worktree: Worktree, env: Mapping[str, str]) -> _Sources:
     files = _settings_files(worktree, env)
     started = time.time_ns()
-    fingerprint = [(str(f), _stat(f)) for f in files]
+    fingerprint = [(str(f), git_inputs.stat_of(f)) for f in files]
     cached = _file_settings.get(worktree.root)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
@@ -284,41 +284,10 @@ _Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
 _file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size, info.st_ino
-
-
 def _settings_files(worktree: Worktree, env: Mapping[str, str]) -> list[Path]:
     """Every file settings come from (whether it exists or not), as git finds them."""
-    files = [worktree.root / "pyproject.toml", worktree.root / ".autocommit.toml",
-             worktree.common_dir / "config", worktree.git_dir / "config.worktree"]  # fmt: skip
-    if not _is_true(env.get("GIT_CONFIG_NOSYSTEM", "")):
-        system = env.get("GIT_CONFIG_SYSTEM")
-        files += [Path(system)] if system else [Path(p) for p in _SYSTEM_CONFIGS]
-    home, xdg = env.get("HOME"), env.get("XDG_CONFIG_HOME")
-    if env.get("GIT_CONFIG_GLOBAL"):
-        files.append(Path(env["GIT_CONFIG_GLOBAL"]))
-    else:
-        if xdg or home:
-            files.append(Path(xdg or f"{home}/.config") / "git" / "config")
-        if home:
-            files.append(Path(home) / ".gitconfig")
-    return files
-
-
-# Where git builds look for their system-wide config (distributions, /usr/local, Homebrew).
-_SYSTEM_CONFIGS = ("/etc/gitconfig", "/usr/local/etc/gitconfig", "/opt/homebrew/etc/gitconfig")
-
-
-def _is_true(value: str) -> bool:
-    try:
-        return _parse_bool(value)
-    except ValueError:
-        return False
+    team = [worktree.root / "pyproject.toml", worktree.root / ".autocommit.toml"]
+    return [*team, *git_inputs.config_files(worktree, env)]
 
 
 def _merge(files: _Sources, environ: Mapping[str, str] | None) -> Settings:

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from autocommit import config, gitstate
+from autocommit import config, git_inputs, gitstate
 from autocommit.config import Settings
 from autocommit.control import DaemonFiles
 from autocommit.errors import AutocommitError
@@ -101,6 +101,7 @@ class Daemon:
         self._failures = 0
         self._tokens = itertools.count()
         self._full_scan_seconds = 0.0  # how long the last full scan took
+        self._inputs = ""  # git_inputs.fingerprint of git's inputs, at the last look
         self._identity = _identity(worktree)  # which directories it watches, to notice…
         # …a working tree removed, or removed and created anew at the same path
 
@@ -141,6 +142,13 @@ class Daemon:
             log.info("the working tree %s is gone; stopping", self.worktree.root)
             self._stop.set()
         return True
+
+    def _git_inputs_changed(self) -> bool:
+        """Whether one of git's inputs changed since the last look: a ``stat`` of each
+        (those outside the git dir are not watched: see :mod:`autocommit.git_inputs`)."""
+        now = git_inputs.fingerprint(git_inputs.files(self.worktree))
+        changed, self._inputs = now != self._inputs, now
+        return changed
 
     def on_events_lost(self, reason: str) -> None:
         log.warning("%s: events were lost; reconciling the whole tree", reason)
@@ -211,7 +219,12 @@ class Daemon:
             for request in batch.syncs:
                 request.finish(None, "the working tree is gone")
             return True
-        full = batch.full or self.last_snapshot is None
+        inputs = self._git_inputs_changed()
+        full = batch.full or self.last_snapshot is None or inputs
+        if inputs:
+            log.info("git's settings, ignore or attribute files changed; reconciling")
+            self.pipes.close()  # the kept git processes read them once, when they started
+            self._reload_settings = True
         if full:
             self.ignored.forget()
             if self._reload_settings and not self._load_settings():

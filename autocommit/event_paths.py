@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from autocommit import git_inputs
 from autocommit.repo import Worktree
 
 
 class Kind(Enum):
     TREE = "tree"  # a path of the working tree (relative to its top)
     GIT = "git"  # a git operation touched HEAD, the index, branches, …
-    RULES = "rules"  # ignore rules or settings that live in the git dir changed
+    RULES = "rules"  # one of git's inputs changed (config, ignore and attribute files)
     COOKIE = "cookie"  # a sync cookie (its token)
     NONE = "none"  # the daemon's own files, objects, logs: never acted on
 
@@ -37,7 +38,6 @@ _GIT_FILES = {
     "HEAD.lock",
 }
 _GIT_DIRS = ("refs/heads/", "rebase-merge/", "rebase-apply/", "sequencer/")
-_RULE_FILES = {"info/exclude", "config", "config.worktree"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,17 @@ class Layout:
     git_dir: str
     common_dir: str
     cookies: str
+    inputs: frozenset[str] = frozenset()  # git's inputs (:mod:`autocommit.git_inputs`)
 
     @classmethod
     def of(cls, worktree: Worktree, cookies: Path) -> Layout:
-        return cls(
-            str(worktree.root), str(worktree.git_dir), str(worktree.common_dir), str(cookies)
-        )
+        inputs = frozenset(str(p) for p in git_inputs.files(worktree))
+        return cls(str(worktree.root), str(worktree.git_dir), str(worktree.common_dir),
+                   str(cookies), inputs)  # fmt: skip
 
     def classify(self, path: str) -> tuple[Kind, str]:
+        if path in self.inputs:
+            return Kind.RULES, path
         if path.startswith(self.cookies + "/"):
             return Kind.COOKIE, path[len(self.cookies) + 1 :]
         for base, own in ((self.git_dir, True), (self.common_dir, False)):
@@ -83,8 +86,6 @@ def _classify_tree(rel: str) -> tuple[Kind, str]:
 
 def _classify_git(rel: str, own: bool) -> tuple[Kind, str]:
     """An event under a git dir: ``own`` is this worktree's git dir, else the common one."""
-    if rel in _RULE_FILES:
-        return Kind.RULES, rel
     if rel.startswith("refs/heads/") or rel == "packed-refs":
         return Kind.GIT, rel
     if rel.startswith("modules/") and rel.endswith("/HEAD"):

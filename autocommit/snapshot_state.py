@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autocommit import git
+from autocommit import git, git_inputs
 from autocommit.config import Settings
 from autocommit.repo import Worktree
 
@@ -42,16 +42,10 @@ def stat_key(path: Path) -> list[int] | None:
 
 
 def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
-    """Changes whenever git config, exclude or attribute files, or the rules change."""
-    common = worktree.common_dir
-    files = [
-        common / "config",
-        worktree.git_dir / "config.worktree",
-        common / "info" / "exclude",
-        common / "info" / "attributes",
-    ]
+    """Changes whenever one of git's inputs (:mod:`autocommit.git_inputs`: config, ignore
+    and attribute files, wherever they are) or the exclusion rules change."""
     rules = (settings.max_file_size, settings.secret_patterns, settings.exclude)
-    text = json.dumps([[stat_key(f) for f in files], repr(rules)])
+    text = json.dumps([git_inputs.fingerprint(git_inputs.files(worktree)), repr(rules)])
     return hashlib.sha1(text.encode()).hexdigest()
 
 

@@ -11,12 +11,16 @@ from autocommit.gitstate import _git_subcommand, _runs_pre_commit_hook, operatio
 from autocommit.repo import Worktree, find_worktree
 from tests.gitutil import git
 
-MAIN = Layout("/w/repo", "/w/repo/.git", "/w/repo/.git", "/w/repo/.git/autocommit/cookies")
+_INPUTS = frozenset({"/w/repo/.git/config", "/w/repo/.git/info/exclude",
+                     "/w/repo/.git/info/attributes", "/home/u/.gitconfig"})  # fmt: skip
+MAIN = Layout("/w/repo", "/w/repo/.git", "/w/repo/.git", "/w/repo/.git/autocommit/cookies",
+              _INPUTS)  # fmt: skip
 LINKED = Layout(
     "/w/linked",
     "/w/repo/.git/worktrees/linked",
     "/w/repo/.git",
     "/w/repo/.git/worktrees/linked/autocommit/cookies",
+    _INPUTS | {"/w/repo/.git/worktrees/linked/config.worktree"},
 )
 
 
@@ -37,8 +41,15 @@ LINKED = Layout(
         (MAIN, "/w/repo/.git/rebase-merge/done", (Kind.GIT, "rebase-merge/done")),
         (MAIN, "/w/repo/.git/MERGE_HEAD", (Kind.GIT, "MERGE_HEAD")),
         (MAIN, "/w/repo/.git/modules/lib/HEAD", (Kind.GIT, "modules/lib/HEAD")),
-        (MAIN, "/w/repo/.git/info/exclude", (Kind.RULES, "info/exclude")),
-        (MAIN, "/w/repo/.git/config", (Kind.RULES, "config")),
+        (MAIN, "/w/repo/.git/info/exclude", (Kind.RULES, "/w/repo/.git/info/exclude")),
+        (MAIN, "/w/repo/.git/info/attributes", (Kind.RULES, "/w/repo/.git/info/attributes")),
+        (MAIN, "/w/repo/.git/config", (Kind.RULES, "/w/repo/.git/config")),
+        (LINKED, "/w/repo/.git/config", (Kind.RULES, "/w/repo/.git/config")),
+        (
+            LINKED,
+            "/w/repo/.git/worktrees/linked/config.worktree",
+            (Kind.RULES, "/w/repo/.git/worktrees/linked/config.worktree"),
+        ),
         # the daemon's own writes, and git internals, never count
         (MAIN, "/w/repo/.git/objects/ab/cdef", (Kind.NONE, "objects/ab/cdef")),
         (
