@@ -39,8 +39,13 @@ _BASE_OPTIONS = (
     "--no-pager",
 )  # fmt: skip
 
-ZERO_OID = "0" * 40
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
+
+
+def zero_oid(like: str) -> str:
+    """The null object id (``update-ref``'s "must not exist") of the repository whose
+    object ids look like ``like``: 40 zeros for SHA-1, 64 for SHA-256."""
+    return "0" * len(like)
 
 # File descriptors every git child started in this context inherits (see children_inherit).
 _inherited_fds: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(

@@ -80,7 +80,7 @@ def compare_and_swap(cwd: Path, ref: str, new: str, old: str | None, message: st
     Writes a reflog entry. Returns False when someone else moved the ref first.
     """
     proc = git.run(
-        ["update-ref", "--create-reflog", "-m", message, ref, new, old or git.ZERO_OID],
+        ["update-ref", "--create-reflog", "-m", message, ref, new, old or git.zero_oid(new)],
         cwd,
         check=False,
     )
@@ -109,7 +109,8 @@ class RefUpdater:
 
     def swap_and_pin(self, ref: str, new: str, old: str | None, pins: list[str]) -> bool:
         """:func:`compare_and_swap` ``ref`` and pin ``pins``; False when ``ref`` moved."""
-        return self._apply([f"update {ref} {new} {old or git.ZERO_OID}", *_pin_lines(pins)])
+        old = old or git.zero_oid(new)
+        return self._apply([f"update {ref} {new} {old}", *_pin_lines(pins)])
 
     def pin(self, pins: list[str]) -> None:
         """:func:`pin` each of ``pins``."""

@@ -84,11 +84,13 @@ def worktree_at(root: Path) -> Worktree:
 
     Saves a ``git rev-parse`` on every run; anything unusual goes to ``find_worktree``.
     """
-    from autocommit.repo import Worktree, find_worktree
+    from autocommit.repo import Worktree, find_worktree, refuse_unsupported
 
     dotgit = root / ".git"
     if dotgit.is_dir() and not dotgit.is_symlink():
-        return Worktree(root=root, git_dir=dotgit, common_dir=dotgit)
+        worktree = Worktree(root=root, git_dir=dotgit, common_dir=dotgit)
+        refuse_unsupported(worktree)
+        return worktree
     try:
         pointer = dotgit.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
@@ -101,7 +103,9 @@ def worktree_at(root: Path) -> Worktree:
         common_dir = (
             git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()
         ).resolve()
-    return Worktree(root=root, git_dir=git_dir, common_dir=common_dir)
+    worktree = Worktree(root=root, git_dir=git_dir, common_dir=common_dir)
+    refuse_unsupported(worktree)
+    return worktree
 
 
 def _disabled_by_environment() -> bool:
