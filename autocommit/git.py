@@ -47,6 +47,7 @@ def zero_oid(like: str) -> str:
     object ids look like ``like``: 40 zeros for SHA-1, 64 for SHA-256."""
     return "0" * len(like)
 
+
 # File descriptors every git child started in this context inherits (see children_inherit).
 _inherited_fds: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
     "autocommit_inherited_fds", default=()

@@ -99,7 +99,7 @@ def _named_files(worktree: Worktree, env: Mapping[str, str]) -> tuple[list[Path]
     excludes = xdg / "ignore" if xdg else None
     attributes = xdg / "attributes" if xdg else None
     includes: list[Path] = []
-    for origin, entry in zip(parts[::2], parts[1::2]):
+    for origin, entry in zip(parts[::2], parts[1::2], strict=False):  # ends with ""
         name, _, value = entry.partition("\n")
         if not value:
             continue

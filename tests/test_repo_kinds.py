@@ -52,9 +52,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return done.stderr
 
 
-def test_sha256_repository_full_cycle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sha256_repository_full_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _sha256_repo(tmp_path / "repo")
     assert git(root, "rev-parse", "--show-object-format").strip() == "sha256"
     shadow = "autocommit/heads/main"
@@ -107,9 +105,7 @@ def test_git_dir_and_work_tree_from_the_environment(repo: Path, tmp_path: Path) 
     assert rev(repo, "autocommit/heads/main^{tree}") == expected_tree(repo)
 
 
-def test_git_dir_wins_over_the_current_directorys_repository(
-    repo: Path, tmp_path: Path
-) -> None:
+def test_git_dir_wins_over_the_current_directorys_repository(repo: Path, tmp_path: Path) -> None:
     decoy = tmp_path / "decoy"
     decoy.mkdir()
     git(decoy, "init", "-q")
