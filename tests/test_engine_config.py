@@ -22,18 +22,20 @@ def test_defaults(repo: Path) -> None:
 
 def test_each_source_overrides_the_one_before(repo: Path) -> None:
     (repo / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n\n[tool.autocommit]\nmax_file_size = "1k"\n'
-        'exclude = ["*.csv"]\nquiet_period = "500ms"\nremote = "team"\n'
+        '[project]\nname = "x"\n\n[tool.autocommit]\nmax_wait = "1s"\n'
+        'exclude = ["*.csv"]\nquiet_period = "500ms"\n'
     )
-    assert config.load(repo, environ={}).max_file_size == 1024
-    (repo / ".autocommit.toml").write_text('max-file-size = "2k"\nexclude = ["*.tsv"]\n')
+    assert config.load(repo, environ={}).max_wait == 1.0
+    (repo / ".autocommit.toml").write_text('max-wait = "2s"\nexclude = ["*.tsv"]\n')
     settings = config.load(repo, environ={})
-    assert settings.max_file_size == 2048 and settings.exclude == ("*.tsv",)
-    assert settings.quiet_period == 0.5 and settings.remote == "team"  # kept from pyproject
-    git(repo, "config", "autocommit.maxFileSize", "3k")
+    assert settings.max_wait == 2.0 and settings.exclude == ("*.tsv",)
+    assert settings.quiet_period == 0.5  # kept from pyproject
+    git(repo, "config", "autocommit.maxWait", "3s")
     git(repo, "config", "autocommit.exclude", "*.parquet, data/")
+    git(repo, "config", "autocommit.maxFileSize", "3k")
     settings = config.load(repo, environ={})
-    assert settings.max_file_size == 3072 and settings.exclude == ("*.parquet", "data/")
+    assert settings.max_wait == 3.0 and settings.exclude == ("*.parquet", "data/")
+    assert settings.max_file_size == 3072
     environ = {"AUTOCOMMIT_MAX_FILE_SIZE": "4KiB", "AUTOCOMMIT_PUSH_ON_RUN": "yes"}
     settings = config.load(repo, environ=environ)
     assert settings.max_file_size == 4096 and settings.push_on_run is True
@@ -42,10 +44,10 @@ def test_each_source_overrides_the_one_before(repo: Path) -> None:
 
 def test_autocommit_toml_may_use_a_tool_table(repo: Path) -> None:
     (repo / ".autocommit.toml").write_text(
-        '[tool.autocommit]\nsecret_patterns = ["*.token"]\nmax_wait = 5\n'
+        '[tool.autocommit]\nexclude = ["*.token"]\nmax_wait = 5\n'
     )
     settings = config.load(repo, environ={})
-    assert settings.secret_patterns == ("*.token",) and settings.max_wait == 5.0
+    assert settings.exclude == ("*.token",) and settings.max_wait == 5.0
 
 
 def test_settings_change_what_a_snapshot_leaves_out(repo: Path) -> None:
