@@ -121,3 +121,17 @@ def test_every_setting_is_documented_with_its_default() -> None:
     assert missing == [], f"add these settings to the README's table: {missing}"
     for pattern in DEFAULT_SECRET_PATTERNS:
         assert f"`{pattern}`" in rows["secret_patterns"]
+
+
+def test_the_readme_says_which_settings_a_repository_file_may_set() -> None:
+    doc = (Path(__file__).parent.parent / "README.md").read_text()
+    section = doc.split("### Configuration\n", 1)[1].split("\n### ", 1)[0]
+    lines = section.splitlines()
+    header = next(line for line in lines if line.startswith("| key |"))
+    assert header.rstrip(" |").endswith("repository file"), header
+    said = {line.split("|")[1].strip(" `"): line.rstrip(" |").rsplit("|", 1)[1].strip()
+            for line in lines if line.startswith("| `")}  # fmt: skip
+    assert said == {key: "yes" if key in config.REPOSITORY_KEYS else "no" for key in config.KEYS}
+    listed = doc.split("## Security\n", 1)[1].split("\n| your git config", 1)[0]
+    for key in config.REPOSITORY_KEYS:
+        assert f"`{key}`" in listed, f"the README's Security section omits {key}"
