@@ -126,6 +126,7 @@ def test_an_enabled_clone_keeps_secrets_and_sends_nothing_to_the_stranger(
     assert "id_rsa (secret-looking name)" in tags["autocommit.skipped"]
     no_push_for_a_while([victim / ".git" / "autocommit" / "push.log"])
     assert git(attacker, "for-each-ref") == "", "nothing reached the attacker's repository"
+    assert autocommit(victim, "status").returncode == 3, "autostart is yours alone too"
     for verb in ("push", "fetch"):  # the remote setting is yours: origin, not the file's
         done = autocommit(victim, verb, "--json")
         assert str(attacker) not in done.stdout + done.stderr
