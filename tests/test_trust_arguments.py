@@ -180,3 +180,12 @@ def test_commit_trailers_are_never_options(shared: Path, sentinel: Path) -> None
         assert code == 0 or err.count("\n") == 1, err
         assert not sentinel.exists(), verb
     assert autocommit_process(shared, "show", sha).stderr.count("Traceback") == 0
+
+
+def test_a_path_that_starts_with_a_dash_is_reached_as_dot_slash(shared: Path) -> None:
+    git(shared, "init", "-q", "--bare", "./-dashed.git")
+    code, _, err = outcome("push", "--", "-dashed.git")
+    assert "starts with '-'" in err and code == 1
+    code, _, err = outcome("push", "./-dashed.git")
+    assert code == 0, err
+    assert "refs/autocommit/pins/" in git(shared / "-dashed.git", "for-each-ref")
