@@ -3,8 +3,13 @@
 Sources, lowest precedence first:
 1. ``[tool.autocommit]`` in ``pyproject.toml`` at the top of the working tree (team);
 2. ``.autocommit.toml`` there (team; top-level keys or a ``[tool.autocommit]`` table);
-3. git config ``autocommit.<key>`` (local; the key without underscores, any case);
+3. git config ``autocommit.<key>`` (local, global, system; the key without underscores);
 4. environment variables ``AUTOCOMMIT_<KEY>`` (one-off).
+
+The two files are part of the repository, so whoever wrote it chose what they say: they
+may set only :data:`REPOSITORY_KEYS`. Every other key comes from the user alone (git
+config, the environment), as in git's own trust model; a file that sets one is ignored
+for that key, with one warning.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from autocommit import git, git_inputs
 from autocommit import last_good_settings as _last_good
 from autocommit.errors import AutocommitError
+from autocommit.notices import warn_once
 from autocommit.repo import Worktree
 
 if sys.version_info >= (3, 11):
@@ -150,6 +156,20 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
 
+# What a file of the repository may set: none of these can run a program, send anything
+# anywhere, enable autocommit or leave out less than the defaults do. ``exclude`` only adds
+# exclusions (it is matched on its own, so a ``!pattern`` cannot undo a secret pattern);
+# ``quiet_period``/``max_wait`` tune when the daemon snapshots (a run always gets the
+# tree as it is); ``daemon``/``hooks`` can only make `autocommit init` do less than by
+# default; ``override_mlflow_commit`` picks which commit MLflow's own tag names. Every
+# other key, and any key added later unless it is listed here, is the user's alone.
+REPOSITORY_KEYS: frozenset[str] = frozenset(
+    {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit"}
+)
+assert set(KEYS) >= REPOSITORY_KEYS
+SETTINGS_FILES: tuple[str, ...] = ("pyproject.toml", ".autocommit.toml")
+_GIT_CONFIG_ORIGIN = "git config "  # how a value's origin starts when git config set it
+
 
 _Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
 
@@ -160,23 +180,58 @@ def git_config_key(key: str) -> str:
 
 
 def _from_toml_files(root: Path) -> dict[str, tuple[Any, str]]:
+    """What the repository's settings files say, minus the keys only the user may set
+    (reported in one warning)."""
     found: dict[str, tuple[Any, str]] = {}
-    for name in ("pyproject.toml", ".autocommit.toml"):
-        path = root / name
-        if not path.is_file():
-            continue
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise AutocommitError(
-                f"cannot read {path}: {exc}", "fix the file's TOML syntax"
-            ) from exc
-        table = data.get("tool", {}).get("autocommit", {})
-        if name == ".autocommit.toml" and not table:
-            table = {k: v for k, v in data.items() if k != "tool"}
-        for key, value in table.items():
-            found[key.replace("-", "_")] = (value, f"{name} [tool.autocommit] {key}")
+    refused: dict[str, list[str]] = {}  # file → the user's keys it tried to set
+    for name in SETTINGS_FILES:
+        for key, value in _toml_table(root / name).items():
+            setting = key.replace("-", "_")
+            if setting in KEYS and setting not in REPOSITORY_KEYS:
+                refused.setdefault(name, []).append(setting)
+            else:  # an unknown key is reported by _merge, as anywhere else
+                found[setting] = (value, f"{name} [tool.autocommit] {key}")
+    if refused:
+        warn_once(_refused_message(refused))
     return found
+
+
+def _toml_table(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise AutocommitError(f"cannot read {path}: {exc}", "fix the file's TOML syntax") from exc
+    table: dict[str, Any] = data.get("tool", {}).get("autocommit", {})
+    if path.name == ".autocommit.toml" and not table:
+        table = {k: v for k, v in data.items() if k != "tool"}
+    return table
+
+
+def _refused_message(refused: dict[str, list[str]]) -> str:
+    """One line: which file set which of the user's keys, and how to set them instead."""
+    where = "; ".join(f"{', '.join(keys)} in {name}" for name, keys in refused.items())
+    keys = dict.fromkeys(key for found in refused.values() for key in found)
+    how = ", ".join(
+        "`autocommit init` (enabled)"
+        if key == "enabled"
+        else f"`git config {git_config_key(key)} <value>`"
+        for key in keys
+    )
+    return (
+        f"ignored {where}: a file in the repository may not set these (only your git config "
+        f"or AUTOCOMMIT_* variables may); to use them, set them yourself: {how}"
+    )
+
+
+def _user_trusted(sources: _Sources) -> _Sources:
+    """``sources`` without what a repository file set beyond :data:`REPOSITORY_KEYS`.
+
+    For settings saved by an earlier version, which trusted the files with every key.
+    """
+    return {key: (value, origin) for key, (value, origin) in sources.items()
+            if key in REPOSITORY_KEYS or origin.startswith(_GIT_CONFIG_ORIGIN)}  # fmt: skip
 
 
 def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
@@ -194,7 +249,7 @@ def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
             includes = True
             continue
         key = by_git_name.get(name.lower(), name.lower().removeprefix("autocommit."))
-        found[key] = (value, f"git config {name}")
+        found[key] = (value, f"{_GIT_CONFIG_ORIGIN}{name}")
     return found, includes
 
 
@@ -247,6 +302,7 @@ def load_or_last_good(
         last = _last_good.read(worktree)
         if last is None:
             raise
+        last = _user_trusted(last)
         readable_git = {k: v for k, v in _from_git_config(worktree.root)[0].items()
                         if _parses(k, v[0])}  # fmt: skip
         return _merge({**last, **readable_git}, env), exc
@@ -286,7 +342,7 @@ _file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
 
 def _settings_files(worktree: Worktree, env: Mapping[str, str]) -> list[Path]:
     """Every file settings come from (whether it exists or not), as git finds them."""
-    team = [worktree.root / "pyproject.toml", worktree.root / ".autocommit.toml"]
+    team = [worktree.root / name for name in SETTINGS_FILES]
     return [*team, *git_inputs.config_files(worktree, env)]
 
 

@@ -50,7 +50,6 @@ MAX_PACE = 10.0
 POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
 POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
-SETTINGS_FILES = {"pyproject.toml", ".autocommit.toml"}
 
 
 def _identity(worktree: Worktree) -> list[tuple[int, int] | None]:
@@ -114,7 +113,7 @@ class Daemon:
             name = path.rsplit("/", 1)[-1]
             if name == ".gitignore":
                 self.pending.reconcile("ignore rules changed")
-            elif path in SETTINGS_FILES:
+            elif path in config.SETTINGS_FILES:
                 self._reload_settings = True
                 self.pending.reconcile("settings changed")
             else:

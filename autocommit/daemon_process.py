@@ -97,6 +97,13 @@ def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
 
 def run_foreground(worktree: Worktree) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT/SIGHUP or `autocommit stop`."""
+    files = DaemonFiles.of(worktree)
+    to_stderr = sys.stderr.isatty() or "JOURNAL_STREAM" in os.environ
+    # Whoever started us made the directory: log from before the settings are read, so
+    # that what reading them warns about (a repository file's refused key) is logged.
+    logging_ready = files.dir.is_dir()
+    if logging_ready:
+        _setup_logging(files, to_stderr)
     settings, broken = config.load_or_last_good(worktree)
     if broken is not None:
         log.warning("%s; using the settings last read", broken.one_line())
@@ -104,11 +111,11 @@ def run_foreground(worktree: Worktree) -> int:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
-    files = DaemonFiles.of(worktree)
     files.dir.mkdir(parents=True, exist_ok=True)
     os.chmod(files.dir, 0o700)
     with _only_daemon(files, worktree):
-        _setup_logging(files, to_stderr=sys.stderr.isatty() or "JOURNAL_STREAM" in os.environ)
+        if not logging_ready:
+            _setup_logging(files, to_stderr)
         daemon = Daemon(worktree, settings)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda *_: daemon.stop())

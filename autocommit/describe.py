@@ -57,14 +57,19 @@ class Description:
 
 
 def describe(worktree: Worktree, resolved: Resolved) -> Description:
-    fields = git.out(["show", "-s", f"--format={_FORMAT}", resolved.commit], worktree.root)
+    fields = git.out(["show", "-s", f"--format={_FORMAT}", "--end-of-options", resolved.commit],
+                     worktree.root)  # fmt: skip
     commit, tree, ctime, subject, head_trailer, skipped, chain = fields.split(_FIELD)
-    is_snapshot = bool(head_trailer.strip())
+    # Trailers are text anyone could have written (a teammate's fetched commit): only a
+    # commit id is taken for one.
+    value = _last_line(head_trailer)
+    is_snapshot = value == UNBORN or git.OBJECT_ID.fullmatch(value) is not None
     head: str | None = resolved.commit
     if is_snapshot:
-        value = head_trailer.strip().splitlines()[-1]
         head = None if value == UNBORN else value
-    head_tree = git.out(["rev-parse", f"{head}^{{tree}}"], worktree.root) if head else None
+    head_tree = git.out(["rev-parse", "--verify", "--end-of-options", f"{head}^{{tree}}"],
+                        worktree.root) if head else None  # fmt: skip
+    chain_snapshot = _last_line(chain)
     return Description(
         commit=commit,
         tree=tree,
@@ -75,7 +80,7 @@ def describe(worktree: Worktree, resolved: Resolved) -> Description:
         dirty=tree != head_tree,
         run_id=resolved.run_id,
         shadow_ref=resolved.run_tags.get("autocommit.branch"),
-        chain_snapshot=chain.strip().splitlines()[-1] if chain.strip() else None,
+        chain_snapshot=chain_snapshot if git.OBJECT_ID.fullmatch(chain_snapshot) else None,
         changes=changes_between(worktree, head or _EMPTY_TREE, commit),
         skipped=[_parse_skipped(v) for v in skipped.split("\x1e") if v.strip()],
     )
@@ -83,7 +88,8 @@ def describe(worktree: Worktree, resolved: Resolved) -> Description:
 
 def changes_between(worktree: Worktree, old: str, new: str) -> list[Change]:
     """The files that differ from ``old`` to ``new`` (renames detected)."""
-    raw = git.run(["diff-tree", "-r", "-z", "-M", "--name-status", old, new], worktree.root)
+    raw = git.run(["diff-tree", "-r", "-z", "-M", "--name-status", "--end-of-options", old, new],
+                  worktree.root)  # fmt: skip
     parts = git.nul_split(raw.stdout)
     found: list[Change] = []
     i = 0
@@ -96,6 +102,10 @@ def changes_between(worktree: Worktree, old: str, new: str) -> list[Change]:
             found.append(Change(status[0], parts[i + 1]))
             i += 2
     return found
+
+
+def _last_line(trailer: str) -> str:
+    return trailer.strip().splitlines()[-1] if trailer.strip() else ""
 
 
 def _parse_skipped(value: str) -> SkippedFile:

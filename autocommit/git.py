@@ -155,6 +155,19 @@ def popen(
         raise _git_missing() from exc
 
 
+def not_an_option(value: str, what: str, todo: str) -> str:
+    """``value``, or a one-line error when it starts with ``-`` (git would read an option).
+
+    For values git takes where no ``--end-of-options`` can go, and to say clearly why a
+    name is refused rather than let git fail on it.
+    """
+    if value.startswith("-"):
+        raise AutocommitError(
+            f"{what} {value!r} starts with '-', which git would read as an option", todo
+        )
+    return value
+
+
 def _git_missing() -> AutocommitError:
     return AutocommitError("git is not installed", "install git and try again")
 

@@ -37,7 +37,8 @@ class SnapshotEntry:
 
 def snapshots(worktree: Worktree, ref: str, limit: int | None = None) -> list[SnapshotEntry]:
     """The snapshots of the chain at ``ref``, newest first (stops at the user's commits)."""
-    args = ["log", "--first-parent", "--shortstat", f"--format={_FORMAT}", ref, "--"]
+    args = ["log", "--first-parent", "--shortstat", f"--format={_FORMAT}", "--end-of-options",
+            ref, "--"]  # fmt: skip
     proc = git.run(args, worktree.root, check=False)
     if proc.returncode != 0:
         return []

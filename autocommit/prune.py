@@ -150,8 +150,8 @@ def _read_chain(root: Path, tip: str) -> list[ChainCommit]:
     for record in out.split(_RECORD)[1:]:
         sha, parents, ctime, head = record.split(_FIELD)
         value = head.strip().splitlines()[-1] if head.strip() else ""
-        if not value:
-            break  # not a snapshot: the chain ends here
+        if value != UNBORN and not git.OBJECT_ID.fullmatch(value):
+            break  # not a snapshot (or a trailer someone made up): the chain ends here
         found.append(ChainCommit(sha, tuple(parents.split()), int(ctime),
                                  None if value == UNBORN else value))  # fmt: skip
     return found
@@ -417,4 +417,4 @@ def _reclaim(root: Path, objects: set[str], expire: str, keep_trees: list[str],
         progress("repacking (some dropped objects are in packs)")
         git.run(["repack", "-d", "-l", "-A", "-q", f"--unpack-unreachable={expire}"], root)
     progress(f"removing unreachable objects older than {expire}")
-    git.run(["prune", f"--expire={expire}", *keep_trees], root)
+    git.run(["prune", f"--expire={expire}", "--", *keep_trees], root)

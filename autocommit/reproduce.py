@@ -44,7 +44,8 @@ def checkout(worktree: Worktree, commit: str, directory: Path) -> Path:
     directory = directory.absolute()
     if os.path.lexists(directory) and (not directory.is_dir() or any(directory.iterdir())):
         raise AutocommitError(f"{directory} already exists", "pick another DIR, or remove it")
-    git.run(["worktree", "add", "--detach", "--quiet", str(directory), commit], worktree.root)
+    git.run(["worktree", "add", "--detach", "--quiet", "--", str(directory), commit],
+            worktree.root)  # fmt: skip
     return directory
 
 
@@ -74,7 +75,8 @@ def restore(worktree: Worktree, target: str, lock_timeout: float = LOCK_TIMEOUT)
     touched, and the restore refuses to start when one of them is in the way.
     """
     settings = config.load(worktree.root)
-    target_tree = git.out(["rev-parse", f"{target}^{{tree}}"], worktree.root)
+    target_tree = git.out(["rev-parse", "--verify", "--end-of-options", f"{target}^{{tree}}"],
+                          worktree.root)  # fmt: skip
     index = PrivateIndex(worktree)
     for _ in range(_ATTEMPTS):
         saved = take_snapshot(worktree, settings=settings, lock_timeout=lock_timeout)

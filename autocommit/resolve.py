@@ -82,6 +82,11 @@ def _resolve_run(worktree: Worktree, spec: str, run_id: str, tracking_uri: str |
     commit = run.tags.get(COMMIT_TAG, "").strip()
     if not commit:
         raise _untagged(run_id, run.tags)
+    if not git.OBJECT_ID.fullmatch(commit):  # a tag is anyone's text: never an option to git
+        raise AutocommitError(
+            f"run {run_id} has {COMMIT_TAG} {commit[:80]!r}, which is not a commit id",
+            "the run was not tagged by autocommit; its code cannot be looked up",
+        )
     if not share.has_commit(worktree.root, commit):
         share.fetch_commit(worktree, commit, remote or config.load(worktree.root).remote)
     return Resolved(commit, spec, run.run_id, run.tags)

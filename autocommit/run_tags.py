@@ -13,13 +13,13 @@ current directory (notebooks, the REPL). Only enabled repositories get snapshots
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from autocommit.notices import warn_once
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
     from concurrent.futures import Executor, Future
@@ -41,10 +41,6 @@ MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 # MLflow 3 accepts 8000 characters per tag value; older servers 5000.
 MAX_TAG_VALUE = 5000
 CLEAN_CHANGES = "none"
-
-_logger = logging.getLogger("autocommit")
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -315,15 +311,6 @@ def truncate(text: str, *, keep_last_line: bool = False, limit: int = MAX_TAG_VA
     last = text.rsplit("\n", 1)[-1] if keep_last_line else ""
     marker = "\n…\n" + last if last else "\n…"
     return text[: limit - len(marker)].rsplit("\n", 1)[0] + marker
-
-
-def warn_once(message: str) -> None:
-    """Print ``message`` the first time it comes up in this process."""
-    with _warned_lock:
-        if message in _warned:
-            return
-        _warned.add(message)
-    _logger.warning("autocommit: %s", message)
 
 
 def error_tags(exc: BaseException) -> dict[str, str]:

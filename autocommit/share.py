@@ -47,7 +47,7 @@ _PUSH_FLAGS = {" ": "updated", "+": "forced", "-": "deleted", "*": "new",
 
 def remote_for(worktree: Worktree, requested: str | None, configured: str) -> str:
     """The remote to use: ``requested`` or the ``remote`` setting; it must exist."""
-    name = requested or configured
+    name = _checked_remote(requested or configured)
     if _is_location(name):
         return name
     known = git.out(["remote"], worktree.root).split()
@@ -86,7 +86,8 @@ def push(
         specs.append(("+" if force else "") + SHADOW_SPEC)
     if not specs:
         return []
-    proc = git.run(["push", *_PUSH_OPTIONS, remote, *specs], worktree.root, ok_codes=(0, 1))
+    argv = ["push", *_PUSH_OPTIONS, "--end-of-options", _checked_remote(remote), *specs]
+    proc = git.run(argv, worktree.root, ok_codes=(0, 1))
     updates = _parse_push(proc.stdout.decode(errors="replace"))
     if proc.returncode != 0 and not any(u.failed for u in updates):
         stderr = proc.stderr.decode(errors="replace")
@@ -112,7 +113,8 @@ def fetch(worktree: Worktree, remote: str, *, shadow: bool = False) -> list[RefU
     if shadow:
         specs.append(f"+{refs.SHADOW_PREFIX}*:{copies}*")
     before = refs.list_refs(worktree.root)
-    git.run(["fetch", *_FETCH_OPTIONS, remote, *specs], worktree.root)
+    git.run(["fetch", *_FETCH_OPTIONS, "--end-of-options", _checked_remote(remote), *specs],
+            worktree.root)  # fmt: skip
     after = refs.list_refs(worktree.root)
     updates = []
     for ref, sha in sorted(after.items()):
@@ -121,6 +123,12 @@ def fetch(worktree: Worktree, remote: str, *, shadow: bool = False) -> list[RefU
         elif before[ref] != sha:
             updates.append(RefUpdate(ref, "updated", f"{before[ref][:12]}..{sha[:12]}"))
     return updates
+
+
+def _checked_remote(remote: str) -> str:
+    return git.not_an_option(
+        remote, "remote", "name a git remote, a URL, or a path (./-name for a path like that)"
+    )
 
 
 def _is_location(remote: str) -> bool:
@@ -137,7 +145,9 @@ def _ref_safe(remote: str) -> str:
 
 
 def has_commit(root: Path, commit: str) -> bool:
-    return git.run(["cat-file", "-e", f"{commit}^{{commit}}"], root, check=False).returncode == 0
+    proc = git.run(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"], root,
+                   check=False)  # fmt: skip
+    return proc.returncode == 0
 
 
 def fetch_commit(worktree: Worktree, commit: str, remote: str) -> None:
@@ -146,6 +156,9 @@ def fetch_commit(worktree: Worktree, commit: str, remote: str) -> None:
     Asks for the remote's pin first, then for the commit itself (git's protocol v2 serves
     any commit reachable from the remote's refs, e.g. from a pushed shadow branch).
     """
+    if not git.OBJECT_ID.fullmatch(commit):
+        raise AutocommitError(f"{commit!r} is not a full commit id", "name the run's commit")
+    _checked_remote(remote)
     if not _is_location(remote) and remote not in git.out(["remote"], worktree.root).split():
         raise AutocommitError(
             f"commit {commit} is not in this repository, and there is no git remote "
@@ -154,8 +167,8 @@ def fetch_commit(worktree: Worktree, commit: str, remote: str) -> None:
         )
     pin = refs.pin_ref(commit)
     for source in (pin, commit):
-        proc = git.run(["fetch", *_FETCH_OPTIONS, remote, f"{source}:{pin}"], worktree.root,
-                       check=False)  # fmt: skip
+        proc = git.run(["fetch", *_FETCH_OPTIONS, "--end-of-options", remote, f"{source}:{pin}"],
+                       worktree.root, check=False)  # fmt: skip
         if proc.returncode == 0 and has_commit(worktree.root, commit):
             return
     raise AutocommitError(
@@ -174,7 +187,7 @@ def push_in_background(worktree: Worktree, commit: str, remote: str) -> None:
     with open(worktree.state_dir / "push.log", "ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "autocommit", "-C", str(worktree.root),
-             "push", "--quiet", "--pin", commit, remote],
+             "push", "--quiet", "--pin", commit, "--", remote],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,7 +23,7 @@ def _age(*paths: Path) -> None:
 
 @pytest.fixture
 def worktree(repo: Path) -> Worktree:
-    (repo / "pyproject.toml").write_text('[tool.autocommit]\nmax_file_size = "1k"\n')
+    (repo / "pyproject.toml").write_text('[tool.autocommit]\nmax_wait = "1s"\n')
     user_git(repo, "config", "autocommit.exclude", "*.csv")
     _age(repo / "pyproject.toml", repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
     return find_worktree(repo)
@@ -32,7 +32,7 @@ def worktree(repo: Path) -> Worktree:
 def test_unchanged_files_are_not_read_again(worktree: Worktree, git_calls: list[list[str]]) -> None:
     first = config.load_cached(worktree)
     assert first == config.load(worktree.root)
-    assert first.max_file_size == 1024 and first.exclude == ("*.csv",)
+    assert first.max_wait == 1.0 and first.exclude == ("*.csv",)
     git_calls.clear()
     assert config.load_cached(worktree) == first
     assert git_calls == []
@@ -47,13 +47,13 @@ def test_every_source_changed_is_seen(worktree: Worktree, monkeypatch: pytest.Mo
         _age(*changed)
         return config.load_cached(worktree)
 
-    assert after_change().max_file_size == 1024
-    (root / "pyproject.toml").write_text('[tool.autocommit]\nmax_file_size = "2k"\n')  # same size
-    assert after_change(root / "pyproject.toml").max_file_size == 2048
+    assert after_change().max_wait == 1.0
+    (root / "pyproject.toml").write_text('[tool.autocommit]\nmax_wait = "2s"\n')  # same size
+    assert after_change(root / "pyproject.toml").max_wait == 2.0
     user_git(root, "config", "autocommit.exclude", "*.tsv")
     assert after_change(root / ".git" / "config").exclude == ("*.tsv",)
-    (root / ".autocommit.toml").write_text("push_on_run = true\n")
-    assert after_change(root / ".autocommit.toml").push_on_run
+    (root / ".autocommit.toml").write_text("daemon = false\n")
+    assert not after_change(root / ".autocommit.toml").daemon
     with global_config.open("a") as handle:
         handle.write("[autocommit]\n\tremote = team\n")
     assert after_change(global_config).remote == "team"

@@ -22,18 +22,20 @@ def test_defaults(repo: Path) -> None:
 
 def test_each_source_overrides_the_one_before(repo: Path) -> None:
     (repo / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n\n[tool.autocommit]\nmax_file_size = "1k"\n'
-        'exclude = ["*.csv"]\nquiet_period = "500ms"\nremote = "team"\n'
+        '[project]\nname = "x"\n\n[tool.autocommit]\nmax_wait = "1s"\n'
+        'exclude = ["*.csv"]\nquiet_period = "500ms"\n'
     )
-    assert config.load(repo, environ={}).max_file_size == 1024
-    (repo / ".autocommit.toml").write_text('max-file-size = "2k"\nexclude = ["*.tsv"]\n')
+    assert config.load(repo, environ={}).max_wait == 1.0
+    (repo / ".autocommit.toml").write_text('max-wait = "2s"\nexclude = ["*.tsv"]\n')
     settings = config.load(repo, environ={})
-    assert settings.max_file_size == 2048 and settings.exclude == ("*.tsv",)
-    assert settings.quiet_period == 0.5 and settings.remote == "team"  # kept from pyproject
-    git(repo, "config", "autocommit.maxFileSize", "3k")
+    assert settings.max_wait == 2.0 and settings.exclude == ("*.tsv",)
+    assert settings.quiet_period == 0.5  # kept from pyproject
+    git(repo, "config", "autocommit.maxWait", "3s")
     git(repo, "config", "autocommit.exclude", "*.parquet, data/")
+    git(repo, "config", "autocommit.maxFileSize", "3k")
     settings = config.load(repo, environ={})
-    assert settings.max_file_size == 3072 and settings.exclude == ("*.parquet", "data/")
+    assert settings.max_wait == 3.0 and settings.exclude == ("*.parquet", "data/")
+    assert settings.max_file_size == 3072
     environ = {"AUTOCOMMIT_MAX_FILE_SIZE": "4KiB", "AUTOCOMMIT_PUSH_ON_RUN": "yes"}
     settings = config.load(repo, environ=environ)
     assert settings.max_file_size == 4096 and settings.push_on_run is True
@@ -42,10 +44,10 @@ def test_each_source_overrides_the_one_before(repo: Path) -> None:
 
 def test_autocommit_toml_may_use_a_tool_table(repo: Path) -> None:
     (repo / ".autocommit.toml").write_text(
-        '[tool.autocommit]\nsecret_patterns = ["*.token"]\nmax_wait = 5\n'
+        '[tool.autocommit]\nexclude = ["*.token"]\nmax_wait = 5\n'
     )
     settings = config.load(repo, environ={})
-    assert settings.secret_patterns == ("*.token",) and settings.max_wait == 5.0
+    assert settings.exclude == ("*.token",) and settings.max_wait == 5.0
 
 
 def test_settings_change_what_a_snapshot_leaves_out(repo: Path) -> None:
@@ -119,3 +121,17 @@ def test_every_setting_is_documented_with_its_default() -> None:
     assert missing == [], f"add these settings to the README's table: {missing}"
     for pattern in DEFAULT_SECRET_PATTERNS:
         assert f"`{pattern}`" in rows["secret_patterns"]
+
+
+def test_the_readme_says_which_settings_a_repository_file_may_set() -> None:
+    doc = (Path(__file__).parent.parent / "README.md").read_text()
+    section = doc.split("### Configuration\n", 1)[1].split("\n### ", 1)[0]
+    lines = section.splitlines()
+    header = next(line for line in lines if line.startswith("| key |"))
+    assert header.rstrip(" |").endswith("repository file"), header
+    said = {line.split("|")[1].strip(" `"): line.rstrip(" |").rsplit("|", 1)[1].strip()
+            for line in lines if line.startswith("| `")}  # fmt: skip
+    assert said == {key: "yes" if key in config.REPOSITORY_KEYS else "no" for key in config.KEYS}
+    listed = doc.split("## Security\n", 1)[1].split("\n| your git config", 1)[0]
+    for key in config.REPOSITORY_KEYS:
+        assert f"`{key}`" in listed, f"the README's Security section omits {key}"

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     taken = datetime.datetime.fromtimestamp(found.time).strftime("%Y-%m-%d %H:%M:%S")
     head = "(no commit yet)"
     if found.head:
-        subject = git.out(["show", "-s", "--format=%s", found.head], worktree.root)
+        subject = git.out(["show", "-s", "--format=%s", "--end-of-options", found.head],
+                          worktree.root)  # fmt: skip
         head = f"{found.head[:12]} {subject}"
     rows = [("snapshot", found.commit), ("run", found.run_id), ("based on", head),
             ("taken", taken), ("summary", found.summary if found.is_snapshot else None),

@@ -1,0 +1,23 @@
+"""Warnings for the person running the code, each said once per process.
+
+Through the ``autocommit`` logger: a script or notebook shows them on stderr (or wherever
+its logging goes), the CLI on stderr, the daemon in its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+_logger = logging.getLogger("autocommit")
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(message: str) -> None:
+    """Log ``message`` as a warning the first time it comes up in this process."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    _logger.warning("autocommit: %s", message)
