@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from autocommit import state_files
 from autocommit.control import EXIT_ALREADY_RUNNING, DaemonFiles, DaemonUnavailable, request
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
@@ -138,9 +139,8 @@ def _spawn(worktree: Worktree, files: DaemonFiles) -> subprocess.Popen[bytes]:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
-    files.dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(files.dir, 0o700)
-    with open(files.output, "wb") as output:
+    state_files.ensure_dir(files.dir)
+    with state_files.open_file(files.output, "wb") as output:
         return subprocess.Popen(
             _daemon_command(worktree),
             cwd=worktree.root,  # its git calls scrub what a hook may have exported

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from autocommit import config, gitstate
+from autocommit import config, gitstate, state_files
 from autocommit.config import Settings
 from autocommit.control import DaemonFiles
 from autocommit.errors import AutocommitError
@@ -417,7 +417,7 @@ class Daemon:
 
         ``tell`` hears ``READY=1`` once the first reconcile is done (sd_notify's words).
         """
-        self.files.cookies.mkdir(exist_ok=True)
+        state_files.ensure_dir(self.files.cookies)
         for stale in self.files.cookies.iterdir():
             stale.unlink()
         worker = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)

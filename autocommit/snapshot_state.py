@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autocommit import git
+from autocommit import git, state_files
 from autocommit.config import Settings
 from autocommit.repo import Worktree
 
@@ -50,7 +50,8 @@ def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
         common / "info" / "exclude",
         common / "info" / "attributes",
     ]
-    rules = (settings.max_file_size, settings.secret_patterns, settings.exclude)
+    rules = (settings.max_file_size, settings.secret_patterns, settings.exclude,
+             settings.include_private)  # fmt: skip
     text = json.dumps([[stat_key(f) for f in files], repr(rules)])
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -100,7 +101,7 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     """
     text = json.dumps(asdict(state))
     data = (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
-    fd = os.open(_path(worktree), os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = state_files.open_fd(_path(worktree), os.O_WRONLY | os.O_CREAT)
     try:
         os.write(fd, data)
         os.ftruncate(fd, len(data))

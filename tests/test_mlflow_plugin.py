@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import subprocess
 import sys
@@ -354,6 +355,18 @@ def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) 
     tags = start_and_tags()
     assert ".env" not in tree_listing(enabled, tags["autocommit.commit"])
     assert tags["autocommit.skipped"] == ".env (secret-looking name)"
+
+
+def test_an_owner_only_file_is_left_out_of_the_run(enabled: Path, tracking: Tracking) -> None:
+    (enabled / "private.txt").write_text("token=7d1c0ffee\n")
+    os.chmod(enabled / "private.txt", 0o600)
+    (enabled / "public.txt").write_text("for the team\n")
+    tags = start_and_tags()
+    tree = tree_listing(enabled, tags["autocommit.commit"])
+    assert "private.txt" not in tree and "public.txt" in tree
+    assert tags["autocommit.skipped"] == "private.txt (readable only by its owner)"
+    blob = git(enabled, "hash-object", "private.txt").strip()
+    assert subprocess.run(["git", "cat-file", "-e", blob], cwd=enabled).returncode != 0
 
 
 def test_public_function_tags_runs_created_without_context_providers(
