@@ -178,4 +178,3 @@ def test_another_user_is_refused_even_through_a_loosened_socket(daemon: Worktree
     os.chmod(files.dir, 0o700)
     os.chmod(files.socket, 0o600)
     assert client.is_running(daemon)
-
