@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from autocommit import run_tags
-from tests.gitutil import git, tree_listing, user_state
+from tests.gitutil import assert_private, git, tree_listing, user_state
 from tests.mlflowutil import (
     EDIT_KINDS,
     assert_run_commit,
@@ -403,6 +403,8 @@ def test_push_on_run_shares_the_pin_in_the_background(
         assert time.monotonic() < deadline, "the pin was never pushed"
         time.sleep(0.2)
     assert pushed == f"refs/autocommit/pins/{commit}\n", "only the pin, none of the branches"
+    assert (enabled / ".git" / "autocommit" / "push.log").is_file()
+    assert_private(enabled / ".git" / "autocommit")
 
 
 def test_plugin_is_registered_light_and_imports_without_mlflow() -> None:

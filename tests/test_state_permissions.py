@@ -5,7 +5,6 @@ user's index, daemon logs naming files, the control socket."""
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,22 +16,7 @@ from autocommit import client, hook_entry
 from autocommit.repo import find_worktree
 from tests.daemon_support import enable, stop_for_sure
 from tests.engineutil import cli
-from tests.gitutil import git
-
-
-def assert_private(state_dir: Path) -> None:
-    """The directory and everything under it: directories 0700, nothing else open to
-    group or others."""
-    assert state_dir.is_dir()
-    wide: list[str] = []
-    for path in [state_dir, *state_dir.rglob("*")]:
-        mode = stat.S_IMODE(path.lstat().st_mode)
-        if path.is_dir() and not path.is_symlink():
-            if mode != 0o700:
-                wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
-        elif mode & 0o077:
-            wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
-    assert wide == []
+from tests.gitutil import assert_private, git
 
 
 @pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
