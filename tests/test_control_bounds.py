@@ -111,15 +111,16 @@ def test_a_sync_waits_as_long_as_its_client(daemon: Worktree) -> None:
     """The daemon used to give up after 5 s whatever the client's timeout."""
     lock_path = daemon.state_dir / "snapshot.lock"
     fd = os.open(lock_path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # no snapshot can be made meanwhile
+    release = threading.Timer(7.0, lambda: fcntl.flock(fd, fcntl.LOCK_UN))
+    release.start()
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # no snapshot can be made meanwhile
-        threading.Timer(7.0, lambda: fcntl.flock(fd, fcntl.LOCK_UN)).start()
         (daemon.root / "train.py").write_text("lr = 0.5\n")
         started = time.monotonic()
         snap = client.sync(daemon, timeout=30)
         took = time.monotonic() - started
     finally:
-        time.sleep(max(0.0, 7.5 - (time.monotonic() - started)))
+        release.join()
         os.close(fd)
     assert snap is not None, f"no snapshot after {took:.1f}s"
     assert 6.5 < took < 25
