@@ -91,6 +91,9 @@ def test_the_cli_reports_it(repo: Path) -> None:
     shown = cli(repo, "show", record["commit"])
     assert shown.returncode == 0, shown.stderr
     assert f"private.txt ({PRIVATE})" in shown.stdout
+    shown = cli(repo, "show", record["commit"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert {"path": "private.txt", "reason": PRIVATE} in json.loads(shown.stdout)["skipped"]
 
 
 def test_the_user_may_opt_in(repo: Path) -> None:
@@ -117,6 +120,12 @@ def test_incremental_snapshots_follow_the_mode(repo: Path) -> None:
     snap = take_snapshot(worktree, ["later.txt"])
     assert not snap.reconciled and not snap.skipped
     assert "later.txt" in tree_listing(repo, snap.commit)
+
+    os.chmod(repo / "train.py", 0o600)  # tracked: the user's code, whatever its mode
+    (repo / "train.py").write_text("lr = 0.9\n")
+    snap = take_snapshot(worktree, ["train.py"])
+    assert not snap.reconciled and not snap.skipped
+    assert git(repo, "show", f"{snap.commit}:train.py") == "lr = 0.9\n"
 
     fresh = secret_content()
     write(repo / "new" / "key.txt", fresh, 0o600)
