@@ -38,10 +38,11 @@ def ensure_dir(path: Path) -> Path:
 
 
 def narrow(directory: Path) -> None:
-    """Take every permission for group and others off what ``directory`` holds."""
+    """Take every permission for group and others off what ``directory`` holds (what
+    another user owns, say a file a ``sudo`` command left, stays as it is)."""
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(directory):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError, PermissionError):
                 info = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode):
                     continue
