@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from autocommit import state_files
 from autocommit.control import EXIT_ALREADY_RUNNING, DaemonFiles, DaemonUnavailable, request
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
@@ -28,14 +29,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _ask(worktree: Worktree, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
-    return request(worktree, {"op": op, **fields}, timeout)
+SYNC_MARGIN = 1.0  # seconds: the most the daemon's wait for a sync is shorter than ours
+
+
+def _ask(worktree: Worktree, op: str, socket_timeout: float, **fields: Any) -> dict[str, Any]:
+    return request(worktree, {"op": op, **fields}, socket_timeout)
 
 
 def is_running(worktree: Worktree) -> bool:
     """Whether a daemon for this worktree answers on its control socket."""
     try:
-        _ask(worktree, "ping", timeout=2.0)
+        _ask(worktree, "ping", 2.0)
     except DaemonUnavailable:
         return False
     return True
@@ -71,8 +75,10 @@ def sync_for_run(
 
 
 def _sync(worktree: Worktree, timeout: float, for_run: bool) -> dict[str, Any] | None:
+    # The daemon gives up a little earlier than we do, so that its answer still arrives.
+    wait = max(0.1, timeout - min(SYNC_MARGIN, timeout / 10))
     try:
-        answer = _ask(worktree, "sync", timeout, run=for_run)
+        answer = _ask(worktree, "sync", timeout, run=for_run, timeout=wait)
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None
@@ -95,7 +101,7 @@ def status(worktree: Worktree) -> dict[str, Any]:
     """What the daemon reports about itself, or why there is none."""
     files = DaemonFiles.of(worktree)
     try:
-        answer = _ask(worktree, "status", timeout=2.0)
+        answer = _ask(worktree, "status", 2.0)
         answer.pop("ok", None)
         return answer
     except DaemonUnavailable:
@@ -138,9 +144,8 @@ def _spawn(worktree: Worktree, files: DaemonFiles) -> subprocess.Popen[bytes]:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
-    files.dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(files.dir, 0o700)
-    with open(files.output, "wb") as output:
+    state_files.ensure_dir(files.dir)
+    with state_files.open_file(files.output, "wb") as output:
         return subprocess.Popen(
             _daemon_command(worktree),
             cwd=worktree.root,  # its git calls scrub what a hook may have exported
@@ -159,7 +164,7 @@ def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
     another caller is starting it at the same time).
     """
     with contextlib.suppress(DaemonUnavailable):
-        return int(_ask(worktree, "ping", timeout=2.0)["pid"])
+        return int(_ask(worktree, "ping", 2.0)["pid"])
     files = DaemonFiles.of(worktree)
     proc = None if files.lock_is_held() else _spawn(worktree, files)
     if not wait:
@@ -172,7 +177,7 @@ def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
         while True:
             with contextlib.suppress(DaemonUnavailable):
                 left = max(0.1, deadline - time.monotonic())
-                return int(_ask(worktree, "ping", timeout=left)["pid"])
+                return int(_ask(worktree, "ping", left)["pid"])
             exited = proc.poll() if proc is not None else None
             held = files.lock_is_held()
             gone = exited is not None and (exited != EXIT_ALREADY_RUNNING or not held)
@@ -206,7 +211,7 @@ def stop(worktree: Worktree, timeout: float = 10.0) -> bool:
     """Stop the daemon (it finishes a snapshot in flight); False when none was running."""
     files = DaemonFiles.of(worktree)
     try:
-        pid: int | None = int(_ask(worktree, "stop", timeout=2.0)["pid"])
+        pid: int | None = int(_ask(worktree, "stop", 2.0)["pid"])
     except DaemonUnavailable:
         if not files.lock_is_held():
             return False

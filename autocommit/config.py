@@ -63,6 +63,58 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     "secrets.*",
     "*.secret",
     "*.secrets",
+    # Keys and key stores (gitrob's signatures, gitleaks' pkcs12-file rule).
+    "*.pkcs12",
+    "*.ppk",
+    "*.keytab",
+    "*.kdbx",
+    "*.ovpn",
+    "*_rsa",
+    "*_dsa",
+    "*_ecdsa",
+    "*_ed25519",
+    ".ssh/",
+    ".gnupg/",
+    # Tokens and passwords of command-line tools, also found in a working tree used as
+    # $HOME (a container, a notebook server).
+    ".npmrc",
+    ".dockercfg",
+    "**/.docker/config.json",
+    "kubeconfig",
+    "*.kubeconfig",
+    "**/.kube/config",
+    ".s3cfg",
+    ".boto",
+    "rclone.conf",
+    ".azure/",
+    "*.publishsettings",
+    "**/gcloud/credentials.db",
+    "**/gcloud/access_tokens.db",
+    ".databrickscfg",
+    ".vault-token",
+    ".terraformrc",
+    "terraform.rc",
+    "*.tfstate",
+    "*.tfstate.backup",
+    "*.tfvars",
+    "*.tfvars.json",
+    "**/gh/hosts.yml",
+    ".my.cnf",
+    "sftp-config.json",
+    ".*_history",
+    # Machine learning services: Kaggle, Hugging Face (wandb uses .netrc, MLflow and
+    # AWS a file named credentials, Google application_default_credentials.json).
+    "kaggle.json",
+    "**/huggingface/token",
+    "**/huggingface/stored_tokens",
+    "**/.huggingface/token",
+    # Names that say what they hold.
+    "token.json",
+    "token.txt",
+    "secret.txt",
+    "api_key.txt",
+    "api-key.txt",
+    "apikey.txt",
 )
 
 _SIZE_UNITS = {"": 1, "b": 1}
@@ -88,6 +140,7 @@ class Settings:
     max_file_size: int = 5 * 1024**2  # untracked files larger than this are left out
     secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS  # untracked matches left out
     exclude: tuple[str, ...] = ()  # more gitignore-style patterns to leave out
+    include_private: bool = False  # snapshot untracked files only their owner may read
     daemon: bool = True  # `init` starts the watch daemon
     hooks: bool = True  # `init` installs the git hooks
     autostart: bool = False  # plugin and hooks start the daemon when it is not running
@@ -144,6 +197,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_file_size": parse_size,
     "secret_patterns": _parse_list,
     "exclude": _parse_list,
+    "include_private": _parse_bool,
     "daemon": _parse_bool,
     "hooks": _parse_bool,
     "autostart": _parse_bool,

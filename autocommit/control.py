@@ -22,7 +22,8 @@ from typing import Any
 
 from autocommit.repo import Worktree
 
-MAX_MESSAGE = 16 * 1024 * 1024
+MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
+MAX_REQUEST = 64 * 1024  # a request: a few fields; the daemon refuses anything larger
 EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
@@ -105,21 +106,20 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
-def read_message(sock: socket.socket) -> dict[str, Any]:
-    """Read one newline-terminated JSON object."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = sock.recv(65536)
+class MessageTooLarge(ValueError):
+    """A message longer than the reader accepts (it stops reading there)."""
+
+
+def read_message(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+    """Read one newline-terminated JSON object of at most ``limit`` bytes."""
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(min(65536, limit + 1 - len(data)))
         if not chunk:
             break
-        chunks.append(chunk)
-        size += len(chunk)
-        if chunk.endswith(b"\n"):
-            break
-        if size > MAX_MESSAGE:
-            raise ValueError("control message too large")
-    data = b"".join(chunks)
+        data += chunk
+        if len(data) > limit:
+            raise MessageTooLarge(f"a control message is at most {limit} bytes")
     if not data.endswith(b"\n"):
         raise ConnectionError("the connection closed before a whole message arrived")
     message = json.loads(data)
@@ -139,7 +139,9 @@ def request(worktree: Worktree, message: dict[str, Any], timeout: float) -> dict
         try:
             with socket_address(path) as address:
                 sock.connect(address)
-            sock.sendall(encode(message))
+            # A daemon that refuses a request stops reading it: its answer says why.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(encode(message))
             return read_message(sock)
         except (ValueError, ConnectionError) as exc:
             raise DaemonUnavailable(f"no usable answer from the daemon: {exc}") from exc

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from autocommit import config, git_inputs, gitstate
+from autocommit import config, git_inputs, gitstate, state_files
 from autocommit.config import Settings
 from autocommit.control import DaemonFiles
 from autocommit.errors import AutocommitError
@@ -50,6 +50,18 @@ MAX_PACE = 10.0
 POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
 POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
+DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
+MAX_SYNC_WAIT = 3600.0
+
+
+def _sync_timeout(value: Any) -> float | None:
+    """How long a sync request waits: the client's timeout (a number of seconds up to
+    :data:`MAX_SYNC_WAIT`), :data:`DEFAULT_SYNC_WAIT` from a client that sends none."""
+    if value is None:
+        return DEFAULT_SYNC_WAIT
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value <= MAX_SYNC_WAIT else None
 
 
 def _identity(worktree: Worktree) -> list[tuple[int, int] | None]:
@@ -374,7 +386,10 @@ class Daemon:
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
         if op == "sync":
-            return self._sync(float(message.get("timeout", 5.0)), bool(message.get("run")))
+            timeout = _sync_timeout(message.get("timeout"))
+            if timeout is None:
+                return {"ok": False, "error": f"bad sync timeout {message.get('timeout')!r}"}
+            return self._sync(timeout, bool(message.get("run")))
         if op == "notify":
             self._last_git_activity = time.monotonic()
             self.pending.reconcile(f"git {message.get('event', 'operation')}")
@@ -463,7 +478,7 @@ class Daemon:
 
         ``tell`` hears ``READY=1`` once the first reconcile is done (sd_notify's words).
         """
-        self.files.cookies.mkdir(exist_ok=True)
+        state_files.ensure_dir(self.files.cookies)
         for stale in self.files.cookies.iterdir():
             stale.unlink()
         worker = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import logging
 import logging.handlers
 import os
@@ -16,8 +17,9 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from autocommit import config
+from autocommit import config, state_files
 from autocommit.control import EXIT_ALREADY_RUNNING, DaemonFiles
 from autocommit.daemon import Daemon
 from autocommit.errors import AutocommitError
@@ -51,7 +53,7 @@ def _tell_systemd(state: str) -> None:
 @contextlib.contextmanager
 def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
     """Hold the worktree's daemon lock (a flock: the kernel drops it if we die)."""
-    fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = state_files.open_fd(files.lock, os.O_RDWR | os.O_CREAT)
     try:
         deadline = time.monotonic() + 1.0  # a client may hold a shared lock for an instant
         while True:
@@ -67,9 +69,7 @@ def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
                         "`autocommit status` shows it, `autocommit stop` ends it",
                     ) from None
                 time.sleep(0.02)
-        temporary = files.pid.with_suffix(".tmp")
-        temporary.write_text(f"{os.getpid()}\n")
-        os.replace(temporary, files.pid)
+        state_files.write_atomically(files.pid, f"{os.getpid()}\n".encode())
         try:
             yield
         finally:
@@ -80,12 +80,19 @@ def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+class _PrivateLog(logging.handlers.RotatingFileHandler):
+    """The daemon's log, and each file it rotates to, created mode 0600."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        fd = state_files.open_fd(Path(self.baseFilename), flags)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
     root = logging.getLogger("autocommit")
     root.setLevel(logging.INFO)
-    handler = logging.handlers.RotatingFileHandler(
-        files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
+    handler = _PrivateLog(files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root.addHandler(handler)
     if to_stderr:
@@ -111,8 +118,8 @@ def run_foreground(worktree: Worktree) -> int:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
-    files.dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(files.dir, 0o700)
+    state_files.ensure_dir(files.dir)
+    state_files.narrow(files.dir)  # files an older version made readable by others
     with _only_daemon(files, worktree):
         if not logging_ready:
             _setup_logging(files, to_stderr)

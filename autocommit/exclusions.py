@@ -1,7 +1,7 @@
 """Which untracked files a snapshot leaves out, and why.
 
 Only untracked files are ever left out: a file the user already tracks is part of their
-code, whatever its name or size. Every file left out is reported with its reason.
+code, whatever its name, size or mode. Every file left out is reported with its reason.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from pathlib import Path
 import pathspec
 
 from autocommit.config import Settings
+
+PRIVATE = "readable only by its owner"
+# A file nobody else may read (mode 0600, 0400, 0700) would become readable through the
+# object store, whose files are as readable as the repository.
+_READABLE_BY_OTHERS = stat.S_IRGRP | stat.S_IROTH
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,13 @@ def _human_size(size: int) -> str:
 
 
 class ExclusionRules:
-    """The size cap, the secret patterns and the user's own exclusions."""
+    """The size cap, the secret patterns, owner-only files and the user's own exclusions."""
 
     def __init__(self, settings: Settings) -> None:
         self._secrets = _spec(settings.secret_patterns)
         self._excluded = _spec(settings.exclude)
         self._max_size = settings.max_file_size
+        self._include_private = settings.include_private
 
     def reason_to_skip(self, root: Path, path: str) -> str | None:
         """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it."""
@@ -70,6 +76,8 @@ class ExclusionRules:
                 )
             if not os.access(root / path, os.R_OK):
                 return "unreadable"
+            if not self._include_private and not info.st_mode & _READABLE_BY_OTHERS:
+                return PRIVATE
         return None
 
     def partition(self, root: Path, untracked: list[str]) -> tuple[list[str], list[Skipped]]:

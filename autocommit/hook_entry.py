@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autocommit import state_files
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree, find_worktree
 
@@ -214,11 +215,9 @@ def _wait_for_exit(pid: int, timeout: float) -> None:
 
 
 def _mark_pending(worktree: Worktree, name: str, args: list[str]) -> None:
-    worktree.state_dir.mkdir(parents=True, exist_ok=True)
-    path = worktree.state_dir / PENDING
-    temporary = path.with_name(f"{PENDING}.{os.getpid()}")
-    temporary.write_text(json.dumps({"event": name, "args": args}), encoding="utf-8")
-    os.replace(temporary, path)
+    state_files.ensure_dir(worktree.state_dir)
+    data = json.dumps({"event": name, "args": args}).encode()
+    state_files.write_atomically(worktree.state_dir / PENDING, data)
 
 
 def _take_pending(
@@ -240,8 +239,8 @@ def _take_pending(
 
 @contextlib.contextmanager
 def _hook_lock(worktree: Worktree, timeout: float) -> Iterator[bool]:
-    worktree.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(worktree.state_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    state_files.ensure_dir(worktree.state_dir)
+    fd = state_files.open_fd(worktree.state_dir / LOCK, os.O_RDWR | os.O_CREAT)
     try:
         yield _acquire(fd, timeout)
     finally:
@@ -286,5 +285,5 @@ def log(worktree: Worktree, name: str, message: str) -> None:
         if path.stat().st_size > MAX_LOG_BYTES:
             os.replace(path, path.with_name(LOG + ".1"))
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
-    with open(path, "a", encoding="utf-8") as handle:
+    with state_files.open_file(path, "a", encoding="utf-8") as handle:
         handle.write(f"{stamp} {name}: {message}\n")

@@ -52,7 +52,7 @@ if [ -d "$git_dir/rebase-merge" ] || [ -d "$git_dir/rebase-apply" ]; then
 fi
 # Mark the work pending before git returns (see autocommit.hook_entry.wait_for_hooks).
 if [ -d "$git_dir/autocommit" ]; then
-    true 2>/dev/null >"$git_dir/autocommit/hook.pending"
+    (umask 077 && : >"$git_dir/autocommit/hook.pending") 2>/dev/null
 fi
 
 if [ -x "$python" ] && [ -f "$package/__main__.py" ]; then

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autocommit import state_files
 from autocommit.repo import Worktree
 
 Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
@@ -32,10 +33,8 @@ def keep(worktree: Worktree, sources: Sources) -> None:
     if _written.get(worktree.root) == text:
         return
     with contextlib.suppress(OSError):  # best effort: only a fallback depends on it
-        worktree.state_dir.mkdir(parents=True, exist_ok=True)
-        temporary = _path(worktree).with_suffix(".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(_path(worktree))
+        state_files.ensure_dir(worktree.state_dir)
+        state_files.write_atomically(_path(worktree), text.encode())
         _written[worktree.root] = text
 
 

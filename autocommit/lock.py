@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from autocommit import git
+from autocommit import git, state_files
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
 
@@ -25,8 +25,8 @@ from autocommit.repo import Worktree
 @contextlib.contextmanager
 def snapshot_lock(worktree: Worktree, timeout: float) -> Iterator[None]:
     """Exclusive use of the worktree's private files and shadow refs, or a one-line error."""
-    worktree.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(worktree.state_dir / "snapshot.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    state_files.ensure_dir(worktree.state_dir)
+    fd = state_files.open_fd(worktree.state_dir / "snapshot.lock", os.O_RDWR | os.O_CREAT)
     try:
         _acquire(fd, timeout, worktree)
         with git.children_inherit(fd):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from autocommit import git
+from autocommit import git, state_files
 from autocommit.errors import GitCommandError
 from autocommit.exclusions import ExclusionRules
 from autocommit.lock import snapshot_lock
@@ -77,11 +77,12 @@ class PrivateIndex:
         changes. Only a full scan reads either, under the snapshot lock, and each one
         starts here: a copy cut short by a crash is never read.
         """
-        self.worktree.state_dir.mkdir(parents=True, exist_ok=True)
+        state_files.ensure_dir(self.worktree.state_dir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.seed)  # a new file costs less than one truncated
         with contextlib.suppress(FileNotFoundError):  # none: no commits yet, an empty index
             shutil.copy2(self.worktree.git_dir / "index", self.seed)
+            os.chmod(self.seed, state_files.FILE_MODE)  # copy2 copied your index's mode
         self._start_from_seed()
 
     def _start_from_seed(self) -> None:
@@ -141,6 +142,8 @@ class PrivateIndex:
             if path not in vanished:
                 left_out[path] = f"unreadable: {why}"
         tree = self.write_tree() if missing or vanished else staged.tree
+        # git wrote the private index (and any split-index file) with your umask.
+        state_files.narrow(self.worktree.state_dir)
         return Staged(tree, left_out, kept, seed_digest)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:

@@ -3,6 +3,13 @@
 Blocking ``accept`` (no polling loop), so an idle daemon wakes up for nothing. Only the
 socket's owner can connect: the socket is created mode 0600 inside a 0700 directory,
 and a peer of another uid is refused (``SO_PEERCRED``) should the modes be loosened.
+
+Bounded, so that no client (a runaway script of the user's) can grow the daemon: a
+request larger than :data:`~autocommit.control.MAX_REQUEST` is answered with an error
+as soon as that many bytes arrived, and at most :data:`MAX_CLIENTS` requests are served
+at once. Further connections wait in the kernel's listen queue (their bytes in the
+kernel, not here) until one is done; a client that cannot wait gives up at its own
+timeout, as with a busy daemon.
 """
 
 from __future__ import annotations
@@ -17,11 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autocommit.control import encode, read_message, socket_address
+from autocommit.control import MAX_REQUEST, encode, read_message, socket_address
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+MAX_CLIENTS = 32  # requests served at once (a sync waits for a snapshot: they add up)
+BACKLOG = 128  # connections waiting for one of them
+READ_TIMEOUT = 10.0  # a request arrives at once; a client silent this long is dropped
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -40,6 +50,7 @@ class ControlServer:
         self._thread: threading.Thread | None = None
         self._closing = False
         self._bound: tuple[int, int] | None = None  # the socket file this server made
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
 
     def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -53,7 +64,7 @@ class ControlServer:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
         self._bound = _inode(self.path)
-        sock.listen(64)
+        sock.listen(BACKLOG)
         self._sock = sock
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
         self._thread.start()
@@ -61,9 +72,12 @@ class ControlServer:
     def _accept_loop(self) -> None:
         assert self._sock is not None
         while not self._closing:
+            if not self._slots.acquire(timeout=1.0):
+                continue  # all busy: wait for one (only then is _closing looked at again)
             try:
                 conn, _ = self._sock.accept()
             except OSError:
+                self._slots.release()
                 if self._closing:
                     return
                 log.exception("control socket accept failed")
@@ -71,13 +85,19 @@ class ControlServer:
             threading.Thread(target=self._serve, args=(conn,), name="request", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._answer(conn)
+        finally:
+            self._slots.release()
+
+    def _answer(self, conn: socket.socket) -> None:
         with conn:
             try:
                 if _peer_uid(conn) != os.getuid():
                     conn.sendall(encode({"ok": False, "error": "not the owner of this daemon"}))
                     return
-                conn.settimeout(10)
-                message = read_message(conn)
+                conn.settimeout(READ_TIMEOUT)
+                message = read_message(conn, MAX_REQUEST)
                 conn.settimeout(None)
                 answer = self.handler(message)
             except (OSError, ValueError) as exc:

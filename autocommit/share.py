@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocommit import git, refs
+from autocommit import git, refs, state_files
 from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.repo import Worktree
 
@@ -183,8 +183,8 @@ def push_in_background(worktree: Worktree, commit: str, remote: str) -> None:
     For ``push_on_run``: costs one fork/exec in the caller. The push survives the caller's
     exit (its own session); its output goes to ``<git-dir>/autocommit/push.log``.
     """
-    worktree.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(worktree.state_dir / "push.log", "ab") as log:
+    state_files.ensure_dir(worktree.state_dir)
+    with state_files.open_file(worktree.state_dir / "push.log", "ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "autocommit", "-C", str(worktree.root),
              "push", "--quiet", "--pin", commit, "--", remote],

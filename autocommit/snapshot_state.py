@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autocommit import git, git_inputs
+from autocommit import git, git_inputs, state_files
 from autocommit.config import Settings
 from autocommit.repo import Worktree
 
@@ -44,7 +44,8 @@ def stat_key(path: Path) -> list[int] | None:
 def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
     """Changes whenever one of git's inputs (:mod:`autocommit.git_inputs`: config, ignore
     and attribute files, wherever they are) or the exclusion rules change."""
-    rules = (settings.max_file_size, settings.secret_patterns, settings.exclude)
+    rules = (settings.max_file_size, settings.secret_patterns, settings.exclude,
+             settings.include_private)  # fmt: skip
     text = json.dumps([git_inputs.fingerprint(git_inputs.files(worktree)), repr(rules)])
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -94,7 +95,7 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     """
     text = json.dumps(asdict(state))
     data = (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
-    fd = os.open(_path(worktree), os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = state_files.open_fd(_path(worktree), os.O_WRONLY | os.O_CREAT)
     try:
         os.write(fd, data)
         os.ftruncate(fd, len(data))

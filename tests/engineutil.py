@@ -3,7 +3,8 @@
 From the file system and plain git questions only: tracked paths from the user's index,
 untracked files by walking the tree and asking ``git check-ignore``, blob ids from
 ``git hash-object`` (which applies the clean filters and eol conversion), modes from
-``lstat``, minus the exclusions (secret-looking names, the size cap, nested repositories).
+``lstat``, minus the exclusions (secret-looking names, the size cap, owner-only files,
+nested repositories).
 """
 
 from __future__ import annotations
@@ -73,8 +74,20 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
 
 
 def _is_secret(path: str, patterns: tuple[str, ...]) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    """Whether a pattern names the file (``name``), a file under a directory
+    (``dir/``), or the path's last components (``**/dir/name``)."""
+    parts = path.split("/")
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if any(fnmatch.fnmatchcase(d, pattern[:-1]) for d in parts[:-1]):
+                return True
+            continue
+        tail = pattern.removeprefix("**/").split("/")
+        if len(tail) <= len(parts) and all(
+            fnmatch.fnmatchcase(name, p) for name, p in zip(parts[-len(tail) :], tail, strict=True)
+        ):
+            return True
+    return False
 
 
 def _blob_id(root: Path, path: str) -> str:
@@ -94,6 +107,7 @@ def expected_tree(
     *,
     max_file_size: int = DEFAULT_MAX_SIZE,
     secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS,
+    include_private: bool = False,
 ) -> Listing:
     """``{path: (mode, id)}`` of everything a snapshot of ``root`` must hold right now."""
     file_mode = _config_bool(root, "core.filemode")
@@ -128,6 +142,8 @@ def expected_tree(
         info = os.lstat(root / path)
         if stat.S_ISREG(info.st_mode) and info.st_size > max_file_size:
             continue
+        if stat.S_ISREG(info.st_mode) and not include_private and not info.st_mode & 0o044:
+            continue  # readable by its owner alone
         mode = "120000" if stat.S_ISLNK(info.st_mode) else "100644"
         if file_mode and stat.S_ISREG(info.st_mode) and info.st_mode & stat.S_IXUSR:
             mode = "100755"

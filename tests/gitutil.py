@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,3 +76,18 @@ def user_state(root: Path) -> UserState:
         refs=refs,
         files=files,
     )
+
+
+def assert_private(state_dir: Path) -> None:
+    """The directory and everything under it: directories 0700, nothing else open to
+    group or others."""
+    assert state_dir.is_dir()
+    wide: list[str] = []
+    for path in [state_dir, *state_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if path.is_dir() and not path.is_symlink():
+            if mode != 0o700:
+                wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
+        elif mode & 0o077:
+            wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
+    assert wide == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from autocommit import run_tags
-from tests.gitutil import git, tree_listing, user_state
+from tests.gitutil import assert_private, git, tree_listing, user_state
 from tests.mlflowutil import (
     EDIT_KINDS,
     assert_run_commit,
@@ -356,6 +357,18 @@ def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) 
     assert tags["autocommit.skipped"] == ".env (secret-looking name)"
 
 
+def test_an_owner_only_file_is_left_out_of_the_run(enabled: Path, tracking: Tracking) -> None:
+    (enabled / "private.txt").write_text("token=7d1c0ffee\n")
+    os.chmod(enabled / "private.txt", 0o600)
+    (enabled / "public.txt").write_text("for the team\n")
+    tags = start_and_tags()
+    tree = tree_listing(enabled, tags["autocommit.commit"])
+    assert "private.txt" not in tree and "public.txt" in tree
+    assert tags["autocommit.skipped"] == "private.txt (readable only by its owner)"
+    blob = git(enabled, "hash-object", "private.txt").strip()
+    assert subprocess.run(["git", "cat-file", "-e", blob], cwd=enabled).returncode != 0
+
+
 def test_public_function_tags_runs_created_without_context_providers(
     enabled: Path, tracking: Tracking
 ) -> None:
@@ -390,6 +403,8 @@ def test_push_on_run_shares_the_pin_in_the_background(
         assert time.monotonic() < deadline, "the pin was never pushed"
         time.sleep(0.2)
     assert pushed == f"refs/autocommit/pins/{commit}\n", "only the pin, none of the branches"
+    assert (enabled / ".git" / "autocommit" / "push.log").is_file()
+    assert_private(enabled / ".git" / "autocommit")
 
 
 def test_plugin_is_registered_light_and_imports_without_mlflow() -> None:
