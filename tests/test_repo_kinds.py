@@ -76,6 +76,7 @@ def test_sha256_repository_full_cycle(tmp_path: Path, monkeypatch: pytest.Monkey
 
         monkeypatch.chdir(root)  # an MLflow run, its snapshot made by the daemon
         mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        mlflow.set_experiment("sha256")  # not the active experiment of an earlier test's store
         _edit(root, 4)
         want = expected_tree(root)
         with mlflow.start_run() as run:
