@@ -17,3 +17,18 @@ def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
         help="the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, "
         "else MLflow's default)",
     )
+
+
+def add_max_count(parser: argparse.ArgumentParser, default: int) -> None:
+    parser.add_argument("-n", "--max-count", type=_positive, default=default, metavar="N",
+                        help=f"at most N, a number from 1 up (default {default})")  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 up")
+    return number
