@@ -140,6 +140,7 @@ def _handle(
         _defer_until_exit(worktree, name, args, os.getppid())
         return "deferred until the pre-commit framework is done"
     if after_pid is not None:
+        _import_the_work()
         _wait_for_exit(after_pid, FRAMEWORK_TIMEOUT)
     done = "nothing left to do"
     with _hook_lock(worktree, LOCK_TIMEOUT) as held:
@@ -161,7 +162,7 @@ def _reconcile(worktree: Worktree, settings: Settings, name: str, args: list[str
         return "skipped: a rebase is in progress; its end reconciles once"
     if client.notify(worktree, name, args):
         return "told the daemon"
-    if settings.autostart:
+    if settings.autostart and Path(sys.prefix).is_dir():  # see _import_the_work
         pid = client.start(worktree, wait=False)
         return f"started the daemon (pid {pid}), which reconciles as it starts"
     from autocommit.snapshot import take_snapshot
@@ -196,6 +197,16 @@ def _defer_until_exit(worktree: Worktree, name: str, args: list[str], pid: int) 
         start_new_session=True,
         close_fds=True,
     )
+
+
+def _import_the_work() -> None:
+    """Import now every module handling the event needs. The pre-commit framework may
+    delete the environment this process runs from as it exits (``pre-commit try-repo``
+    does): once it is gone, only what is imported already can run, and a daemon cannot
+    be started from it (the event is then handled with a snapshot)."""
+    import psutil  # noqa: F401  (client.start)
+
+    from autocommit import client, config, run_commit, snapshot  # noqa: F401
 
 
 def _wait_for_exit(pid: int, timeout: float) -> None:
