@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "systemd-unit",
     "install-hooks",
     "uninstall-hooks",
+    "disable",
     "hook",
 )
 
