@@ -9,7 +9,7 @@ from autocommit import git
 from autocommit.repo import Worktree
 from autocommit.resolve import Resolved
 from autocommit.run_commit import SNAPSHOT_TRAILER
-from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN
+from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN, summarize
 
 _FIELD = "\x1f"
 _FORMAT = _FIELD.join(
@@ -65,18 +65,24 @@ def describe(worktree: Worktree, resolved: Resolved) -> Description:
         value = head_trailer.strip().splitlines()[-1]
         head = None if value == UNBORN else value
     head_tree = git.out(["rev-parse", f"{head}^{{tree}}"], worktree.root) if head else None
+    changes = changes_between(worktree, head or _EMPTY_TREE, commit)
+    # A run's summary says what the run had beyond HEAD, like the changes listed with it
+    # (a chain snapshot's own subject says what changed since the snapshot before it).
+    summary = subject.removeprefix("autocommit: ")
+    if resolved.run_id:
+        summary = summarize([(c.status, c.path) for c in changes])
     return Description(
         commit=commit,
         tree=tree,
         time=int(ctime),
-        summary=subject.removeprefix("autocommit: "),
+        summary=summary,
         is_snapshot=is_snapshot,
         head=head,
         dirty=tree != head_tree,
         run_id=resolved.run_id,
         shadow_ref=resolved.run_tags.get("autocommit.branch"),
         chain_snapshot=chain.strip().splitlines()[-1] if chain.strip() else None,
-        changes=changes_between(worktree, head or _EMPTY_TREE, commit),
+        changes=changes,
         skipped=[_parse_skipped(v) for v in skipped.split("\x1e") if v.strip()],
     )
 

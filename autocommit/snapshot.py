@@ -20,7 +20,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,9 @@ class Snapshot:
     reconciled: bool  # the whole tree was scanned (not only the given paths)
     skipped: tuple[Skipped, ...]
     summary: str  # one line: what changed since the previous snapshot
+    # One line: what changed since HEAD, for the run commit's message (None: not needed,
+    # or not computed; the run commit then asks git).
+    head_summary: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
@@ -192,6 +195,36 @@ def _git_bool(value: str) -> bool:
     return value.strip().lower() not in ("false", "no", "off", "0", "")
 
 
+_WORDS = {"A": "add", "D": "delete", "M": "modify", "T": "retype", "R": "rename"}
+
+
+def summarize(changes: Sequence[tuple[str, str]]) -> str:
+    """One line for ``[(status, path)]``: how many files, naming the first three."""
+    described = [f"{_WORDS.get(status, status)} {path}" for status, path in changes]
+    if not described:
+        return "no file changes"
+    shown = ", ".join(described[:3])
+    more = f" and {len(described) - 3} more" if len(described) > 3 else ""
+    return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+
+
+def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
+                  ) -> list[tuple[str, str]]:  # fmt: skip
+    """``[(status, path)]`` from ``old_tree`` (None: the empty tree) to ``new_tree``, as
+    ``git diff-tree -r --no-renames --name-status`` lists them."""
+    if old_tree is None:
+        old_tree = empty_tree(new_tree)
+    out = git.run(
+        ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
+        worktree.root,
+        # diff-tree reads the index though comparing two trees needs none: at 100k
+        # files that is most of its time. An index file that does not exist is empty.
+        env={"GIT_INDEX_FILE": str(worktree.state_dir / "no-index")},
+    ).stdout
+    parts = git.nul_split(out)
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
 class _Snapshotter:
     def __init__(
         self,
@@ -224,9 +257,13 @@ class _Snapshotter:
         head_sha = head.sha if head else None
 
         def result(commit: str, dirty: bool, created: bool, summary: str) -> Snapshot:
+            # A run commit (HEAD as only parent) differs from a snapshot with an earlier one.
+            for_run = self.pin is not None and tip is not None
+            head_summary = self.head_summary(head, tree) if for_run else None
             return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, created,
-                            reconciled, skipped, summary)  # fmt: skip
+                            reconciled, skipped, summary, head_summary)  # fmt: skip
 
+        tip: CommitInfo | None = None
         if head is not None and tree == head.tree:
             return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
         tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
@@ -354,29 +391,22 @@ class _Snapshotter:
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
         """One line: how many files changed since ``old_tree``, naming the first three."""
+        return summarize(self._changes(old_tree, new_tree))
+
+    def head_summary(self, head: CommitInfo | None, new_tree: str) -> str:
+        """The same since HEAD's tree, in path order: the run commit's subject, which must
+        come out the same whichever way the changes were listed."""
+        return summarize(sorted(self._changes(head.tree if head else None, new_tree),
+                                key=lambda change: change[1]))  # fmt: skip
+
+    def _changes(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         changes = diff_trees(self.reader, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
         if changes is None:  # a big change: git lists it faster
             changes = self._diff_tree(old_tree, new_tree)
-        words = {"A": "add", "D": "delete", "M": "modify", "T": "retype"}
-        described = [f"{words.get(status, status)} {path}" for status, path in changes]
-        if not described:
-            return "no file changes"
-        shown = ", ".join(described[:3])
-        more = f" and {len(described) - 3} more" if len(described) > 3 else ""
-        return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+        return changes
 
     def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
-        if old_tree is None:
-            old_tree = empty_tree(new_tree)
-        out = git.run(
-            ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
-            self.root,
-            # diff-tree reads the index though comparing two trees needs none: at 100k
-            # files that is most of its time. An index file that does not exist is empty.
-            env={"GIT_INDEX_FILE": str(self.wt.state_dir / "no-index")},
-        ).stdout
-        parts = git.nul_split(out)
-        return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        return changes_since(self.wt, old_tree, new_tree)
 
     def commit_text(
         self,

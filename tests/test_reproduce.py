@@ -383,3 +383,29 @@ def test_an_ambiguous_run_id_prefix_lists_the_candidates(
     code, _, err = autocommit("show", "abcd3")
     assert "no MLflow run abcd3" in one_line_error(code, err)
     assert user_state(enabled) == before
+
+
+def test_a_run_commit_and_its_summary_describe_the_change_from_head(
+    enabled: Path, tracking: Any
+) -> None:
+    """The second run's snapshot follows the first on the shadow branch (one file changed
+    since it), but the run had two files changed vs HEAD: that is what its commit's
+    subject and `show` say. The run commit stays the same however it is made."""
+    from autocommit.repo import find_worktree
+    from autocommit.run_commit import run_commit
+    from autocommit.snapshot import take_snapshot
+
+    (enabled / "notes.md").write_text("try a smaller lr\n")
+    start_run()
+    (enabled / "train.py").write_text("lr = 0.001\n")
+    run_id, commit = start_run()
+    expected = "2 files: add notes.md, modify train.py"
+    assert git(enabled, "log", "-1", "--format=%s", commit).strip() == f"autocommit: {expected}"
+    chain = git(enabled, "log", "-1", "--format=%s", "autocommit/heads/main").strip()
+    assert chain == "autocommit: 1 file: modify train.py"  # the snapshot's own: since the last
+    code, out, err = autocommit("show", run_id)
+    assert code == 0, err
+    assert f"summary   {expected}\n" in out and "2 files changed vs HEAD" in out
+    # made again without the engine's summary (as git lists it): the same commit
+    snap = take_snapshot(find_worktree(enabled))
+    assert run_commit(find_worktree(enabled), snap) == commit

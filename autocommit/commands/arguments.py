@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 
 
+TARGET_HELP = (
+    "an MLflow run id (or a unique prefix of 4+ digits, as `autocommit runs` shows) "
+    "or a git revision"
+)
+
+
 def add_target(parser: argparse.ArgumentParser) -> None:
     """The ``RUN_ID|REV`` that show, checkout and restore act on."""
-    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    parser.add_argument("target", metavar="RUN_ID|REV", help=TARGET_HELP)
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
