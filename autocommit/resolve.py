@@ -69,6 +69,11 @@ def resolve(
         return Resolved(commit, spec)
     if RUN_ID_PREFIX.fullmatch(text):
         return _resolve_run(worktree, spec, text, tracking_uri, remote)
+    if rev_commit(worktree, "HEAD") is None:
+        raise AutocommitError(
+            f"{spec!r} names no commit: this repository has no commits yet",
+            "commit first, or pass an MLflow run id",
+        )
     raise AutocommitError(
         f"{spec!r} is neither a git revision here nor an MLflow run id",
         "pass a run id (or the start of one, as `autocommit runs` shows it) or a commit",

@@ -15,12 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.gitutil import git
-from tests.packaging import PROJECT, build, fresh_venv
-
-
-@pytest.fixture(scope="session")
-def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return build(tmp_path_factory.mktemp("build"))
+from tests.packaging import PROJECT, fresh_venv
 
 
 def test_the_declared_python_is_the_one_checked(dists: tuple[Path, Path]) -> None:
