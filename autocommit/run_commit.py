@@ -5,8 +5,8 @@ keep every earlier work-in-progress snapshot alive (prune could free nothing) an
 all of them along with the pin. A run commit has the snapshot's tree, author and dates,
 but HEAD as its only parent: pinning it keeps exactly the run's code, and ``git diff HEAD
 <commit>`` is still the uncommitted work. Its message is the snapshot's, but its subject
-says what changed since HEAD (the snapshot's says what changed since the snapshot before). Made from the snapshot alone,
-it is the same commit every time it is asked for.
+says what changed since HEAD (the snapshot's says what changed since the snapshot before).
+Made from the snapshot alone, it is the same commit every time it is asked for.
 """
 
 from __future__ import annotations

@@ -59,30 +59,53 @@ def with_run(verb: list[str], run: str) -> list[str]:
 CASES = [
     *(Case("outside", verb, NOT_A_REPOSITORY) for verb in VERBS_IN_A_REPOSITORY),
     Case("outside", ["runs"], "no MLflow database at {cwd}/mlflow.db"),
-    *(Case("empty", with_run(verb, "HEAD"), "this repository has no commits yet")
-      for verb in RUN_VERBS),  # fmt: skip
+    *(
+        Case("empty", with_run(verb, "HEAD"), "this repository has no commits yet")
+        for verb in RUN_VERBS
+    ),
     Case("empty", ["push"], "no git remote named 'origin'"),
     Case("empty", ["systemd-unit"], "autocommit is not enabled"),
     Case("repo", ["fetch", "/nowhere.git"], "'/nowhere.git' does not appear to be a git repo"),
-    *(Case("repo", with_run(verb, UNKNOWN_RUN), f"no MLflow run {UNKNOWN_RUN}")
-      for verb in RUN_VERBS),  # fmt: skip
-    *(Case("repo", with_run(verb, "abc"), "neither a git revision here nor an MLflow run id")
-      for verb in RUN_VERBS),  # fmt: skip
+    *(
+        Case("repo", with_run(verb, UNKNOWN_RUN), f"no MLflow run {UNKNOWN_RUN}")
+        for verb in RUN_VERBS
+    ),
+    *(
+        Case("repo", with_run(verb, "abc"), "neither a git revision here nor an MLflow run id")
+        for verb in RUN_VERBS
+    ),
     *(Case("repo", with_run(verb, "abcd1234"), "no MLflow run abcd1234") for verb in RUN_VERBS),
-    *(Case("repo", [*with_run(verb, "abcd1234"), "--tracking-uri", uri], message)
-      for verb in RUN_VERBS for uri, message in BAD_URIS),  # fmt: skip
+    *(
+        Case("repo", [*with_run(verb, "abcd1234"), "--tracking-uri", uri], message)
+        for verb in RUN_VERBS
+        for uri, message in BAD_URIS
+    ),
     *(Case("repo", ["runs", "--tracking-uri", uri], message) for uri, message in BAD_URIS),
-    Case("repo", ["prune", "--unpin-deleted-runs", "--tracking-uri", "bogus://foo"],
-         "MLflow cannot use the tracking URI"),  # fmt: skip
-    *(Case("repo", args, "is not a number from 1 up")
-      for args in (["log", "-n", "0"], ["log", "-n", "-1"], ["log", "-n", "x"],
-                   ["runs", "-n", "0"], ["runs", "--max-count=-5"])),  # fmt: skip
-    *(Case("repo", ["-C", directory, *verb], f"cannot change to '{directory}'")
-      for directory in ("/missing", "train.py")
-      for verb in (["status"], ["log"], ["show", "HEAD"])),  # fmt: skip
+    Case(
+        "repo",
+        ["prune", "--unpin-deleted-runs", "--tracking-uri", "bogus://foo"],
+        "MLflow cannot use the tracking URI",
+    ),
+    *(
+        Case("repo", args, "is not a number from 1 up")
+        for args in (
+            ["log", "-n", "0"],
+            ["log", "-n", "-1"],
+            ["log", "-n", "x"],
+            ["runs", "-n", "0"],
+            ["runs", "--max-count=-5"],
+        )
+    ),
+    *(
+        Case("repo", ["-C", directory, *verb], f"cannot change to '{directory}'")
+        for directory in ("/missing", "train.py")
+        for verb in (["status"], ["log"], ["show", "HEAD"])
+    ),
     Case("repo", ["-C", "..", "-C", "missing", "log"], "cannot change to 'missing'"),
-    *(Case("repo", with_run(verb, "abcd1234"), "MLflow is not installed", bare=True)
-      for verb in RUN_VERBS),  # fmt: skip
+    *(
+        Case("repo", with_run(verb, "abcd1234"), "MLflow is not installed", bare=True)
+        for verb in RUN_VERBS
+    ),
     Case("repo", ["runs"], "MLflow is not installed", bare=True),
     Case("repo", ["prune", "--unpin-deleted-runs"], "MLflow is not installed", bare=True),
     Case("repo", ["show", "frob"], "neither a git revision", bare=True),
@@ -93,7 +116,7 @@ CASES = [
 
 def listing(*roots: Path) -> set[str]:
     """Every file and directory under ``roots`` (a new one anywhere shows up here)."""
-    found = set()
+    found: set[str] = set()
     for root in roots:
         for dirpath, dirnames, filenames in os.walk(root):
             found.update(os.path.join(dirpath, name) for name in dirnames + filenames)

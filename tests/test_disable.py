@@ -11,7 +11,7 @@ from autocommit.repo import find_worktree
 from tests.daemon_support import autocommit, rev
 from tests.gitutil import git
 
-USER_HOOK = "#!/bin/sh\necho mine >> \"$(git rev-parse --git-dir)/mine.log\"\n"
+USER_HOOK = '#!/bin/sh\necho mine >> "$(git rev-parse --git-dir)/mine.log"\n'
 
 
 def test_disable_stops_unhooks_and_keeps_the_history(repo: Path) -> None:

@@ -151,7 +151,8 @@ def test_try_repo_moves_the_shadow_branch(
     log = (worktree.state_dir / "hooks.log").read_text()
     assert "error" not in log, log
     tip = rev(repo, "autocommit/heads/main")
-    assert tip != first and rev(repo, tip + "^{tree}") == expected_tree(repo), log
+    assert tip and tip != first, log
+    assert rev(repo, tip + "^{tree}") == expected_tree(repo)
 
 
 def test_install_hooks_accepts_hooks_the_framework_already_runs(framework: Path) -> None:

@@ -30,7 +30,7 @@ def test_the_declared_python_is_the_one_checked(dists: tuple[Path, Path]) -> Non
         name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = email.message_from_bytes(wheel.read(name))
     assert metadata["Requires-Python"] == ">=3.11"
-    assert "Programming Language :: Python :: 3.11" in metadata.get_all("Classifier")
+    assert "Programming Language :: Python :: 3.11" in (metadata.get_all("Classifier") or [])
     assert metadata["License-Expression"] == "MIT" and metadata["Author"]
 
 

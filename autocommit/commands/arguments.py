@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 TARGET_HELP = (
     "an MLflow run id (or a unique prefix of 4+ digits, as `autocommit runs` shows) "
     "or a git revision"
