@@ -163,7 +163,7 @@ def _row(entry: RunEntry) -> tuple[str, ...]:
 
 
 def _short(changes: str | None) -> str:
-    """The total line of a diffstat: ``3 files changed, 10 insertions(+)``."""
-    if not changes:
-        return ""
-    return changes.strip().splitlines()[-1]
+    """The total of the changes: ``3 files changed, 10 insertions(+)``."""
+    from autocommit.run_tags import changes_total
+
+    return changes_total(changes) if changes else ""
