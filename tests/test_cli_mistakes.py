@@ -217,9 +217,12 @@ def test_the_hook_verb_never_fails_outside_a_repository(tmp_path: Path) -> None:
 @pytest.mark.parametrize("verb", cli.COMMANDS)
 def test_every_verb_has_help_and_a_row_in_the_readme(verb: str) -> None:
     err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        with pytest.raises(SystemExit) as done:
-            cli.main([verb, "--help"])
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as done,
+    ):
+        cli.main([verb, "--help"])
     assert done.value.code == 0 and f"usage: autocommit {verb}" in out.getvalue(), err
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme.split("The commands, at a glance", 1)[1].split("\n\n", 2)[1]
