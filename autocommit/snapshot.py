@@ -32,7 +32,15 @@ from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, diff_trees, empty_tree, object_id
+from autocommit.objects import (
+    CommitInfo,
+    ObjectReader,
+    TreeEntry,
+    TreeSource,
+    diff_trees,
+    empty_tree,
+    object_id,
+)
 from autocommit.pipes import GitPipes
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
@@ -46,6 +54,7 @@ MAX_GUESSED_UNTRACKED = 2000  # untracked files remembered for the next full sca
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
 SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
+_DESCRIBED_ENTRIES = 50_000  # tree entries kept by _DescribedTrees (a few MiB)
 AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of snapshots
 
 
@@ -225,6 +234,30 @@ def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
     return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
 
+_described: dict[str, dict[str, TreeEntry]] = {}  # trees by id, for every snapshot
+
+
+class _DescribedTrees:
+    """Trees read to describe a change from HEAD, kept for the process: in a notebook or
+    a sweep HEAD's trees (packed, as a rule) are then read once, not with a ``cat-file``
+    per run. Only their entries are used, never their presence in the object store, so
+    a tree pruned since does no harm here (the engine's own reader forgets such trees)."""
+
+    def __init__(self, reader: ObjectReader) -> None:
+        self._reader = reader
+
+    def tree(self, sha: str) -> dict[str, TreeEntry] | None:
+        known = _described.get(sha)
+        if known is not None:
+            return dict(known)
+        entries = self._reader.tree(sha)
+        if entries is not None:
+            if sum(len(e) for e in _described.values()) + len(entries) > _DESCRIBED_ENTRIES:
+                _described.clear()
+            _described[sha] = entries
+        return entries
+
+
 class _Snapshotter:
     def __init__(
         self,
@@ -396,11 +429,15 @@ class _Snapshotter:
     def head_summary(self, head: CommitInfo | None, new_tree: str) -> str:
         """The same since HEAD's tree, in path order: the run commit's subject, which must
         come out the same whichever way the changes were listed."""
-        return summarize(sorted(self._changes(head.tree if head else None, new_tree),
-                                key=lambda change: change[1]))  # fmt: skip
+        old_tree = head.tree if head else None
+        changes = self._changes(old_tree, new_tree, _DescribedTrees(self.reader))
+        return summarize(sorted(changes, key=lambda change: change[1]))
 
-    def _changes(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
-        changes = diff_trees(self.reader, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
+    def _changes(
+        self, old_tree: str | None, new_tree: str, source: TreeSource | None = None
+    ) -> list[tuple[str, str]]:
+        source = source or self.reader
+        changes = diff_trees(source, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
         if changes is None:  # a big change: git lists it faster
             changes = self._diff_tree(old_tree, new_tree)
         return changes
