@@ -227,3 +227,12 @@ def test_every_verb_has_help_and_a_row_in_the_readme(verb: str) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme.split("The commands, at a glance", 1)[1].split("\n\n", 2)[1]
     assert f"`{verb}" in table or f"/ `{verb}" in table, f"{verb} is not in the README table"
+
+
+def test_dash_c_is_repeatable_each_relative_to_the_one_before(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo.parent.parent)
+    assert cli.main(["-C", repo.parent.name, "-C", "", "-C", repo.name, "log"]) == 0
+    assert "no snapshots on refs/autocommit/heads/main" in capsys.readouterr().out
+    assert Path.cwd() == repo
