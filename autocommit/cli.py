@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from autocommit import __version__
 from autocommit.errors import AutocommitError
@@ -36,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "systemd-unit",
     "install-hooks",
     "uninstall-hooks",
+    "disable",
     "hook",
 )
 
@@ -44,15 +46,31 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"autocommit.commands.{name.replace('-', '_')}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in one line that points to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="autocommit",
         description="Exact code versions for every MLflow run: snapshots of the working "
         "tree on shadow branches (refs/autocommit/heads/<branch>), never on yours.",
     )
     parser.add_argument("--version", action="version", version=f"autocommit {__version__}")
-    parser.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument(
+        "-C",
+        dest="directories",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="run as if started in DIR (repeatable: each one relative to the one before)",
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     for name in COMMANDS:
         module = _module(name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -64,10 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.directory:
-            import os
-
-            os.chdir(args.directory)
+        _change_directory(args.directories)
         result: int = args.run(args)
         return result
     except AutocommitError as exc:
@@ -85,6 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _change_directory(directories: list[str]) -> None:
+    """``-C DIR``, as git does it: each one relative to the one before; empty ones ignored."""
+    import os
+
+    for directory in directories:
+        if not directory:
+            continue
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            raise AutocommitError(
+                f"cannot change to {directory!r} (-C): {exc.strerror or exc}",
+                "pass an existing directory to -C",
+            ) from exc
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sys
 import time
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,11 +29,6 @@ from autocommit import last_good_settings as _last_good
 from autocommit.errors import AutocommitError
 from autocommit.notices import warn_once
 from autocommit.repo import Worktree
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     ".env",

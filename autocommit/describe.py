@@ -9,7 +9,7 @@ from autocommit import git
 from autocommit.repo import Worktree
 from autocommit.resolve import Resolved
 from autocommit.run_commit import SNAPSHOT_TRAILER
-from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN
+from autocommit.snapshot import HEAD_TRAILER, SKIPPED_TRAILER, UNBORN, summarize
 
 _FIELD = "\x1f"
 _FORMAT = _FIELD.join(
@@ -70,18 +70,24 @@ def describe(worktree: Worktree, resolved: Resolved) -> Description:
     head_tree = git.out(["rev-parse", "--verify", "--end-of-options", f"{head}^{{tree}}"],
                         worktree.root) if head else None  # fmt: skip
     chain_snapshot = _last_line(chain)
+    changes = changes_between(worktree, head or _EMPTY_TREE, commit)
+    # A run's summary says what the run had beyond HEAD, like the changes listed with it
+    # (a chain snapshot's own subject says what changed since the snapshot before it).
+    summary = subject.removeprefix("autocommit: ")
+    if resolved.run_id:
+        summary = summarize([(c.status, c.path) for c in changes])
     return Description(
         commit=commit,
         tree=tree,
         time=int(ctime),
-        summary=subject.removeprefix("autocommit: "),
+        summary=summary,
         is_snapshot=is_snapshot,
         head=head,
         dirty=tree != head_tree,
         run_id=resolved.run_id,
         shadow_ref=resolved.run_tags.get("autocommit.branch"),
         chain_snapshot=chain_snapshot if git.OBJECT_ID.fullmatch(chain_snapshot) else None,
-        changes=changes_between(worktree, head or _EMPTY_TREE, commit),
+        changes=changes,
         skipped=[_parse_skipped(v) for v in skipped.split("\x1e") if v.strip()],
     )
 

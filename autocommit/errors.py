@@ -21,11 +21,20 @@ class GitCommandError(AutocommitError):
     """A git subprocess failed in a way autocommit did not expect."""
 
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
-        # git's last stderr line is the one that says why (``fatal: …``).
-        reason = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        reason = _reason(stderr)
         super().__init__(
             f"git {' '.join(args[:3])} failed (exit {returncode}): {reason}",
             "nothing of yours was changed; fix what git reports and try again",
         )
         self.returncode = returncode
         self.stderr = stderr
+
+
+def _reason(stderr: str) -> str:
+    """The line of git's stderr that says why: its first ``fatal:``/``error:`` line (a
+    fetch from a path that is no repository says so there, then adds generic advice),
+    else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    return next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])

@@ -22,6 +22,7 @@ import datetime
 import fcntl
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ MAX_LOG_BYTES = 256 * 1024
 SETTLE_TIMEOUT = 10.0  # how long to wait for git to be done with the worktree
 FRAMEWORK_TIMEOUT = 300.0  # how long to wait for the pre-commit framework to finish
 LOCK_TIMEOUT = 120.0
+READY_TIMEOUT = 10.0  # how long a framework hook waits for its detached process to load
 
 # The pre-commit framework passes a hook's arguments in these variables instead.
 _FRAMEWORK_ARGS: dict[str, tuple[str, ...]] = {
@@ -93,6 +95,7 @@ def run(
     *,
     after_pid: int | None = None,
     environ: Mapping[str, str] | None = None,
+    ready_fd: int | None = None,
 ) -> str:
     """Handle one hook event; returns what was done. Never raises."""
     environ = os.environ if environ is None else environ
@@ -102,7 +105,7 @@ def run(
         worktree = hook_worktree(environ)
         if worktree is None:
             return "skipped: not in a working tree of this repository"
-        return _handle(worktree, name, args, after_pid, environ)
+        return _handle(worktree, name, args, after_pid, environ, ready_fd)
     except Exception as exc:  # a hook must never fail the user's git command
         if worktree is not None:  # given up: a later hook tries again
             with contextlib.suppress(OSError):
@@ -126,6 +129,7 @@ def _handle(
     args: list[str],
     after_pid: int | None,
     environ: Mapping[str, str],
+    ready_fd: int | None = None,
 ) -> str:
     from autocommit import config
 
@@ -141,6 +145,9 @@ def _handle(
         _defer_until_exit(worktree, name, args, os.getppid())
         return "deferred until the pre-commit framework is done"
     if after_pid is not None:
+        _import_the_work()
+        if ready_fd is not None:  # the framework may now exit, and delete what we run from
+            os.close(ready_fd)
         _wait_for_exit(after_pid, FRAMEWORK_TIMEOUT)
     done = "nothing left to do"
     with _hook_lock(worktree, LOCK_TIMEOUT) as held:
@@ -162,7 +169,7 @@ def _reconcile(worktree: Worktree, settings: Settings, name: str, args: list[str
         return "skipped: a rebase is in progress; its end reconciles once"
     if client.notify(worktree, name, args):
         return "told the daemon"
-    if settings.autostart:
+    if settings.autostart and Path(sys.prefix).is_dir():  # see _import_the_work
         pid = client.start(worktree, wait=False)
         return f"started the daemon (pid {pid}), which reconciles as it starts"
     from autocommit.snapshot import take_snapshot
@@ -183,20 +190,43 @@ def _settle(worktree: Worktree, name: str, args: list[str]) -> bool:
 
 
 def _defer_until_exit(worktree: Worktree, name: str, args: list[str], pid: int) -> None:
-    """Handle the event in a detached process once ``pid`` (the framework) has exited."""
+    """Handle the event in a detached process once ``pid`` (the framework) has exited.
+
+    Returns once that process has imported what it needs (it closes its end of a pipe):
+    the framework may delete the environment both run from as soon as this returns."""
     from autocommit import git
 
-    command = [sys.executable, "-m", "autocommit", "hook", "--after-pid", str(pid), name, *args]
-    subprocess.Popen(
-        command,
-        cwd=worktree.root,
-        env=git.scrubbed_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
+    ready, child_end = os.pipe()
+    command = [sys.executable, "-m", "autocommit", "hook", "--after-pid", str(pid),
+               "--ready-fd", str(child_end), name, *args]  # fmt: skip
+    try:
+        subprocess.Popen(
+            command,
+            cwd=worktree.root,
+            env=git.scrubbed_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=(child_end,),
+        )
+    finally:
+        os.close(child_end)
+    try:
+        select.select([ready], [], [], READY_TIMEOUT)  # readable at end of file
+    finally:
+        os.close(ready)
+
+
+def _import_the_work() -> None:
+    """Import now every module handling the event needs. The pre-commit framework may
+    delete the environment this process runs from as it exits (``pre-commit try-repo``
+    does): once it is gone, only what is imported already can run, and a daemon cannot
+    be started from it (the event is then handled with a snapshot)."""
+    import psutil  # noqa: F401  (client.start)
+
+    from autocommit import client, config, run_commit, snapshot  # noqa: F401
 
 
 def _wait_for_exit(pid: int, timeout: float) -> None:

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from autocommit import git
 from autocommit.errors import GitCommandError
@@ -244,8 +244,12 @@ def _kind(mode: str) -> str:
     return {SYMLINK_MODE: "symlink", GITLINK_MODE: "gitlink"}.get(mode, "file")
 
 
+class TreeSource(Protocol):
+    def tree(self, sha: str) -> dict[str, TreeEntry] | None: ...
+
+
 def diff_trees(
-    reader: ObjectReader, old: str | None, new: str, limit: int
+    reader: TreeSource, old: str | None, new: str, limit: int
 ) -> list[tuple[str, str]] | None:
     """``[(status, path)]`` between two trees, as ``git diff-tree -r --name-status`` says
     (A, D, M, T); only differing subtrees are read. None when more than ``limit`` entries

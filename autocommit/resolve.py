@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from autocommit import config, git, share
 from autocommit.errors import AutocommitError
 from autocommit.repo import Worktree
 
+if TYPE_CHECKING:
+    from autocommit import tracking
+
 RUN_ID = re.compile(r"[0-9a-f]{32}")
+RUN_ID_PREFIX = re.compile(r"[0-9a-f]{4,32}")  # as git, at least 4 digits
 COMMIT_TAG = "autocommit.commit"
 ERROR_TAG = "autocommit.error"
 MLFLOW_COMMIT_TAG = "mlflow.source.git.commit"
@@ -54,42 +59,69 @@ def resolve(
     autocommit tags, or a commit that is neither here nor on the remote.
     """
     text = spec.strip()
-    run_id = text.removeprefix("runs:/").split("/", 1)[0] if text.startswith("runs:/") else None
-    if run_id is None and not RUN_ID.fullmatch(text):
-        commit = rev_commit(worktree, text)
-        if commit is None:
-            raise AutocommitError(
-                f"{spec!r} is neither a git revision here nor an MLflow run id",
-                "pass a run id (32 hex digits) or a commit",
-            )
+    if text.startswith("runs:/"):
+        run_id = text.removeprefix("runs:/").split("/", 1)[0]
+        return _resolve_run(worktree, spec, run_id, tracking_uri, remote)
+    if RUN_ID.fullmatch(text):
+        return _resolve_run(worktree, spec, text, tracking_uri, remote)
+    commit = rev_commit(worktree, text)
+    if commit is not None:
         return Resolved(commit, spec)
-    return _resolve_run(worktree, spec, run_id or text, tracking_uri, remote)
+    if RUN_ID_PREFIX.fullmatch(text):
+        return _resolve_run(worktree, spec, text, tracking_uri, remote)
+    if rev_commit(worktree, "HEAD") is None:
+        raise AutocommitError(
+            f"{spec!r} names no commit: this repository has no commits yet",
+            "commit first, or pass an MLflow run id",
+        )
+    raise AutocommitError(
+        f"{spec!r} is neither a git revision here nor an MLflow run id",
+        "pass a run id (or the start of one, as `autocommit runs` shows it) or a commit",
+    )
 
 
 def _resolve_run(worktree: Worktree, spec: str, run_id: str, tracking_uri: str | None,
                  remote: str | None) -> Resolved:  # fmt: skip
     from autocommit import tracking
 
-    run = tracking.get_run(run_id, tracking_uri)
+    run = tracking.get_run(run_id, tracking_uri) if RUN_ID.fullmatch(run_id) else None
     if run is None:
         commit = rev_commit(worktree, spec) if RUN_ID.fullmatch(spec) else None
         if commit is not None:  # 32 hex digits that abbreviate a commit
             return Resolved(commit, spec)
-        raise AutocommitError(
-            f"no MLflow run {run_id} at {tracking.tracking_uri(tracking_uri)}",
-            "check the id, or pass the right --tracking-uri",
-        )
+        run = _run_by_prefix(run_id, tracking_uri)
     commit = run.tags.get(COMMIT_TAG, "").strip()
     if not commit:
-        raise _untagged(run_id, run.tags)
+        raise _untagged(run.run_id, run.tags)
     if not git.OBJECT_ID.fullmatch(commit):  # a tag is anyone's text: never an option to git
         raise AutocommitError(
-            f"run {run_id} has {COMMIT_TAG} {commit[:80]!r}, which is not a commit id",
+            f"run {run.run_id} has {COMMIT_TAG} {commit[:80]!r}, which is not a commit id",
             "the run was not tagged by autocommit; its code cannot be looked up",
         )
     if not share.has_commit(worktree.root, commit):
         share.fetch_commit(worktree, commit, remote or config.load(worktree.root).remote)
     return Resolved(commit, spec, run.run_id, run.tags)
+
+
+def _run_by_prefix(prefix: str, tracking_uri: str | None) -> tracking.RunInfo:
+    """The one run whose id starts with ``prefix``: none or several is an error."""
+    from autocommit import tracking
+
+    found = tracking.runs_by_prefix(prefix, tracking_uri) if RUN_ID_PREFIX.fullmatch(prefix) else []
+    if len(found) == 1:
+        return found[0]
+    where = tracking.tracking_uri(tracking_uri)
+    if not found:
+        raise AutocommitError(
+            f"no MLflow run {prefix} at {where}",
+            "check the id, or pass the right --tracking-uri",
+        )
+    shown = ", ".join(run.run_id for run in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    raise AutocommitError(
+        f"run id {prefix} is ambiguous at {where}: it starts {shown}{more}",
+        "type more of the id",
+    )
 
 
 def _untagged(run_id: str, tags: dict[str, str]) -> AutocommitError:

@@ -2,10 +2,11 @@
 
 A snapshot's first parent is the previous snapshot of its chain, so pinning it would
 keep every earlier work-in-progress snapshot alive (prune could free nothing) and push
-all of them along with the pin. A run commit has the snapshot's tree, message, author
-and dates, but HEAD as its only parent: pinning it keeps exactly the run's code, and
-``git diff HEAD <commit>`` is still the uncommitted work. Made from the snapshot alone,
-it is the same commit every time it is asked for.
+all of them along with the pin. A run commit has the snapshot's tree, author and dates,
+but HEAD as its only parent: pinning it keeps exactly the run's code, and ``git diff HEAD
+<commit>`` is still the uncommitted work. Its message is the snapshot's, but its subject
+says what changed since HEAD (the snapshot's says what changed since the snapshot before).
+Made from the snapshot alone, it is the same commit every time it is asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from autocommit import git
 from autocommit.commit_object import commit_text, write_commits
 from autocommit.objects import object_id, read_loose
 from autocommit.repo import Worktree
-from autocommit.snapshot import CommitToPin, Snapshot
+from autocommit.snapshot import CommitToPin, Snapshot, changes_since, summarize
 
 SNAPSHOT_TRAILER = "Autocommit-Snapshot"
 
@@ -48,7 +49,7 @@ def commit_text_of(worktree: Worktree, commit: str) -> bytes:
     return git.run(["cat-file", "commit", commit], worktree.root).stdout
 
 
-def run_commit_text(snap: Snapshot, snapshot_text: bytes) -> bytes | None:
+def run_commit_text(worktree: Worktree, snap: Snapshot, snapshot_text: bytes) -> bytes | None:
     """The text of ``snap``'s run commit, given the snapshot's own (``snapshot_text``);
     None when the snapshot is its own run commit (it is HEAD, or on top of HEAD alone)."""
     header, _, message = snapshot_text.decode(errors="surrogateescape").partition("\n\n")
@@ -58,8 +59,19 @@ def run_commit_text(snap: Snapshot, snapshot_text: bytes) -> bytes | None:
     own_parents = [snap.head] if snap.head else []
     if not snap.dirty or parents == own_parents:
         return None
-    message = message.rstrip("\n") + f"\n{SNAPSHOT_TRAILER}: {snap.commit}\n"
+    summary = snap.head_summary or _head_summary(worktree, snap)
+    body = message.partition("\n")[2]  # the trailers, after the snapshot's subject
+    message = (
+        f"autocommit: {summary}\n" + body.rstrip("\n") + f"\n{SNAPSHOT_TRAILER}: {snap.commit}\n"
+    )
     return commit_text(snap.tree, own_parents, fields["author"], fields["committer"], message)
+
+
+def _head_summary(worktree: Worktree, snap: Snapshot) -> str:
+    """What changed from HEAD to ``snap``, as the engine words it, in path order."""
+    head_tree = f"{snap.head}^{{tree}}" if snap.head else None
+    changes = changes_since(worktree, head_tree, snap.tree)
+    return summarize(sorted(changes, key=lambda change: change[1]))
 
 
 def run_commit_to_pin(
@@ -71,7 +83,7 @@ def run_commit_to_pin(
         return CommitToPin(snap.commit)  # clean: HEAD itself
     if snapshot_text is None:
         snapshot_text = commit_text_of(worktree, snap.commit)
-    text = run_commit_text(snap, snapshot_text)
+    text = run_commit_text(worktree, snap, snapshot_text)
     if text is None:
         return CommitToPin(snap.commit)
     return CommitToPin(object_id("commit", text, snap.commit), text)

@@ -20,7 +20,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,15 @@ from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.exclusions import ExclusionRules, Skipped
 from autocommit.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.lock import snapshot_lock
-from autocommit.objects import CommitInfo, diff_trees, empty_tree, object_id
+from autocommit.objects import (
+    CommitInfo,
+    ObjectReader,
+    TreeEntry,
+    TreeSource,
+    diff_trees,
+    empty_tree,
+    object_id,
+)
 from autocommit.pipes import GitPipes
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree
@@ -46,6 +54,7 @@ MAX_GUESSED_UNTRACKED = 2000  # untracked files remembered for the next full sca
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
 SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
+_DESCRIBED_ENTRIES = 50_000  # tree entries kept by _DescribedTrees (a few MiB)
 AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of snapshots
 
 
@@ -61,6 +70,9 @@ class Snapshot:
     reconciled: bool  # the whole tree was scanned (not only the given paths)
     skipped: tuple[Skipped, ...]
     summary: str  # one line: what changed since the previous snapshot
+    # One line: what changed since HEAD, for the run commit's message (None: not needed,
+    # or not computed; the run commit then asks git).
+    head_summary: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
@@ -192,6 +204,60 @@ def _git_bool(value: str) -> bool:
     return value.strip().lower() not in ("false", "no", "off", "0", "")
 
 
+_WORDS = {"A": "add", "D": "delete", "M": "modify", "T": "retype", "R": "rename"}
+
+
+def summarize(changes: Sequence[tuple[str, str]]) -> str:
+    """One line for ``[(status, path)]``: how many files, naming the first three."""
+    described = [f"{_WORDS.get(status, status)} {path}" for status, path in changes]
+    if not described:
+        return "no file changes"
+    shown = ", ".join(described[:3])
+    more = f" and {len(described) - 3} more" if len(described) > 3 else ""
+    return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+
+
+def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
+                  ) -> list[tuple[str, str]]:  # fmt: skip
+    """``[(status, path)]`` from ``old_tree`` (None: the empty tree) to ``new_tree``, as
+    ``git diff-tree -r --no-renames --name-status`` lists them."""
+    if old_tree is None:
+        old_tree = empty_tree(new_tree)
+    out = git.run(
+        ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
+        worktree.root,
+        # diff-tree reads the index though comparing two trees needs none: at 100k
+        # files that is most of its time. An index file that does not exist is empty.
+        env={"GIT_INDEX_FILE": str(worktree.state_dir / "no-index")},
+    ).stdout
+    parts = git.nul_split(out)
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
+_described: dict[str, dict[str, TreeEntry]] = {}  # trees by id, for every snapshot
+
+
+class _DescribedTrees:
+    """Trees read to describe a change from HEAD, kept for the process: in a notebook or
+    a sweep HEAD's trees (packed, as a rule) are then read once, not with a ``cat-file``
+    per run. Only their entries are used, never their presence in the object store, so
+    a tree pruned since does no harm here (the engine's own reader forgets such trees)."""
+
+    def __init__(self, reader: ObjectReader) -> None:
+        self._reader = reader
+
+    def tree(self, sha: str) -> dict[str, TreeEntry] | None:
+        known = _described.get(sha)
+        if known is not None:
+            return dict(known)
+        entries = self._reader.tree(sha)
+        if entries is not None:
+            if sum(len(e) for e in _described.values()) + len(entries) > _DESCRIBED_ENTRIES:
+                _described.clear()
+            _described[sha] = entries
+        return entries
+
+
 class _Snapshotter:
     def __init__(
         self,
@@ -224,9 +290,13 @@ class _Snapshotter:
         head_sha = head.sha if head else None
 
         def result(commit: str, dirty: bool, created: bool, summary: str) -> Snapshot:
+            # A run commit (HEAD as only parent) differs from a snapshot with an earlier one.
+            for_run = self.pin is not None and tip is not None
+            head_summary = self.head_summary(head, tree) if for_run else None
             return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, created,
-                            reconciled, skipped, summary)  # fmt: skip
+                            reconciled, skipped, summary, head_summary)  # fmt: skip
 
+        tip: CommitInfo | None = None
         if head is not None and tree == head.tree:
             return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
         tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
@@ -354,29 +424,26 @@ class _Snapshotter:
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
         """One line: how many files changed since ``old_tree``, naming the first three."""
-        changes = diff_trees(self.reader, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
+        return summarize(self._changes(old_tree, new_tree))
+
+    def head_summary(self, head: CommitInfo | None, new_tree: str) -> str:
+        """The same since HEAD's tree, in path order: the run commit's subject, which must
+        come out the same whichever way the changes were listed."""
+        old_tree = head.tree if head else None
+        changes = self._changes(old_tree, new_tree, _DescribedTrees(self.reader))
+        return summarize(sorted(changes, key=lambda change: change[1]))
+
+    def _changes(
+        self, old_tree: str | None, new_tree: str, source: TreeSource | None = None
+    ) -> list[tuple[str, str]]:
+        source = source or self.reader
+        changes = diff_trees(source, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
         if changes is None:  # a big change: git lists it faster
             changes = self._diff_tree(old_tree, new_tree)
-        words = {"A": "add", "D": "delete", "M": "modify", "T": "retype"}
-        described = [f"{words.get(status, status)} {path}" for status, path in changes]
-        if not described:
-            return "no file changes"
-        shown = ", ".join(described[:3])
-        more = f" and {len(described) - 3} more" if len(described) > 3 else ""
-        return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+        return changes
 
     def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
-        if old_tree is None:
-            old_tree = empty_tree(new_tree)
-        out = git.run(
-            ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
-            self.root,
-            # diff-tree reads the index though comparing two trees needs none: at 100k
-            # files that is most of its time. An index file that does not exist is empty.
-            env={"GIT_INDEX_FILE": str(self.wt.state_dir / "no-index")},
-        ).stdout
-        parts = git.nul_split(out)
-        return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        return changes_since(self.wt, old_tree, new_tree)
 
     def commit_text(
         self,

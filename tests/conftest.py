@@ -68,3 +68,20 @@ def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
 
     monkeypatch.setattr(autocommit_git, "run", recording_run)
     yield seen
+
+
+@pytest.fixture(scope="session")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sdist and the wheel ``python -m build`` makes of this checkout."""
+    from tests.packaging import build
+
+    return build(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="session")
+def bare_venv(dists: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the wheel installed without the mlflow extra (and so
+    without MLflow); its python."""
+    from tests.packaging import fresh_venv
+
+    return fresh_venv(tmp_path_factory.mktemp("bare-venv"), str(dists[1]))

@@ -169,8 +169,11 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert second["autocommit.branch"] == "refs/autocommit/heads/main"
     first_snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
     assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)  # used as is
-    assert "train.py" in second["autocommit.changes"]
-    assert second["autocommit.changes"].endswith("1 file changed, 1 insertion(+), 1 deletion(-)")
+    # one line, total first: MLflow's run page shows a tag on one line, cut to its start
+    assert (
+        second["autocommit.changes"]
+        == "1 file changed, 1 insertion(+), 1 deletion(-): train.py +1 -1"
+    )
 
     tip = git(enabled, "rev-parse", "refs/autocommit/heads/main")
     again = start_and_tags()  # nothing changed: the same commit, no new one
@@ -347,7 +350,11 @@ def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) ->
         (many / f"generated_module_with_a_long_name_{i:04}.py").write_text(f"x = {i}\n")
     changes = start_and_tags()["autocommit.changes"]
     assert len(changes) <= run_tags.MAX_TAG_VALUE
-    assert changes.endswith("400 files changed, 400 insertions(+)")
+    assert changes.startswith("400 files changed, 400 insertions(+): ")
+    listed = changes.split(": ", 1)[1].split(", ")
+    assert listed[-1].startswith("… and ") and listed[-1].endswith(" more")
+    assert int(listed[-1].split()[2]) == 400 - (len(listed) - 1)
+    assert "\n" not in changes
 
 
 def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) -> None:
@@ -465,7 +472,7 @@ def test_repository_without_commits_is_snapshotted_too(
     tags = start_and_tags()
     assert "autocommit.head" not in tags
     assert tags["autocommit.dirty"] == "true"
-    assert tags["autocommit.changes"] == "train.py (new) | 1 +\n1 file changed, 1 insertion(+)"
+    assert tags["autocommit.changes"] == "1 file changed, 1 insertion(+): train.py (new) +1"
     assert tree_of(fresh, tags["autocommit.commit"]) == expected_tree(fresh, tmp_path)
 
 

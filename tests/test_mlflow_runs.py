@@ -61,7 +61,9 @@ def test_runs_lists_snapshots_dirty_flag_changes_and_local_availability(
     assert by_name["clean"]["dirty"] is False and by_name["clean"]["available"] is True
     assert by_name["dirty"]["commit"] == dirty.data.tags["autocommit.commit"]
     assert by_name["dirty"]["dirty"] is True and by_name["dirty"]["available"] is True
-    assert by_name["dirty"]["changes"].endswith("1 file changed, 1 insertion(+), 2 deletions(-)")
+    assert by_name["dirty"]["changes"] == (
+        "1 file changed, 1 insertion(+), 2 deletions(-): train.py +1 -2"
+    )
     assert by_name["elsewhere"]["available"] is False
     assert by_name["untagged"]["commit"] is None and by_name["untagged"]["available"] is None
     assert every[0]["run_name"] == "untagged", "newest first"

@@ -315,3 +315,97 @@ def test_restore_aborts_when_a_file_changes_after_the_save(
     code, _, err = autocommit("restore", target)
     assert "train.py changed while restoring" in one_line_error(code, err)
     assert (root / "train.py").read_text() == "lr = 3, typed after the save\n"
+
+
+@pytest.mark.parametrize("verb", ["show", "diff", "checkout", "restore"])
+def test_looking_up_a_run_without_a_store_creates_nothing(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
+) -> None:
+    """No MLFLOW_TRACKING_URI: MLflow's default store (``mlflow.db`` in the current
+    directory) does not exist, and looking a run up must not create it; nor the
+    directories of a mistyped ``--tracking-uri``."""
+    run_id = "0123456789abcdef0123456789abcdef"
+    args = [verb, run_id, *(["HEAD"] if verb == "diff" else [])]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow.set_tracking_uri(None)  # MLflow's own default, as in a new shell
+    before = user_state(enabled)
+    code, _, err = autocommit(*args)
+    assert f"no MLflow database at {enabled / 'mlflow.db'}" in one_line_error(code, err)
+    missing = tmp_path / "nonexistent" / "x.db"
+    code, _, err = autocommit(*args, "--tracking-uri", f"sqlite:///{missing}")
+    assert f"no MLflow database at {missing}" in one_line_error(code, err)
+    assert not missing.parent.exists()
+    assert user_state(enabled) == before  # no mlflow.db, nothing else either
+
+
+def test_a_run_id_prefix_works_like_the_whole_id(enabled: Path, tracking: Any) -> None:
+    first_code(enabled)
+    run1, commit1 = start_run()
+    second_code(enabled)
+    run2, commit2 = start_run()
+    short1, short2 = run1[:8], run2[:8]  # what `autocommit runs` prints
+    code, out, err = autocommit("runs")
+    assert code == 0 and short1 in out, err
+
+    code, out, err = autocommit("show", short1, "--json")
+    assert code == 0, err
+    assert json.loads(out)["run_id"] == run1 and json.loads(out)["commit"] == commit1
+    code, out, err = autocommit("diff", short1, f"runs:/{short2}", "--name-only")
+    assert code == 0, err
+    assert "train.py" in out.split()
+    code, out, err = autocommit("checkout", short2)
+    assert code == 0, err
+    assert git(Path(out.strip()), "rev-parse", "HEAD").strip() == commit2
+    code, out, err = autocommit("restore", short1)
+    assert code == 0, err
+    assert out.startswith(f"restored run {run1}")
+
+
+def test_an_ambiguous_run_id_prefix_lists_the_candidates(
+    enabled: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    chosen = iter([uuid.UUID("abcd1" + "0" * 27), uuid.UUID("abcd2" + "0" * 27)])
+    with monkeypatch.context() as patch:  # real runs, with ids that share 4 digits
+        patch.setattr(uuid, "uuid4", lambda: next(chosen))
+        run1, _ = start_run()
+        (enabled / "train.py").write_text("lr = 0.5\n")
+        run2, commit2 = start_run()
+    assert (run1[:4], run2[:4]) == ("abcd", "abcd")
+    before = user_state(enabled)
+    for verb in ("show", "checkout", "restore"):
+        code, _, err = autocommit(verb, "abcd")
+        line = one_line_error(code, err)
+        assert "ambiguous" in line and run1 in line and run2 in line, line
+    code, out, err = autocommit("show", "abcd2", "--json")
+    assert code == 0 and json.loads(out)["commit"] == commit2, err
+    code, _, err = autocommit("show", "abcd3")
+    assert "no MLflow run abcd3" in one_line_error(code, err)
+    assert user_state(enabled) == before
+
+
+def test_a_run_commit_and_its_summary_describe_the_change_from_head(
+    enabled: Path, tracking: Any
+) -> None:
+    """The second run's snapshot follows the first on the shadow branch (one file changed
+    since it), but the run had two files changed vs HEAD: that is what its commit's
+    subject and `show` say. The run commit stays the same however it is made."""
+    from autocommit.repo import find_worktree
+    from autocommit.run_commit import run_commit
+    from autocommit.snapshot import take_snapshot
+
+    (enabled / "notes.md").write_text("try a smaller lr\n")
+    start_run()
+    (enabled / "train.py").write_text("lr = 0.001\n")
+    run_id, commit = start_run()
+    expected = "2 files: add notes.md, modify train.py"
+    assert git(enabled, "log", "-1", "--format=%s", commit).strip() == f"autocommit: {expected}"
+    chain = git(enabled, "log", "-1", "--format=%s", "autocommit/heads/main").strip()
+    assert chain == "autocommit: 1 file: modify train.py"  # the snapshot's own: since the last
+    code, out, err = autocommit("show", run_id)
+    assert code == 0, err
+    assert f"summary   {expected}\n" in out and "2 files changed vs HEAD" in out
+    # made again without the engine's summary (as git lists it): the same commit
+    snap = take_snapshot(find_worktree(enabled))
+    assert run_commit(find_worktree(enabled), snap) == commit

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+TARGET_HELP = (
+    "an MLflow run id (or a unique prefix of 4+ digits, as `autocommit runs` shows) "
+    "or a git revision"
+)
+
 
 def add_target(parser: argparse.ArgumentParser) -> None:
     """The ``RUN_ID|REV`` that show, checkout and restore act on."""
-    parser.add_argument("target", metavar="RUN_ID|REV", help="an MLflow run id or a git revision")
+    parser.add_argument("target", metavar="RUN_ID|REV", help=TARGET_HELP)
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
@@ -17,3 +22,18 @@ def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
         help="the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, "
         "else MLflow's default)",
     )
+
+
+def add_max_count(parser: argparse.ArgumentParser, default: int) -> None:
+    parser.add_argument("-n", "--max-count", type=_positive, default=default, metavar="N",
+                        help=f"at most N, a number from 1 up (default {default})")  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 up")
+    return number

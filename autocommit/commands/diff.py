@@ -12,8 +12,8 @@ HELP = "show the code difference between two runs or revisions (git diff options
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "autocommit diff [--tracking-uri URI] A B [GIT-DIFF-OPTION...] [-- PATH...]"
-    parser.add_argument("a", metavar="A", help="an MLflow run id or a git revision")
-    parser.add_argument("b", metavar="B", help="an MLflow run id or a git revision")
+    parser.add_argument("a", metavar="A", help=arguments.TARGET_HELP)
+    parser.add_argument("b", metavar="B", help=arguments.TARGET_HELP)
     parser.add_argument(
         "git_args",
         nargs=argparse.REMAINDER,

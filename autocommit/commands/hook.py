@@ -14,10 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=HOOK_NAMES, help="the git hook that fired")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the arguments git gave it")
     parser.add_argument("--after-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from autocommit import hook_entry
 
-    hook_entry.run(args.name, args.args, after_pid=args.after_pid)
+    hook_entry.run(args.name, args.args, after_pid=args.after_pid, ready_fd=args.ready_fd)
     return 0

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime
 
+from autocommit.commands import arguments
 from autocommit.output import print_json, print_table
 
 HELP = "list the snapshots on this branch's shadow branch, newest first"
@@ -13,7 +14,7 @@ HELP = "list the snapshots on this branch's shadow branch, newest first"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("-n", "--max-count", type=int, default=20, help="at most N (default 20)")
+    arguments.add_max_count(parser, 20)
     parser.add_argument("--branch", help="another branch's shadow branch (default: current)")
 
 

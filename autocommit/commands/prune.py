@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise AutocommitError(f"bad --older-than: {exc}", "use e.g. 30d, 12h or 0") from exc
     worktree = find_worktree()
+    if args.unpin_deleted_runs:  # a store that cannot be read: say so before any work
+        from autocommit.tracking import store_client
+
+        store_client(args.tracking_uri)
     report = prune(
         worktree,
         time.time() - age,

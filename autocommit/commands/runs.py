@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from autocommit.commands import arguments
 from autocommit.output import print_json, print_table
 
 _HEX = re.compile(r"[0-9a-f]{40,64}")
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, "
         "else MLflow's default)",
     )
-    parser.add_argument("-n", "--max-count", type=int, default=50, help="at most N (default 50)")
+    arguments.add_max_count(parser, 50)
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,10 @@ class RunEntry:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    import mlflow
-
     from autocommit.errors import AutocommitError
-    from autocommit.tracking import _client, _unreachable
+    from autocommit.tracking import store_client, unreachable
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store set-up chatter
-    uri = args.tracking_uri or mlflow.get_tracking_uri()
-    _refuse_missing_sqlite(uri)
-    client = _client(uri)
+    client = store_client(args.tracking_uri)
     try:
         experiment_ids = _experiment_ids(client, args.experiment)
         found = client.search_runs(
@@ -70,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except AutocommitError:
         raise
     except Exception as exc:  # a server that is down, a store that cannot be read
-        raise _unreachable(client, exc) from exc
+        raise unreachable(client, exc) from exc
     entries = _entries(found)
     if args.json:
         print_json([asdict(e) for e in entries])
@@ -83,20 +77,6 @@ def run(args: argparse.Namespace) -> int:
         [_row(e) for e in entries],
     )
     return 0
-
-
-def _refuse_missing_sqlite(uri: str) -> None:
-    """Reading runs must not create an empty store where the user mistyped a path."""
-    from pathlib import Path
-
-    from autocommit.errors import AutocommitError
-
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
-        path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
-        if not path.is_file():
-            raise AutocommitError(
-                f"no MLflow database at {path}", "check --tracking-uri or MLFLOW_TRACKING_URI"
-            )
 
 
 def _experiment_ids(client: Any, wanted: list[str] | None) -> list[str]:
@@ -183,7 +163,7 @@ def _row(entry: RunEntry) -> tuple[str, ...]:
 
 
 def _short(changes: str | None) -> str:
-    """The total line of a diffstat: ``3 files changed, 10 insertions(+)``."""
-    if not changes:
-        return ""
-    return changes.strip().splitlines()[-1]
+    """The total of the changes: ``3 files changed, 10 insertions(+)``."""
+    from autocommit.run_tags import changes_total
+
+    return changes_total(changes) if changes else ""
