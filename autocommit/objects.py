@@ -262,28 +262,33 @@ def diff_trees(
             raise _TooManyChanges
         return entries
 
-    def every_file(status: str, path: str, sha: str) -> None:
-        walk(path + "/", {}, load(sha)) if status == "A" else walk(path + "/", load(sha), {})
-
-    def walk(prefix: str, before: dict[str, TreeEntry], after: dict[str, TreeEntry]) -> None:
-        for name in sorted(before.keys() | after.keys()):
-            was, now = before.get(name), after.get(name)
-            if was == now:
-                continue
-            path = prefix + name
-            if was is not None and now is not None and was.is_tree and now.is_tree:
-                walk(path + "/", load(was.sha), load(now.sha))
-                continue
-            if was is not None and now is not None and not was.is_tree and not now.is_tree:
-                changes.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
-                continue
-            if was is not None:
-                every_file("D", path, was.sha) if was.is_tree else changes.append(("D", path))
-            if now is not None:
-                every_file("A", path, now.sha) if now.is_tree else changes.append(("A", path))
-
+    # Depth first, in git's order, with a stack of trees still to compare (a tree may be
+    # thousands of levels deep: no recursion). An item is a path prefix and the two
+    # sides' tree ids (None: that side has no tree there).
+    stack: list[tuple[str, str | None, str | None]] = [("", old, new)]
     try:
-        walk("", load(old) if old else {}, load(new))
+        while stack:
+            prefix, was_tree, now_tree = stack.pop()
+            before = load(was_tree) if was_tree else {}
+            after = load(now_tree) if now_tree else {}
+            subtrees: list[tuple[str, str | None, str | None]] = []
+            for name in sorted(before.keys() | after.keys()):
+                path = prefix + name
+                was, now = before.get(name), after.get(name)
+                if was == now:
+                    continue
+                old_sub = was.sha if was is not None and was.is_tree else None
+                new_sub = now.sha if now is not None and now.is_tree else None
+                if was is not None and now is not None and old_sub is None and new_sub is None:
+                    changes.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
+                    continue
+                if was is not None and old_sub is None:
+                    changes.append(("D", path))
+                if now is not None and new_sub is None:
+                    changes.append(("A", path))
+                if old_sub or new_sub:
+                    subtrees.append((path + "/", old_sub, new_sub))
+            stack.extend(reversed(subtrees))
     except _TooManyChanges:
         return None
     return changes
