@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,22 @@ def git(
             f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()}"
         )
     return proc.stdout.decode(errors="surrogateescape")
+
+
+def walk(top: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` (top-down, without following links; prune by editing the directory
+    list) without recursion: os.walk recurses on Python < 3.12, and trees can be deeper
+    than the recursion limit."""
+    stack = [str(top)]
+    while stack:
+        directory = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+        yield directory, dirs, files
+        stack.extend(os.path.join(directory, name) for name in reversed(dirs))
 
 
 def tree_listing(cwd: Path, rev: str) -> dict[str, tuple[str, str]]:
@@ -62,7 +79,7 @@ def user_state(root: Path) -> UserState:
         if " refs/autocommit/" not in line
     )
     files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         for name in filenames:
             path = Path(dirpath, name)

@@ -1,0 +1,73 @@
+"""Files created and deleted while a snapshot reads the tree: a file gone by the time git
+reads it is simply absent, and no snapshot fails for it (full scans in process and from
+the CLI, the daemon's snapshots). Once the churn stops, the snapshot is exact again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from autocommit import client
+from autocommit.repo import Worktree, find_worktree
+from autocommit.snapshot import take_snapshot
+from tests.daemon_support import wait_for_exact_snapshot
+from tests.engineutil import assert_exact, cli, git_add_all_tree
+from tests.gitutil import git
+
+FILES = 40
+
+
+@contextlib.contextmanager
+def churn(root: Path) -> Iterator[None]:
+    """A process of the user's creating and deleting files as fast as it can."""
+    (root / "churn").mkdir(exist_ok=True)
+    stop = threading.Event()
+
+    def run() -> None:
+        n = 0
+        while not stop.is_set():
+            path = root / "churn" / f"c{n % FILES}.txt"
+            try:
+                path.write_text(f"{n}\n")
+                (root / "churn" / f"c{(n + FILES // 2) % FILES}.txt").unlink(missing_ok=True)
+            except OSError:
+                pass
+            n += 1
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_full_scans_while_files_come_and_go(repo: Path) -> None:
+    worktree = find_worktree(repo)
+    with churn(repo):
+        for _ in range(25):
+            take_snapshot(worktree)  # never fails
+    snap = take_snapshot(worktree)
+    assert_exact(repo, snap.tree)
+    assert snap.tree == git_add_all_tree(repo)
+
+
+def test_cli_snapshots_while_files_come_and_go(repo: Path) -> None:
+    git(repo, "config", "autocommit.enabled", "true")
+    with churn(repo):
+        for _ in range(8):
+            done = cli(repo, "snapshot")
+            assert done.returncode == 0, done.stderr
+
+
+def test_daemon_while_files_come_and_go(daemon: Worktree) -> None:
+    root = daemon.root
+    with churn(root):
+        for _ in range(10):
+            assert client.sync(daemon, timeout=30) is not None
+    assert client.status(daemon)["last_error"] is None
+    wait_for_exact_snapshot(root)
