@@ -24,7 +24,6 @@ from autocommit.lock import snapshot_lock
 from autocommit.repo import Worktree
 from autocommit.snapshot_state import IndexDigest, index_digest
 
-
 _RETRIES = 5  # a path that changes each time update-index reaches it: tries before failing
 
 
