@@ -56,6 +56,8 @@ class IncrementalUpdate:
         self.pipes = pipes
         self.state = state
         self.rules = rules
+        self._top = str(root)
+        self._ancestors: dict[str, tuple[bool, os.stat_result | None]] = {}
         # The flagged paths and every directory above them.
         self._flagged_scopes: set[str] | None = None
         if state.flagged is not None:
@@ -108,6 +110,7 @@ class IncrementalUpdate:
 
     def _plan(self, scopes: set[str], editor: TreeEditor) -> _Plan:
         plan = _Plan()
+        self._ancestors = {}
         candidates: list[str] = []
         for path in sorted(scopes):
             path, info = self._resolve(path)
@@ -149,21 +152,37 @@ class IncrementalUpdate:
         """``path`` or its topmost ancestor that is not a plain directory, and its lstat.
 
         git does not look through symbolic links to directories, and a nested repository
-        (or a submodule) is one entry of the tree, not the files in it.
+        (or a submodule) is one entry of the tree, not the files in it. Ancestors are
+        looked at once per plan: paths share them (a deep tree's, hundreds).
         """
         parts = path.split("/")
-        for depth in range(1, len(parts)):
-            ancestor = "/".join(parts[:depth])
-            try:
-                info = os.lstat(self.root / ancestor)
-            except (FileNotFoundError, NotADirectoryError):
-                return ancestor, None
-            if not stat.S_ISDIR(info.st_mode) or os.path.lexists(self.root / ancestor / ".git"):
+        ancestor = ""
+        for part in parts[:-1]:
+            ancestor = f"{ancestor}/{part}" if ancestor else part
+            stops, info = self._ancestor(ancestor)
+            if stops:
                 return ancestor, info
+        return path, self._lstat(path)
+
+    def _ancestor(self, path: str) -> tuple[bool, os.stat_result | None]:
+        """Whether ``path`` is where a walk down stops (gone, not a plain directory, a
+        nested repository), and its lstat."""
+        known = self._ancestors.get(path)
+        if known is None:
+            info = self._lstat(path)
+            stops = (
+                info is None
+                or not stat.S_ISDIR(info.st_mode)
+                or os.path.lexists(os.path.join(self._top, path, ".git"))
+            )
+            known = self._ancestors[path] = (stops, info)
+        return known
+
+    def _lstat(self, path: str) -> os.stat_result | None:
         try:
-            return path, os.lstat(self.root / path)
+            return os.lstat(os.path.join(self._top, path))
         except (FileNotFoundError, NotADirectoryError):
-            return path, None
+            return None
 
     def _ignored(self, paths: list[str]) -> list[str]:
         return sorted(git.check_ignore(self.root, paths))

@@ -76,5 +76,10 @@ def test_deep_tree_with_the_daemon(repo: Path) -> None:
             tree, _ = synced(worktree)
             assert tree == git_add_all_tree(repo)
             deep.write_text(text)
+        for level in range(1, 501):  # created while watched: 500 changed paths
+            os.mkdir(repo / "/".join(["e"] * level))
+        (repo / "/".join(["e"] * 500) / "g.txt").write_text("deep too\n")
+        tree, _ = synced(worktree)
+        assert tree == git_add_all_tree(repo)
     finally:
         stop_for_sure(worktree)
