@@ -262,16 +262,21 @@ def diff_trees(
             raise _TooManyChanges
         return entries
 
-    # Depth first, in git's order, with a stack of trees still to compare (a tree may be
-    # thousands of levels deep: no recursion). An item is a path prefix and the two
-    # sides' tree ids (None: that side has no tree there).
-    stack: list[tuple[str, str | None, str | None]] = [("", old, new)]
+    # Depth first, in path order, with a stack of what is still to do (a tree may be
+    # thousands of levels deep: no recursion). An item is a change found, or a path
+    # prefix and the two sides' tree ids to compare (None: no tree on that side).
+    Item = tuple[str, str] | tuple[str, str | None, str | None]
+    stack: list[Item] = [("", old, new)]
     try:
         while stack:
-            prefix, was_tree, now_tree = stack.pop()
+            item = stack.pop()
+            if len(item) == 2:
+                changes.append(item)
+                continue
+            prefix, was_tree, now_tree = item
             before = load(was_tree) if was_tree else {}
             after = load(now_tree) if now_tree else {}
-            subtrees: list[tuple[str, str | None, str | None]] = []
+            todo: list[Item] = []
             for name in sorted(before.keys() | after.keys()):
                 path = prefix + name
                 was, now = before.get(name), after.get(name)
@@ -280,15 +285,15 @@ def diff_trees(
                 old_sub = was.sha if was is not None and was.is_tree else None
                 new_sub = now.sha if now is not None and now.is_tree else None
                 if was is not None and now is not None and old_sub is None and new_sub is None:
-                    changes.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
+                    todo.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
                     continue
                 if was is not None and old_sub is None:
-                    changes.append(("D", path))
+                    todo.append(("D", path))
                 if now is not None and new_sub is None:
-                    changes.append(("A", path))
+                    todo.append(("A", path))
                 if old_sub or new_sub:
-                    subtrees.append((path + "/", old_sub, new_sub))
-            stack.extend(reversed(subtrees))
+                    todo.append((path + "/", old_sub, new_sub))
+            stack.extend(reversed(todo))
     except _TooManyChanges:
         return None
     return changes

@@ -170,8 +170,9 @@ class PrivateIndex:
         they stay as the index has them.
 
         ``update-index`` stops at the first path it cannot add; that path is then looked
-        at again: one that cannot be added is left out, one that changed meanwhile
-        (deleted, or back again) is tried again, a few times.
+        at again: one that cannot be added is left out, one that is a directory now is
+        passed over, one that changed meanwhile (deleted, or back again) is tried again,
+        a few times.
         """
         todo = list(paths)
         left_out: dict[str, str] = {}
@@ -183,6 +184,9 @@ class PrivateIndex:
             if proc.returncode == 0:
                 break
             culprit = _culprit(proc.stderr, todo)
+            if culprit is not None and os.path.isdir(self.root / culprit):
+                todo.remove(culprit)  # a directory now: its files are paths of their own
+                continue
             why = None if culprit is None else why_git_cannot_add(self.root / culprit)
             if culprit is None or (why is None and retried.get(culprit, 0) >= _RETRIES):
                 raise GitCommandError(["update-index", "--add"], proc.returncode,
