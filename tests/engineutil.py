@@ -8,6 +8,7 @@ untracked files by walking the tree and asking ``git check-ignore``, blob ids fr
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -16,7 +17,8 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from autocommit.config import DEFAULT_SECRET_PATTERNS
@@ -195,6 +197,37 @@ def assert_exact(root: Path, tree: str, **exclusions: object) -> None:
     missing = {p: v for p, v in expected.items() if actual.get(p) != v}
     extra = {p: v for p, v in actual.items() if p not in expected}
     assert not missing and not extra, f"missing or different: {missing}; extra: {extra}"
+
+
+CHURN_FILES = 40
+
+
+@contextlib.contextmanager
+def churn(root: Path) -> Iterator[None]:
+    """A process of the user's creating and deleting files as fast as it can."""
+    (root / "churn").mkdir(exist_ok=True)
+    stop = threading.Event()
+
+    def run() -> None:
+        n = 0
+        while not stop.is_set():
+            path = root / "churn" / f"c{n % CHURN_FILES}.txt"
+            try:
+                path.write_text(f"{n}\n")
+                (root / "churn" / f"c{(n + CHURN_FILES // 2) % CHURN_FILES}.txt").unlink(
+                    missing_ok=True
+                )
+            except OSError:
+                pass
+            n += 1
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def cli(

@@ -84,7 +84,12 @@ def user_state(root: Path) -> UserState:
         for name in filenames:
             path = Path(dirpath, name)
             rel = str(path.relative_to(root))
-            files[rel] = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            if path.is_symlink():
+                files[rel] = os.readlink(path).encode()
+            elif path.is_file():
+                files[rel] = path.read_bytes()
+            else:  # a FIFO or socket (reading a FIFO would wait for a writer)
+                files[rel] = b"<%o>" % os.lstat(path).st_mode
     return UserState(
         index_stage=git(root, "ls-files", "-s"),
         index_bytes=index.read_bytes() if index.exists() else b"",

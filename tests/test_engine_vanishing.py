@@ -4,46 +4,14 @@ the CLI, the daemon's snapshots). Once the churn stops, the snapshot is exact ag
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from autocommit import client
 from autocommit.repo import Worktree, find_worktree
 from autocommit.snapshot import take_snapshot
 from tests.daemon_support import wait_for_exact_snapshot
-from tests.engineutil import assert_exact, cli, git_add_all_tree
+from tests.engineutil import assert_exact, churn, cli, git_add_all_tree
 from tests.gitutil import git
-
-FILES = 40
-
-
-@contextlib.contextmanager
-def churn(root: Path) -> Iterator[None]:
-    """A process of the user's creating and deleting files as fast as it can."""
-    (root / "churn").mkdir(exist_ok=True)
-    stop = threading.Event()
-
-    def run() -> None:
-        n = 0
-        while not stop.is_set():
-            path = root / "churn" / f"c{n % FILES}.txt"
-            try:
-                path.write_text(f"{n}\n")
-                (root / "churn" / f"c{(n + FILES // 2) % FILES}.txt").unlink(missing_ok=True)
-            except OSError:
-                pass
-            n += 1
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def test_full_scans_while_files_come_and_go(repo: Path) -> None:
