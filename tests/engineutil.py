@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -202,32 +201,34 @@ def assert_exact(root: Path, tree: str, **exclusions: object) -> None:
 CHURN_FILES = 40
 
 
+_CHURN = """
+import os, sys
+n = 0
+while True:
+    for k in range(2):
+        path = "churn/c%d.txt" % ((n + k * CHURN // 2) % CHURN)
+        try:
+            if k == 0:
+                with open(path, "w") as handle:
+                    handle.write("%d\\n" % n)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+    n += 1
+""".replace("CHURN", str(CHURN_FILES))
+
+
 @contextlib.contextmanager
 def churn(root: Path) -> Iterator[None]:
-    """A process of the user's creating and deleting files as fast as it can."""
+    """Another process creating and deleting files in ``churn/`` as fast as it can."""
     (root / "churn").mkdir(exist_ok=True)
-    stop = threading.Event()
-
-    def run() -> None:
-        n = 0
-        while not stop.is_set():
-            path = root / "churn" / f"c{n % CHURN_FILES}.txt"
-            try:
-                path.write_text(f"{n}\n")
-                (root / "churn" / f"c{(n + CHURN_FILES // 2) % CHURN_FILES}.txt").unlink(
-                    missing_ok=True
-                )
-            except OSError:
-                pass
-            n += 1
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    proc = subprocess.Popen([sys.executable, "-c", _CHURN], cwd=root)
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        proc.kill()
+        proc.wait()
 
 
 def cli(
