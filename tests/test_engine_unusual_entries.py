@@ -54,7 +54,7 @@ class Snapper:
             self.pipes.close()
 
 
-def sparse_repo(root: Path) -> Path:
+def sparse_repo(root: Path, sparse_index: bool = False) -> Path:
     root.mkdir()
     git(root, "init", "-q")
     (root / "app").mkdir()
@@ -64,15 +64,19 @@ def sparse_repo(root: Path) -> Path:
         (root / "data" / f"f{i}.txt").write_text(f"{i}\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
-    git(root, "sparse-checkout", "set", "app")
+    index = ["--sparse-index"] if sparse_index else []  # directories as index entries
+    git(root, "sparse-checkout", "set", "--cone", *index, "app")
     git(root, "config", "autocommit.enabled", "true")
     assert not (root / "data").exists()
     return root
 
 
+@pytest.mark.parametrize("sparse_index", [False, True], ids=["full-index", "sparse-index"])
 @pytest.mark.parametrize("kept", [False, True], ids=["in-process", "daemon-pipes"])
-def test_sparse_checkout_keeps_files_outside_the_cone(tmp_path: Path, kept: bool) -> None:
-    root = sparse_repo(tmp_path / "sparse")
+def test_sparse_checkout_keeps_files_outside_the_cone(
+    tmp_path: Path, kept: bool, sparse_index: bool
+) -> None:
+    root = sparse_repo(tmp_path / "sparse", sparse_index)
     with contextlib.closing(Snapper(root, kept)) as snap_of:
         first = snap_of(None)
         assert first.commit == first.head  # nothing changed: out of cone is not deleted
