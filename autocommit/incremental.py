@@ -22,7 +22,7 @@ from autocommit.exclusions import ExclusionRules
 from autocommit.file_kind import not_a_file, recordable
 from autocommit.objects import GITLINK_MODE, SYMLINK_MODE
 from autocommit.pipes import GitPipes
-from autocommit.snapshot_state import SnapshotState
+from autocommit.snapshot_state import SnapshotState, is_flagged
 from autocommit.tree_edit import MissingTree, TreeEditor
 
 MAX_FILES = 2000  # more files to hash than this: a full scan (which caches stat data) wins
@@ -208,7 +208,7 @@ class IncrementalUpdate:
             mode, sha, stage = meta.split()
             if stage == "0":
                 indexed[path] = (mode, sha)
-            if (tag == "S" or tag.islower()) and stage == "0":
+            if is_flagged(tag) and stage == "0":
                 plan.as_indexed[path] = (mode, sha)  # git add keeps what the index has
             elif path not in found[-1:]:  # a conflict lists a path once per stage
                 found.append(path)

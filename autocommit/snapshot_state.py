@@ -67,6 +67,12 @@ class IndexDigest:
     flagged: list[str] | None  # as SnapshotState.flagged
 
 
+def is_flagged(tag: str) -> bool:
+    """Whether ``ls-files -t -v``'s tag says skip-worktree (``S``) or assume-unchanged
+    (lower case): ``git add`` keeps the index's version of such an entry."""
+    return tag == "S" or tag.islower()
+
+
 def index_digest(root: Path, index_file: Path | None = None) -> IndexDigest:
     """A digest of what an index tracks (paths, modes, object ids, stages, and the
     skip-worktree and assume-unchanged flags) but not its stat data: ``git status`` and
@@ -76,7 +82,7 @@ def index_digest(root: Path, index_file: Path | None = None) -> IndexDigest:
     env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
     listing = git.run(["ls-files", "-z", "--stage", "-t", "-v"], root, env=env).stdout
     flagged = [entry.split("\t", 1)[1] for entry in git.nul_split(listing)
-               if entry[0] == "S" or entry[0].islower()]  # fmt: skip
+               if is_flagged(entry[0])]  # fmt: skip
     kept = flagged if len(flagged) <= MAX_FLAGGED else None
     return IndexDigest(hashlib.sha1(listing).hexdigest(), kept)
 
