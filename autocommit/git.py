@@ -161,7 +161,7 @@ def popen(
 @functools.lru_cache(maxsize=1)
 def version() -> tuple[int, ...]:
     """git's version, as numbers: ``(2, 39, 5)``."""
-    words = out(["version"], ".").split()
+    words = out(["version"], "/").split()  # any directory: it reads no repository
     numbers = re.findall(r"\d+", words[2] if len(words) > 2 else "")
     return tuple(int(n) for n in numbers[:3])
 
