@@ -26,8 +26,16 @@ _FALLBACK_LOCAL_ENV_VARS = [
     "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
     "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
 ]  # fmt: skip
-# Not repository-local for git, but they would move our refs or objects elsewhere.
-_ALSO_SCRUBBED = ["GIT_NAMESPACE", "GIT_QUARANTINE_PATH"]
+# Not repository-local for git, but they would move our refs or objects elsewhere, or
+# make a file name mean a pattern (see LITERAL_PATHSPECS).
+_ALSO_SCRUBBED = [
+    "GIT_NAMESPACE", "GIT_QUARANTINE_PATH",
+    "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS",
+]  # fmt: skip
+# Every path autocommit hands to git is a file name, never a pattern: `:!y`, `a*b` and
+# `[x]` are names. Commands that take a pattern from the user opt out (PATTERN_PATHSPECS).
+LITERAL_PATHSPECS = {"GIT_LITERAL_PATHSPECS": "1"}
+PATTERN_PATHSPECS = {"GIT_LITERAL_PATHSPECS": "0"}
 
 # Options for every invocation: no hooks, no automatic gc or maintenance, no pager.
 _BASE_OPTIONS = (
@@ -96,6 +104,7 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["GIT_OPTIONAL_LOCKS"] = "0"
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["LC_ALL"] = "C"
+    env.update(LITERAL_PATHSPECS)
     if extra:
         env.update(extra)
     return env
@@ -168,6 +177,14 @@ def not_an_option(value: str, what: str, todo: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1)
+def version() -> tuple[int, ...]:
+    """git's version, as numbers: ``(2, 39, 5)``."""
+    words = out(["version"], "/").split()  # any directory: it reads no repository
+    numbers = re.findall(r"\d+", words[2] if len(words) > 2 else "")
+    return tuple(int(n) for n in numbers[:3])
+
+
 def _git_missing() -> AutocommitError:
     return AutocommitError("git is not installed", "install git and try again")
 
@@ -182,6 +199,25 @@ def out(
     """Run git and return its stdout as text, without the trailing newline."""
     proc = run(args, cwd, input=input, env=env)
     return proc.stdout.decode(errors="surrogateescape").rstrip("\n")
+
+
+def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
+    """The paths (relative to ``root``; a directory ends in ``/``) that an ignore pattern
+    matches, tracked or not: the index is not read.
+
+    ``check-ignore`` refuses literal pathspecs, so each name is marked ``:(top)`` instead,
+    which makes a name starting with ``:`` a name too (it tests names, matching no files,
+    so ``*`` or ``[`` in a name mean nothing to it).
+    """
+    if not paths:
+        return set()
+    proc = run(["check-ignore", "--no-index", "--stdin", "-z"], root,
+               input=nul_join([_TOP + p for p in paths]), env=PATTERN_PATHSPECS,
+               ok_codes=(0, 1))  # fmt: skip
+    return {p.removeprefix(_TOP) for p in nul_split(proc.stdout)}
+
+
+_TOP = ":(top)"
 
 
 def nul_split(data: bytes) -> list[str]:

@@ -50,7 +50,7 @@ class IgnoredPaths:
             return []
         directories = sorted({p.rsplit("/", 1)[0] + "/" for p in unknown if "/" in p})
         try:
-            matched = self._check_ignore([*unknown, *directories])
+            matched = git.check_ignore(self.root, [*unknown, *directories])
             if not matched:
                 return unknown
             tracked = self._tracked(matched)
@@ -63,22 +63,12 @@ class IgnoredPaths:
         self._ignored -= holding_tracked
         return [p for p in unknown if not self._known_ignored(p)]
 
-    def _check_ignore(self, paths: list[str]) -> set[str]:
-        """The paths an ignore pattern matches, tracked or not (the index is not read)."""
-        proc = git.run(
-            ["check-ignore", "--no-index", "--stdin", "-z"],
-            self.root,
-            input=git.nul_join(paths),
-            ok_codes=(0, 1),
-        )
-        return set(git.nul_split(proc.stdout))
-
     def _tracked(self, matched: set[str]) -> set[str]:
         """The tracked files at or under the matched paths: the few the index is read for."""
         directories = {p for p in matched if p.endswith("/")}
         inside = [
             p for p in matched if any(d + "/" in directories for d in _parents(p.rstrip("/")))
         ]
-        specs = [":(top,literal)" + p for p in sorted(matched.difference(inside))]
-        listing = git.run(["ls-files", "-z", "--cached", "--", *specs], self.root).stdout
+        names = sorted(p.rstrip("/") for p in matched.difference(inside))
+        listing = git.run(["ls-files", "-z", "--cached", "--", *names], self.root).stdout
         return set(git.nul_split(listing))

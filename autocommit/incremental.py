@@ -19,9 +19,10 @@ from pathlib import Path
 from autocommit import git
 from autocommit.errors import GitCommandError
 from autocommit.exclusions import ExclusionRules
+from autocommit.file_kind import not_a_file, recordable
 from autocommit.objects import GITLINK_MODE, SYMLINK_MODE
 from autocommit.pipes import GitPipes
-from autocommit.snapshot_state import SnapshotState
+from autocommit.snapshot_state import SnapshotState, is_flagged
 from autocommit.tree_edit import MissingTree, TreeEditor
 
 MAX_FILES = 2000  # more files to hash than this: a full scan (which caches stat data) wins
@@ -38,6 +39,7 @@ class _Plan:
     remove: set[str] = field(default_factory=set)
     files: dict[str, os.stat_result] = field(default_factory=dict)  # to hash, by path
     submodules: set[str] = field(default_factory=set)  # tracked gitlinks to look at
+    as_indexed: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → mode, id
     listed: set[str] = field(default_factory=set)  # to classify with the user's index
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +56,16 @@ class IncrementalUpdate:
         self.pipes = pipes
         self.state = state
         self.rules = rules
+        self._top = str(root)
+        self._ancestors: dict[str, tuple[bool, os.stat_result | None]] = {}
+        # The flagged paths and every directory above them.
+        self._flagged_scopes: set[str] | None = None
+        if state.flagged is not None:
+            self._flagged_scopes = {
+                "/".join(parts[:depth])
+                for parts in (path.split("/") for path in state.flagged)
+                for depth in range(1, len(parts) + 1)
+            }
 
     def run(self, paths: list[str]) -> tuple[str, dict[str, str]]:
         """The new tree and the files now left out (all of them, not only these paths)."""
@@ -98,15 +110,16 @@ class IncrementalUpdate:
 
     def _plan(self, scopes: set[str], editor: TreeEditor) -> _Plan:
         plan = _Plan()
+        self._ancestors = {}
         candidates: list[str] = []
         for path in sorted(scopes):
             path, info = self._resolve(path)
-            if info is None:
+            if self._flagged(path):
+                plan.listed.add(path)  # its content may be the index's: ask the index
+            elif info is None:
                 plan.remove.add(path)
-            elif stat.S_ISDIR(info.st_mode):
-                plan.listed.add(path)
-            elif not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
-                plan.remove.add(path)  # a fifo or socket: git does not record those
+            elif stat.S_ISDIR(info.st_mode) or not recordable(info.st_mode):
+                plan.listed.add(path)  # a FIFO where a tracked file was keeps that file
             elif self.rules.reason_to_skip(self.root, path) is not None:
                 plan.listed.add(path)  # left out only if untracked: ask the index
             else:
@@ -128,50 +141,77 @@ class IncrementalUpdate:
             raise NeedsFullScan("too many files changed")
         return plan
 
+    def _flagged(self, path: str) -> bool:
+        """Whether the user's index may mark ``path`` (or a path under it) skip-worktree
+        or assume-unchanged: git then records the index's version, not the file."""
+        if self._flagged_scopes is None:
+            return True  # not known: every path is looked up
+        return path in self._flagged_scopes
+
     def _resolve(self, path: str) -> tuple[str, os.stat_result | None]:
         """``path`` or its topmost ancestor that is not a plain directory, and its lstat.
 
         git does not look through symbolic links to directories, and a nested repository
-        (or a submodule) is one entry of the tree, not the files in it.
+        (or a submodule) is one entry of the tree, not the files in it. Ancestors are
+        looked at once per plan: paths share them (a deep tree's, hundreds).
         """
         parts = path.split("/")
-        for depth in range(1, len(parts)):
-            ancestor = "/".join(parts[:depth])
-            try:
-                info = os.lstat(self.root / ancestor)
-            except (FileNotFoundError, NotADirectoryError):
-                return ancestor, None
-            if not stat.S_ISDIR(info.st_mode) or os.path.lexists(self.root / ancestor / ".git"):
+        ancestor = ""
+        for part in parts[:-1]:
+            ancestor = f"{ancestor}/{part}" if ancestor else part
+            stops, info = self._ancestor(ancestor)
+            if stops:
                 return ancestor, info
+        return path, self._lstat(path)
+
+    def _ancestor(self, path: str) -> tuple[bool, os.stat_result | None]:
+        """Whether ``path`` is where a walk down stops (gone, not a plain directory, a
+        nested repository), and its lstat."""
+        known = self._ancestors.get(path)
+        if known is None:
+            info = self._lstat(path)
+            stops = (
+                info is None
+                or not stat.S_ISDIR(info.st_mode)
+                or os.path.lexists(os.path.join(self._top, path, ".git"))
+            )
+            known = self._ancestors[path] = (stops, info)
+        return known
+
+    def _lstat(self, path: str) -> os.stat_result | None:
         try:
-            return path, os.lstat(self.root / path)
+            return os.lstat(os.path.join(self._top, path))
         except (FileNotFoundError, NotADirectoryError):
-            return path, None
+            return None
 
     def _ignored(self, paths: list[str]) -> list[str]:
-        if not paths:
-            return []
-        proc = git.run(
-            ["check-ignore", "--no-index", "-z", "--stdin"],
-            self.root,
-            input=git.nul_join(paths),
-            ok_codes=(0, 1),
-        )
-        return git.nul_split(proc.stdout)
+        return sorted(git.check_ignore(self.root, paths))
 
     def _classify_listed(self, plan: _Plan) -> None:
-        """What the user's index says about directories and files that need it."""
-        specs = [":(top,literal)" + p for p in sorted(plan.listed)]
+        """What the user's index says about the paths that need it: directories, files
+        it may flag, files left out if untracked, entries that are not files."""
         listing = git.run(
-            ["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--", *specs],
+            ["ls-files", "-z", "-t", "-v", "--stage", "--cached", "--others",
+             "--exclude-standard", "--", *sorted(plan.listed)],
             self.root,
-        ).stdout
+        ).stdout  # fmt: skip
         plan.remove.update(plan.listed)  # whatever is there now is added back below
         untracked: list[str] = []
         found: list[str] = []
+        indexed: dict[str, tuple[str, str]] = {}  # path → mode, id (stage 0 only)
         for entry in git.nul_split(listing):
-            tag, path = entry[0], entry[2:]
-            (untracked if tag == "?" else found).append(path)
+            tag, rest = entry[0], entry[2:]
+            if tag == "?":
+                untracked.append(rest)
+                continue
+            meta, path = rest.split("\t", 1)
+            mode, sha, stage = meta.split()
+            if stage == "0":
+                indexed[path] = (mode, sha)
+            if is_flagged(tag) and stage == "0":
+                plan.as_indexed[path] = (mode, sha)  # git add keeps what the index has
+            elif path not in found[-1:]:  # a conflict lists a path once per stage
+                found.append(path)
         kept, skipped = self.rules.partition(self.root, untracked)
         plan.skipped.update((s.path, s.reason) for s in skipped)
         for path in [*found, *kept]:
@@ -183,6 +223,10 @@ class IncrementalUpdate:
                 plan.submodules.add(path)  # ls-files lists no other directories
             elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
                 plan.files[path] = info
+            else:  # not a file: git add keeps the index's version, if there is one
+                plan.skipped[path] = not_a_file(info.st_mode)
+                if path in indexed:
+                    plan.as_indexed[path] = indexed[path]
 
     def _mode(self, path: str, info: os.stat_result, editor: TreeEditor) -> str:
         """The tree mode git would record, honouring core.fileMode and core.symlinks."""
@@ -200,6 +244,8 @@ class IncrementalUpdate:
         gitlinks = {path: self._submodule_head(path, editor) for path in plan.submodules}
         for path in plan.remove:
             editor.remove(path)
+        for path, (mode, sha) in plan.as_indexed.items():
+            editor.set(path, mode, sha)
         for path, commit in gitlinks.items():
             if commit is not None:
                 editor.set(path, GITLINK_MODE, commit)

@@ -266,28 +266,38 @@ def diff_trees(
             raise _TooManyChanges
         return entries
 
-    def every_file(status: str, path: str, sha: str) -> None:
-        walk(path + "/", {}, load(sha)) if status == "A" else walk(path + "/", load(sha), {})
-
-    def walk(prefix: str, before: dict[str, TreeEntry], after: dict[str, TreeEntry]) -> None:
-        for name in sorted(before.keys() | after.keys()):
-            was, now = before.get(name), after.get(name)
-            if was == now:
-                continue
-            path = prefix + name
-            if was is not None and now is not None and was.is_tree and now.is_tree:
-                walk(path + "/", load(was.sha), load(now.sha))
-                continue
-            if was is not None and now is not None and not was.is_tree and not now.is_tree:
-                changes.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
-                continue
-            if was is not None:
-                every_file("D", path, was.sha) if was.is_tree else changes.append(("D", path))
-            if now is not None:
-                every_file("A", path, now.sha) if now.is_tree else changes.append(("A", path))
-
+    # Depth first, in path order, with a stack of what is still to do (a tree may be
+    # thousands of levels deep: no recursion). An item is a change found, or a path
+    # prefix and the two sides' tree ids to compare (None: no tree on that side).
+    Item = tuple[str, str] | tuple[str, str | None, str | None]
+    stack: list[Item] = [("", old, new)]
     try:
-        walk("", load(old) if old else {}, load(new))
+        while stack:
+            item = stack.pop()
+            if len(item) == 2:
+                changes.append(item)
+                continue
+            prefix, was_tree, now_tree = item
+            before = load(was_tree) if was_tree else {}
+            after = load(now_tree) if now_tree else {}
+            todo: list[Item] = []
+            for name in sorted(before.keys() | after.keys()):
+                path = prefix + name
+                was, now = before.get(name), after.get(name)
+                if was == now:
+                    continue
+                old_sub = was.sha if was is not None and was.is_tree else None
+                new_sub = now.sha if now is not None and now.is_tree else None
+                if was is not None and now is not None and old_sub is None and new_sub is None:
+                    todo.append(("M" if _kind(was.mode) == _kind(now.mode) else "T", path))
+                    continue
+                if was is not None and old_sub is None:
+                    todo.append(("D", path))
+                if now is not None and new_sub is None:
+                    todo.append(("A", path))
+                if old_sub or new_sub:
+                    todo.append((path + "/", old_sub, new_sub))
+            stack.extend(reversed(todo))
     except _TooManyChanges:
         return None
     return changes

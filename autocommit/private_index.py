@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +19,12 @@ from dataclasses import dataclass
 from autocommit import git, state_files
 from autocommit.errors import GitCommandError
 from autocommit.exclusions import ExclusionRules
+from autocommit.file_kind import why_git_cannot_add
 from autocommit.lock import snapshot_lock
 from autocommit.repo import Worktree
-from autocommit.snapshot_state import index_digest
+from autocommit.snapshot_state import IndexDigest, index_digest
+
+_RETRIES = 5  # a path that changes each time update-index reaches it: tries before failing
 
 
 @dataclass(frozen=True)
@@ -33,19 +35,20 @@ class Staged:
     tree: str
     left_out: dict[str, str]
     untracked: list[str]
-    seed_digest: str | None = None  # what the user's index tracked (when asked for)
+    seed_digest: IndexDigest | None = None  # what the user's index tracked (when asked for)
 
 
 @dataclass(frozen=True)
 class _Staging:
     tree: str
-    unreadable: dict[str, str]  # path → why git could not read it
+    left_out: dict[str, str]  # path → why git could not add it
     untracked: list[str]  # the untracked files added
 
 
 class PrivateIndex:
-    def __init__(self, worktree: Worktree) -> None:
+    def __init__(self, worktree: Worktree, *, sparse: bool = False) -> None:
         self.worktree = worktree
+        self.sparse = sparse  # core.sparseCheckout
         self.root = worktree.root
         self.path = worktree.state_dir / "index"
         self.seed = worktree.state_dir / "index.seed"  # the user's index, as copied
@@ -130,63 +133,82 @@ class PrivateIndex:
             staged = self._stage(rules, kept)
         added = set(staged.untracked)
         missing = [p for p in kept if p not in added]
-        unreadable = dict(staged.unreadable)
-        if missing:
-            unreadable.update(self._add_untracked(missing))
-        vanished = [p for p in unreadable if not os.path.lexists(self.root / p)]
-        if vanished:  # deleted while git read them: record that
-            self._git(["update-index", "--add", "--remove", "-z", "--stdin"],
-                      git.nul_join(vanished))  # fmt: skip
         left_out = {s.path: s.reason for s in skipped}
-        for path, why in unreadable.items():
-            if path not in vanished:
-                left_out[path] = f"unreadable: {why}"
-        tree = self.write_tree() if missing or vanished else staged.tree
+        left_out.update(staged.left_out)
+        if missing:
+            left_out.update(self.add_paths(missing))
+        tree = self.write_tree() if missing else staged.tree
         # git wrote the private index (and any split-index file) with your umask.
         state_files.narrow(self.worktree.state_dir)
         return Staged(tree, left_out, kept, seed_digest)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:
         """``add -u``, the untracked files of ``guess`` the rules keep, ``write-tree``."""
-        unreadable = self._add(["add", "-u", "--ignore-errors"], [])
+        left_out = self._update_tracked()
         present = [p for p in guess if os.path.lexists(self.root / p)]
         guessed, _ = rules.partition(self.root, present)
         if guessed:
-            unreadable.update(self._add_untracked(guessed))
-        return _Staging(self.write_tree(), unreadable, guessed)
+            left_out.update(self.add_paths(guessed))
+        return _Staging(self.write_tree(), left_out, guessed)
 
-    def _add_untracked(self, paths: list[str]) -> dict[str, str]:
-        """Add untracked files by name; returns the ones git could not read, and why."""
-        proc = git.run(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
-                       self.root, input=git.nul_join(paths), env=self.env,
-                       check=False)  # fmt: skip
+    def _update_tracked(self) -> dict[str, str]:
+        """``git add -u``: every tracked file as it is now. Returns the files git could
+        not add (kept as the index has them, as ``git add --ignore-errors`` keeps them)."""
+        # In a sparse checkout `add -u` passes over files outside the cone that are in
+        # the working tree anyway; --sparse records them as they are.
+        sparse = ["--sparse"] if self.sparse and git.version() >= (2, 34) else []
+        proc = git.run(["add", "-u", "--ignore-errors", *sparse], self.root, env=self.env,
+                       ok_codes=(0, 1))  # fmt: skip
         if proc.returncode == 0:
             return {}
-        # update-index stops at the first file it cannot read: let `git add` go on past it.
-        specs = [":(top,literal)" + p for p in paths if os.path.lexists(self.root / p)]
-        return self._add(["add", "--ignore-errors", "--pathspec-from-file=-",
-                          "--pathspec-file-nul"], specs) if specs else {}  # fmt: skip
+        # It went past the files it could not add, which still differ from the index: a
+        # file gone since (a deletion), back since, not readable or not a file (a FIFO).
+        listing = git.run(["diff-files", "-z", "--name-only", "--ignore-submodules"],
+                          self.root, env=self.env).stdout  # fmt: skip
+        return self.add_paths(git.nul_split(listing))
 
-    def _add(self, args: list[str], specs: list[str]) -> dict[str, str]:
-        """Run a ``git add``; returns the files it could not read, and why."""
-        proc = git.run(args, self.root, input=git.nul_join(specs), env=self.env,
-                       ok_codes=(0, 1))  # fmt: skip
-        return _unreadable(proc)
+    def add_paths(self, paths: Sequence[str]) -> dict[str, str]:
+        """Stage ``paths`` as they are now: files and symbolic links added, paths that are
+        gone removed. Returns those git cannot add (not readable, not a file), and why;
+        they stay as the index has them.
+
+        ``update-index`` stops at the first path it cannot add; that path is then looked
+        at again: one that cannot be added is left out, one that is a directory now is
+        passed over, one that changed meanwhile (deleted, or back again) is tried again,
+        a few times.
+        """
+        todo = list(paths)
+        left_out: dict[str, str] = {}
+        retried: dict[str, int] = {}
+        while todo:
+            proc = git.run(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
+                           self.root, input=git.nul_join(todo), env=self.env,
+                           check=False)  # fmt: skip
+            if proc.returncode == 0:
+                break
+            culprit = _culprit(proc.stderr, todo)
+            if culprit is not None and os.path.isdir(self.root / culprit):
+                todo.remove(culprit)  # a directory now: its files are paths of their own
+                continue
+            why = None if culprit is None else why_git_cannot_add(self.root / culprit)
+            if culprit is None or (why is None and retried.get(culprit, 0) >= _RETRIES):
+                raise GitCommandError(["update-index", "--add"], proc.returncode,
+                                      proc.stderr.decode(errors="replace"))  # fmt: skip
+            if why is None:
+                retried[culprit] = retried.get(culprit, 0) + 1
+            else:
+                left_out[culprit] = why
+                todo.remove(culprit)
+        return left_out
 
     def write_tree(self) -> str:
         return self._git(["write-tree"]).decode().strip()
 
 
-def _unreadable(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
-    """Files ``git add --ignore-errors`` could not read (it exits 1 and names them)."""
-    if proc.returncode == 0:
-        return {}
-    stderr = proc.stderr.decode(errors="surrogateescape")
-    found: dict[str, str] = {}
-    for line in stderr.splitlines():
-        if line.startswith('error: open("') and '"): ' in line:
-            path, _, why = line.removeprefix('error: open("').partition('"): ')
-            found[path] = why
-    if not found:
-        raise GitCommandError(["add", "-A"], proc.returncode, stderr)
-    return found
+def _culprit(stderr: bytes, paths: list[str]) -> str | None:
+    """The path ``update-index`` stopped at (it names it raw, to the end of the line)."""
+    text = stderr.decode(errors="surrogateescape")
+    for path in paths:
+        if f"fatal: Unable to process path {path}\n" in text:
+            return path
+    return None

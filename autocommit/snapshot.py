@@ -179,6 +179,7 @@ commit is about to be written (None: it exists already)."""
 class _GitSettings:
     file_mode: bool  # core.fileMode
     symlinks: bool  # core.symlinks
+    sparse_checkout: bool  # core.sparseCheckout
     author: Identity  # the user when git knows them; the committer is autocommit
 
 
@@ -187,7 +188,7 @@ def _git_settings(root: Path, inputs: str) -> _GitSettings:
     """The git configuration a snapshot depends on, cached per configuration fingerprint
     (``inputs``) so a long-lived process notices a change of the repository's config."""
     del inputs
-    pattern = r"^(core\.(filemode|symlinks)|user\.(name|email))$"
+    pattern = r"^(core\.(filemode|symlinks|sparsecheckout)|user\.(name|email))$"
     proc = git.run(["config", "-z", "--get-regexp", pattern], root, ok_codes=(0, 1))
     found: dict[str, str] = {}
     for entry in proc.stdout.decode(errors="replace").split("\0"):
@@ -196,6 +197,7 @@ def _git_settings(root: Path, inputs: str) -> _GitSettings:
     return _GitSettings(
         file_mode=_git_bool(found.get("core.filemode", "true")),
         symlinks=_git_bool(found.get("core.symlinks", "true")),
+        sparse_checkout=_git_bool(found.get("core.sparsecheckout", "false")),
         author=Identity.of(found.get("user.name", ""), found.get("user.email", ""), AUTOCOMMIT),
     )
 
@@ -398,7 +400,7 @@ class _Snapshotter:
             return True
         if state.index_digest is None or index_stat is None:
             return False
-        if snapshot_state.index_digest(self.root) != state.index_digest:
+        if snapshot_state.index_digest(self.root).digest != state.index_digest:
             return False
         state.index_stat = index_stat  # read before the digest: a later change is seen
         return True
@@ -406,18 +408,20 @@ class _Snapshotter:
     def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
+        core = _git_settings(self.root, self.inputs)
+        self.index.sparse = core.sparse_checkout
         self.index.reseed_from_user_index()
         staged = self.index.stage_everything(
             self.rules, state.untracked if state else (), digest_seed=self.pipes.kept
         )
-        core = _git_settings(self.root, self.inputs)
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
         untracked = staged.untracked if len(staged.untracked) <= MAX_GUESSED_UNTRACKED else []
         kept = SnapshotState(
             staged.tree, inputs, index_stat, staged.left_out,
             file_mode=core.file_mode, symlinks=core.symlinks, untracked=untracked,
-            index_digest=staged.seed_digest,
+            index_digest=staged.seed_digest.digest if staged.seed_digest else None,
+            flagged=staged.seed_digest.flagged if staged.seed_digest else None,
         )  # fmt: skip
         snapshot_state.save(self.wt, kept)
         return staged.tree, staged.left_out

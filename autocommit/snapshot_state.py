@@ -31,6 +31,9 @@ class SnapshotState:
     symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
     untracked: list[str] = field(default_factory=list)  # what the last full scan added
     index_digest: str | None = None  # of the paths, modes and ids that index tracked
+    # Paths that index marks skip-worktree or assume-unchanged (their snapshot content is
+    # the index's, whatever the working tree holds); None: not known, or too many.
+    flagged: list[str] | None = None
 
 
 def stat_key(path: Path) -> list[int] | None:
@@ -50,14 +53,33 @@ def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def index_digest(root: Path, index_file: Path | None = None) -> str:
-    """A digest of what an index tracks (paths, modes, object ids, stages, and flags such
-    as skip-worktree) but not its stat data: ``git status`` and IDEs rewrite the index to
-    refresh stat data, which changes nothing a snapshot depends on. ``index_file``: a
-    copy of the index to read instead of the worktree's own (read, never written)."""
+MAX_FLAGGED = 2000  # flagged paths remembered; beyond, every changed path is looked up
+
+
+@dataclass(frozen=True)
+class IndexDigest:
+    digest: str
+    flagged: list[str] | None  # as SnapshotState.flagged
+
+
+def is_flagged(tag: str) -> bool:
+    """Whether ``ls-files -t -v``'s tag says skip-worktree (``S``) or assume-unchanged
+    (lower case): ``git add`` keeps the index's version of such an entry."""
+    return tag == "S" or tag.islower()
+
+
+def index_digest(root: Path, index_file: Path | None = None) -> IndexDigest:
+    """A digest of what an index tracks (paths, modes, object ids, stages, and the
+    skip-worktree and assume-unchanged flags) but not its stat data: ``git status`` and
+    IDEs rewrite the index to refresh stat data, which changes nothing a snapshot depends
+    on; and the paths it flags. ``index_file``: a copy of the index to read instead of
+    the worktree's own (read, never written)."""
     env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
-    listing = git.run(["ls-files", "-z", "--stage", "-t"], root, env=env).stdout
-    return hashlib.sha1(listing).hexdigest()
+    listing = git.run(["ls-files", "-z", "--stage", "-t", "-v"], root, env=env).stdout
+    flagged = [entry.split("\t", 1)[1] for entry in git.nul_split(listing)
+               if is_flagged(entry[0])]  # fmt: skip
+    kept = flagged if len(flagged) <= MAX_FLAGGED else None
+    return IndexDigest(hashlib.sha1(listing).hexdigest(), kept)
 
 
 def _path(worktree: Worktree) -> Path:
@@ -80,6 +102,7 @@ def load(worktree: Worktree) -> SnapshotState | None:
             symlinks=bool(raw.get("symlinks", True)),
             untracked=[str(p) for p in raw.get("untracked", [])],
             index_digest=raw.get("index_digest"),
+            flagged=None if raw.get("flagged") is None else [str(p) for p in raw["flagged"]],
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -137,19 +137,34 @@ class TreeWriter:
         self._git.close()
 
 
-def _plan(node: _Node, requests: list[bytes], expected: list[str]) -> str | None:
-    """Add ``node``'s tree and its edited subtrees (first) to ``requests`` for mktree,
-    their ids to ``expected``; returns ``node``'s id (None: empty, git stores none)."""
-    entries: list[tuple[str, TreeEntry]] = []
-    for name, entry in node.entries.items():
-        if isinstance(entry, _Node):
-            sha = _plan(entry, requests, expected)
-            if sha is None:
-                continue
-            entry = TreeEntry(TREE_MODE, sha)
-        entries.append((name, entry))
-    if not entries:
-        return None
+def _plan(top: _Node, requests: list[bytes], expected: list[str]) -> str | None:
+    """Add ``top``'s tree and its edited subtrees (first) to ``requests`` for mktree,
+    their ids to ``expected``; returns ``top``'s id (None: empty, git stores none).
+
+    Iterative, children before their parent: a tree may be thousands of levels deep."""
+    ids: dict[int, str | None] = {}  # id(node) → its tree's id, once planned
+    stack: list[tuple[_Node, bool]] = [(top, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((e, False) for e in node.entries.values() if isinstance(e, _Node))
+            continue
+        entries: list[tuple[str, TreeEntry]] = []
+        for name, entry in node.entries.items():
+            if isinstance(entry, _Node):
+                sha = ids[id(entry)]
+                if sha is None:
+                    continue
+                entry = TreeEntry(TREE_MODE, sha)
+            entries.append((name, entry))
+        ids[id(node)] = _request(entries, requests, expected) if entries else None
+    return ids[id(top)]
+
+
+def _request(entries: list[tuple[str, TreeEntry]], requests: list[bytes],
+             expected: list[str]) -> str:  # fmt: skip
+    """Add the tree holding ``entries`` to ``requests``, its id to ``expected``."""
     lines = []
     for name, entry in entries:
         kind = {TREE_MODE: "tree", GITLINK_MODE: "commit"}.get(entry.mode, "blob")

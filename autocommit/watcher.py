@@ -206,6 +206,9 @@ class Watcher:
         except OSError:
             self.stop()
             raise
+        except RecursionError:  # watchdog walks with os.walk, which recurses before 3.12
+            self.stop()
+            raise OSError(errno.ENOSPC, "the tree is too deep for watchdog to walk") from None
         if limit_reason:
             self.stop()
             raise OSError(errno.ENOSPC, limit_reason[0])

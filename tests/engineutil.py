@@ -9,6 +9,7 @@ nested repositories).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -16,18 +17,23 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from autocommit.config import DEFAULT_SECRET_PATTERNS
-from tests.gitutil import git, tree_listing
+from tests.gitutil import git, tree_listing, walk
 
 DEFAULT_MAX_SIZE = 5 * 1024**2
 
 Listing = dict[str, tuple[str, str]]
 
 
-def _git_bytes(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
-    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+def _git_bytes(
+    cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> bytes:
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                          check=False, env={**os.environ, **env} if env else None)  # fmt: skip
     if proc.returncode not in (0, 1):
         raise AssertionError(f"git {' '.join(args)}: {proc.stderr.decode()}")
     return proc.stdout
@@ -55,7 +61,7 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
     """Files and symlinks under ``root`` (not in .git), and nested repositories found."""
     files: list[str] = []
     nested: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         if rel_dir != "." and os.path.lexists(os.path.join(dirpath, ".git")):
             nested.append(rel_dir.replace(os.sep, "/"))
@@ -113,12 +119,22 @@ def expected_tree(
     file_mode = _config_bool(root, "core.filemode")
     expected: Listing = {}
     tracked: dict[str, str] = {}  # path → mode in the user's index
-    for entry in _split(_git_bytes(root, "ls-files", "-s", "-z")):
-        meta, path = entry.split("\t", 1)
-        tracked[path] = meta.split()[0]
+    indexed: Listing = {}  # path → mode, id in the user's index (stage 0)
+    flagged: set[str] = set()  # skip-worktree or assume-unchanged: git keeps the index's
+    for entry in _split(_git_bytes(root, "ls-files", "-s", "-v", "-z")):
+        meta, path = entry[2:].split("\t", 1)
+        mode, sha, stage = meta.split()
+        tracked[path] = mode
+        if stage == "0":
+            indexed[path] = (mode, sha)
+            if entry[0] == "S" or entry[0].islower():
+                flagged.add(path)
     files, nested = _walk(root)
     for path, index_mode in tracked.items():
         full = root / path
+        if path in flagged:
+            expected[path] = indexed[path]
+            continue
         if index_mode == "160000":
             head = git(full, "rev-parse", "HEAD", check=False).strip() if full.is_dir() else ""
             expected[path] = ("160000", head or git(root, "rev-parse", f":{path}").strip())
@@ -134,8 +150,13 @@ def expected_tree(
             else:
                 mode = index_mode if index_mode.startswith("100") else "100644"
             expected[path] = (mode, _blob_id(root, path))
+        elif path in indexed:  # a FIFO, say: git cannot add it and keeps the index's
+            expected[path] = indexed[path]
     untracked = [p for p in files if p not in tracked]
-    ignored = set(_split(_git_bytes(root, "check-ignore", "-z", "--stdin", input=_join(untracked))))
+    # ":(top)" makes every name a name (check-ignore takes pathspec magic, `:!x` too).
+    asked = _join([":(top)" + p for p in untracked])
+    answer = _split(_git_bytes(root, "check-ignore", "-z", "--stdin", input=asked))
+    ignored = {p.removeprefix(":(top)") for p in answer}
     for path in untracked:
         if path in ignored or _is_secret(path, secret_patterns):
             continue
@@ -156,6 +177,25 @@ def _join(paths: list[str]) -> bytes:
     return b"".join(p.encode(errors="surrogateescape") + b"\0" for p in paths)
 
 
+def git_add_all_tree(root: Path, left_out: Iterable[str] = ()) -> str:
+    """The oracle for a snapshot: the tree ``git add -A`` records into a throwaway copy
+    of the user's index (``--sparse``: files outside a sparse checkout's cone too), minus
+    the untracked paths reported as left out. A file git cannot add (unreadable, a FIFO)
+    keeps the index's version, as ``--ignore-errors`` keeps it."""
+    git_dir = Path(git(root, "rev-parse", "--absolute-git-dir").strip())
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Path(tmp) / "index"
+        if (git_dir / "index").exists():
+            shutil.copy2(git_dir / "index", index)
+        env = {"GIT_INDEX_FILE": str(index)}
+        tracked = set(_split(_git_bytes(root, "ls-files", "-z", env=env)))
+        _git_bytes(root, "add", "-A", "--sparse", "--ignore-errors", env=env)
+        dropped = [p for p in left_out if p not in tracked]
+        _git_bytes(root, "update-index", "--force-remove", "-z", "--stdin",
+                   input=_join(dropped), env=env)  # fmt: skip
+        return _git_bytes(root, "write-tree", env=env).decode().strip()
+
+
 def snapshot_listing(root: Path, rev: str) -> Listing:
     """``{path: (mode, id)}`` of a snapshot's tree (blobs, symlinks and gitlinks)."""
     return tree_listing(root, rev)
@@ -172,6 +212,39 @@ def assert_exact(root: Path, tree: str, **exclusions: object) -> None:
     missing = {p: v for p, v in expected.items() if actual.get(p) != v}
     extra = {p: v for p, v in actual.items() if p not in expected}
     assert not missing and not extra, f"missing or different: {missing}; extra: {extra}"
+
+
+CHURN_FILES = 40
+
+
+_CHURN = """
+import os, sys
+n = 0
+while True:
+    for k in range(2):
+        path = "churn/c%d.txt" % ((n + k * CHURN // 2) % CHURN)
+        try:
+            if k == 0:
+                with open(path, "w") as handle:
+                    handle.write("%d\\n" % n)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+    n += 1
+""".replace("CHURN", str(CHURN_FILES))
+
+
+@contextlib.contextmanager
+def churn(root: Path) -> Iterator[None]:
+    """Another process creating and deleting files in ``churn/`` as fast as it can."""
+    (root / "churn").mkdir(exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", _CHURN], cwd=root)
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def cli(
@@ -195,8 +268,6 @@ def drop_root_powers() -> list[str] | None:
     if setpriv is None:
         return None
     prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
-    import tempfile
-
     with tempfile.NamedTemporaryFile() as locked:
         os.chmod(locked.name, 0)
         probe = subprocess.run([*prefix, "cat", locked.name], capture_output=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,22 @@ def git(
             f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()}"
         )
     return proc.stdout.decode(errors="surrogateescape")
+
+
+def walk(top: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` (top-down, without following links; prune by editing the directory
+    list) without recursion: os.walk recurses on Python < 3.12, and trees can be deeper
+    than the recursion limit."""
+    stack = [str(top)]
+    while stack:
+        directory = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+        yield directory, dirs, files
+        stack.extend(os.path.join(directory, name) for name in reversed(dirs))
 
 
 def tree_listing(cwd: Path, rev: str) -> dict[str, tuple[str, str]]:
@@ -63,12 +80,17 @@ def user_state(root: Path) -> UserState:
         if " refs/autocommit/" not in line
     )
     files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         for name in filenames:
             path = Path(dirpath, name)
             rel = str(path.relative_to(root))
-            files[rel] = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            if path.is_symlink():
+                files[rel] = os.readlink(path).encode()
+            elif path.is_file():
+                files[rel] = path.read_bytes()
+            else:  # a FIFO or socket (reading a FIFO would wait for a writer)
+                files[rel] = b"<%o>" % os.lstat(path).st_mode
     return UserState(
         index_stage=git(root, "ls-files", "-s"),
         index_bytes=index.read_bytes() if index.exists() else b"",

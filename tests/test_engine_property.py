@@ -13,21 +13,26 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autocommit import client
 from autocommit.objects import ObjectReader, diff_trees
+from autocommit.pipes import GitPipes
 from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
-from tests.engineutil import expected_tree, snapshot_listing
-from tests.gitutil import git, user_state
+from autocommit.snapshot import Snapshot, take_snapshot
+from tests.daemon_support import enable, stop_for_sure
+from tests.engineutil import churn, expected_tree, snapshot_listing
+from tests.gitutil import git, user_state, walk
 
-DIRS = ("", "src", "src/deep", "data", "new dir", "build")
-NAMES = ("a.py", "b.txt", "run.sh", "with space.py", "ünï.py", "-dash.py", "x.log", ".env")
+DEEP = "/".join(["z"] * 60)
+DIRS = ("", "src", "src/deep", "data", "new dir", "build", DEEP)
+NAMES = ("a.py", "b.txt", "run.sh", "with space.py", "ünï.py", "-dash.py", "x.log", ".env",
+         ":!y", ":(glob)**", "a*b", "!c.py", "new\nline.py", "[x].py")  # fmt: skip
 IGNORE_PATTERNS = ("*.log", "build/", "data/*.txt", "!keep.log")
 
 
@@ -44,7 +49,7 @@ class World:
 
     def fs_state(self) -> dict[str, tuple[str, bytes | int]]:
         found: dict[str, tuple[str, bytes | int]] = {}
-        for dirpath, dirnames, filenames in os.walk(self.root):
+        for dirpath, dirnames, filenames in walk(self.root):
             rel_dir = os.path.relpath(dirpath, self.root)
             if rel_dir == ".":
                 dirnames[:] = [d for d in dirnames if d != ".git"]
@@ -56,6 +61,8 @@ class World:
                     found[rel] = ("link", os.fsencode(os.readlink(full)))
                 elif stat.S_ISDIR(info.st_mode):
                     found[rel] = ("dir", 0)
+                elif stat.S_ISFIFO(info.st_mode):
+                    found[rel] = ("fifo", info.st_ino)
                 else:
                     found[rel] = ("file", Path(full).read_bytes() + b"%o" % info.st_mode)
         return found
@@ -85,8 +92,8 @@ def _write(world: World, directory: str, name: str, text: str) -> None:
     if not _can_create(world, target) or target.is_dir():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink():
-        target.unlink()
+    if target.is_symlink() or target.is_fifo():
+        target.unlink()  # (opening a FIFO to write would wait for a reader)
     target.write_text(text)
 
 
@@ -101,7 +108,7 @@ def _delete(world: World, directory: str, name: str) -> None:
     target = world.root / _path(directory, name)
     if not _can_create(world, target):
         return
-    if target.is_symlink() or target.is_file():
+    if target.is_symlink() or target.is_file() or target.is_fifo():
         target.unlink()
     elif target.is_dir():
         shutil.rmtree(target)
@@ -152,7 +159,30 @@ def _gitignore(world: World, pattern: str, add: bool) -> None:
 
 
 def _git_add(world: World, directory: str, name: str) -> None:
-    git(world.root, "add", "-f", "--", _path(directory, name), check=False)
+    git(world.root, "--literal-pathspecs", "add", "-f", "--", _path(directory, name), check=False)
+
+
+def _fifo(world: World, directory: str, name: str) -> None:
+    """A FIFO where a file was (tracked or not), or where nothing was."""
+    target = world.root / _path(directory, name)
+    if not _can_create(world, target) or target.is_dir() or target.is_fifo():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(target):
+        target.unlink()
+    os.mkfifo(target)
+
+
+def _flag(world: World, directory: str, name: str, flag: str) -> None:
+    """Mark a tracked file skip-worktree or assume-unchanged in the user's index, or not."""
+    git(world.root, "--literal-pathspecs", "update-index", flag, "--", _path(directory, name),
+        check=False)  # fmt: skip
+
+
+def _sparse(world: World, cone: str) -> None:
+    """Change the sparse checkout's cone (git removes and restores files), or end it."""
+    args = ["disable"] if cone == "all" else ["set", cone]
+    git(world.root, "sparse-checkout", *args, check=False)
 
 
 def _commit(world: World, everything: bool) -> None:
@@ -180,8 +210,14 @@ _OPS: dict[str, Callable[..., None]] = {
     "git_add": _git_add,
     "commit": _commit,
     "branch": _branch,
+    "fifo": _fifo,
+    "flag": _flag,
+    "sparse": _sparse,
 }
 
+FLAGS = ("--skip-worktree", "--assume-unchanged", "--no-skip-worktree", "--no-assume-unchanged")
+# "churn": a full scan while another process creates and deletes files in churn/.
+SNAPSHOTS = ("incremental", "incremental", "full", "churn")
 dirs, names = st.sampled_from(DIRS), st.sampled_from(NAMES)
 operations = st.one_of(
     st.tuples(st.just("write"), dirs, names, st.sampled_from(["x = 1\n", "y\r\n", "", "z\n"])),
@@ -196,14 +232,19 @@ operations = st.one_of(
     st.tuples(st.just("git_add"), dirs, names),
     st.tuples(st.just("commit"), st.booleans()),
     st.tuples(st.just("branch"), st.sampled_from(["main", "topic"])),
-    st.tuples(st.just("snapshot"), st.sampled_from(["incremental", "incremental", "full"])),
+    st.tuples(st.just("fifo"), dirs, names),
+    st.tuples(st.just("flag"), dirs, names, st.sampled_from(FLAGS)),
+    st.tuples(st.just("sparse"), st.sampled_from(["src", "data", "all"])),
+    st.tuples(st.just("snapshot"), st.sampled_from(SNAPSHOTS)),
 )
 
 
-def _check_snapshot(world: World, full: bool) -> None:
-    worktree = find_worktree(world.root)
+Snap = Callable[[list[str] | None], Snapshot]
+
+
+def _check_snapshot(world: World, snap_of: Snap, full: bool) -> None:
     before = user_state(world.root)
-    snap = take_snapshot(worktree, None if full else sorted(world.touched))
+    snap = snap_of(None if full else sorted(world.touched))
     assert user_state(world.root) == before
     world.touched.clear()
     expected = expected_tree(world.root)
@@ -226,31 +267,88 @@ def _check_snapshot(world: World, full: bool) -> None:
     world.last_tree = snap.tree
 
 
-@settings(
-    max_examples=int(os.environ.get("PROP_EXAMPLES", "30")),
-    derandomize=os.environ.get("PROP_RANDOM") is None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(ops=st.lists(operations, min_size=1, max_size=14), report_dirs=st.booleans())
-def test_every_snapshot_is_the_exact_working_tree(
-    ops: list[tuple[object, ...]], report_dirs: bool
-) -> None:
+def _snapshot_in_churn(world: World, snap_of: Snap) -> None:
+    """A full scan while files come and go: it must not fail. Then the churn is gone."""
+    with churn(world.root):
+        snap_of(None)
+    shutil.rmtree(world.root / "churn")
+    world.touched.add("churn")  # what a watch saw: the directory, gone
+
+
+def _run(root: Path, ops: list[tuple[object, ...]], report_dirs: bool, snap_of: Snap) -> None:
+    world = World(root)
+    _check_snapshot(world, snap_of, full=True)
+    for op in ops:
+        if op == ("snapshot", "churn"):
+            _snapshot_in_churn(world, snap_of)
+        elif op[0] == "snapshot":
+            _check_snapshot(world, snap_of, full=op[1] == "full")
+        else:
+            world.apply(op, report_dirs)
+    _check_snapshot(world, snap_of, full=False)
+    _check_snapshot(world, snap_of, full=True)
+
+
+@contextlib.contextmanager
+def _repository() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="autocommit-prop-") as tmp:
         root = Path(tmp)
         git(root, "init", "-q", "-b", "main")
         (root / "a.py").write_text("print('a')\n")
         (root / "src").mkdir()
         (root / "src" / "b.txt").write_text("b\n")
+        (root / "data").mkdir()
+        (root / "data" / "d.py").write_text("d\n")
         (root / ".gitignore").write_text("*.log\n")
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", "initial")
-        world = World(root)
-        _check_snapshot(world, full=True)
-        for op in ops:
-            if op[0] == "snapshot":
-                _check_snapshot(world, full=op[1] == "full")
-            else:
-                world.apply(op, report_dirs)
-        _check_snapshot(world, full=False)
-        _check_snapshot(world, full=True)
+        yield root
+
+
+_SETTINGS = {
+    "derandomize": os.environ.get("PROP_RANDOM") is None,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+
+
+@settings(max_examples=int(os.environ.get("PROP_EXAMPLES", "30")), **_SETTINGS)  # type: ignore[arg-type]
+@given(ops=st.lists(operations, min_size=1, max_size=14), report_dirs=st.booleans(),
+       kept=st.booleans())  # fmt: skip
+def test_every_snapshot_is_the_exact_working_tree(
+    ops: list[tuple[object, ...]], report_dirs: bool, kept: bool
+) -> None:
+    """In process; ``kept``: with git processes kept between snapshots as the daemon keeps
+    them (its full scans also record what the index flags)."""
+    with _repository() as root:
+        worktree = find_worktree(root)
+        pipes = GitPipes(worktree, kept=True) if kept else None
+        try:
+            _run(root, ops, report_dirs,
+                 lambda paths: take_snapshot(worktree, paths, pipes=pipes))  # fmt: skip
+        finally:
+            if pipes is not None:
+                pipes.close()
+
+
+@settings(max_examples=int(os.environ.get("PROP_DAEMON_EXAMPLES", "6")), **_SETTINGS)  # type: ignore[arg-type]
+@given(ops=st.lists(operations, min_size=1, max_size=14))
+def test_every_sync_of_the_daemon_is_the_exact_working_tree(
+    ops: list[tuple[object, ...]],
+) -> None:
+    """With a real daemon: every sync answers the exact tree (what it was told is what
+    its watch saw, not the paths the test found)."""
+
+    def synced(paths: list[str] | None) -> Snapshot:
+        del paths
+        snap = client.sync(worktree, timeout=60)
+        assert snap is not None, client.status(worktree)["last_error"]
+        return snap
+
+    with _repository() as root:
+        worktree = enable(root)
+        client.start(worktree)
+        try:
+            _run(root, ops, True, synced)
+        finally:
+            stop_for_sure(worktree)

@@ -151,6 +151,8 @@ def test_runs_round_trip_diff_checkout_restore(
     )  # fmt: skip
     code, out, _ = autocommit("diff", run1, run2, "--", "train.py")
     assert code == 0 and "-lr = 0.01\n+lr = 0.001\n" in out and "run.sh" not in out
+    code, out, _ = autocommit("diff", run1, run2, "--name-only", "--", "*.py")
+    assert code == 0 and "train.py" in out.splitlines()  # the user's pathspecs are patterns
     code, out, _ = autocommit("diff", run1, run2, "--stat")
     assert code == 0 and "7 files changed" in out
 

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     )
     split = extra.index("--") if "--" in extra else len(extra)
     argv = ["diff", *color, *extra[:split], old.commit, new.commit, *extra[split:]]
-    proc = git.run(argv, worktree.root, check=False)
+    # The paths are the user's own pathspecs, as git diff takes them (globs, magic).
+    proc = git.run(argv, worktree.root, check=False, env=git.PATTERN_PATHSPECS)
     if proc.returncode not in (0, 1):
         options = " ".join(a for a in extra[:split]) or "(none)"
         raise AutocommitError(
