@@ -272,7 +272,7 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot, run: RunPin
     if settings.push_on_run and run.newly_pinned:
         from autocommit import share
 
-        share.push_in_background(worktree, run.commit, settings.remote)  # detached
+        share.push_in_background(worktree, run.commit, settings.remote)  # detached, once
     return tags
 
 
