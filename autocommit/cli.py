@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "checkout",
     "restore",
     "prune",
+    "maintain",
     "push",
     "fetch",
     "start",
