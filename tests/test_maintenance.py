@@ -4,6 +4,7 @@ the user's git runs, never taking index.lock, and fsck stays clean."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 import autocommit
-from autocommit import client, maintenance, object_store
+from autocommit import client, hook_entry, maintenance, object_store
 from autocommit.repo import Worktree, find_worktree
 from autocommit.snapshot import take_snapshot
 from tests.daemon_support import enable, wait_for, wait_for_exact_snapshot
@@ -95,9 +96,9 @@ def test_the_daemon_packs_its_loose_objects_when_idle_not_while_git_runs(
     wait_for_exact_snapshot(root)
 
 
-@pytest.mark.parametrize("how", ["snapshot command", "run"])
+@pytest.mark.parametrize("how", ["snapshot command", "run", "hook"])
 def test_without_a_daemon_the_snapshot_that_crosses_the_bound_packs_in_the_background(
-    repo: Path, how: str, index_lock_watch: _IndexLockSeen
+    repo: Path, how: str, index_lock_watch: _IndexLockSeen, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worktree = enable(repo)
     git(repo, "config", "autocommit.autostart", "false")
@@ -109,6 +110,10 @@ def test_without_a_daemon_the_snapshot_that_crosses_the_bound_packs_in_the_backg
     if how == "run":
         tags = autocommit.mlflow_tags(repo)
         assert "autocommit.error" not in tags, tags
+    elif how == "hook":  # after a commit of the user's, with neither daemon nor autostart
+        monkeypatch.chdir(repo)
+        done = hook_entry.run("post-commit", environ={})
+        assert done.endswith("(packing loose objects)"), done
     else:
         assert cli(repo, "snapshot").returncode == 0
     assert (repo / ".git" / "autocommit" / maintenance.STARTED).exists()
@@ -154,4 +159,25 @@ def test_packing_keeps_the_multi_pack_index_and_its_bitmap(repo: Path) -> None:
     assert indexes.midx and indexes.midx_bitmap
     git(repo, "multi-pack-index", "verify")
     git(repo, "rev-list", "--test-bitmap", snap.commit)
+    assert_fsck_clean(repo)
+
+
+def test_packing_beside_a_busy_git_loses_nothing(repo: Path) -> None:
+    """The claim behind packing while git may run: it deletes only what it has copied.
+    A script commits new and re-used content in a loop while packings run back to back."""
+    worktree = find_worktree(repo)
+    script = (
+        "set -e\n"
+        "for i in $(seq 1 30); do\n"
+        '  echo "v$i" > "f$((i % 7)).txt"; echo shared > "same$i.txt"\n'
+        '  git add -A && git -c gc.auto=0 commit -q -m "c$i"\n'
+        "done\n"
+    )
+    writer = subprocess.Popen(["sh", "-c", script], cwd=repo)
+    packings = 0
+    while writer.poll() is None:
+        packings += maintenance.pack_loose_objects(worktree) is not None
+    assert writer.wait() == 0
+    assert packings >= 3
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "31"
     assert_fsck_clean(repo)
