@@ -39,6 +39,9 @@ _MUTATING = {
     "stash",
     "switch",
 }
+# git processes that stay for long and mind no one packing objects: an idle wait for
+# them would never end.
+_LONG_LIVED = {"fsmonitor--daemon", "credential-cache--daemon", "daemon", "cat-file"}
 # Options of `git` itself that take a separate value (`git -C dir commit`).
 _OPTIONS_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path"}
 # autocommit's own git calls carry this option; they are never the user's operation.
@@ -103,7 +106,8 @@ def user_git_activity(worktree: Worktree, any_command: bool = False) -> Busy | N
             continue
         strict = _runs_pre_commit_hook(argv)
         subcommand = None if strict else _git_subcommand(argv)
-        if not strict and subcommand not in _MUTATING and not (any_command and subcommand):
+        counts = subcommand in _MUTATING or (any_command and subcommand not in _LONG_LIVED)
+        if not strict and not (subcommand and counts):
             continue
         try:
             cwd = proc.cwd()
