@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "checkout",
     "restore",
     "prune",
+    "maintain",
     "push",
     "fetch",
     "start",

@@ -32,6 +32,7 @@ from autocommit.control import DaemonFiles
 from autocommit.errors import AutocommitError
 from autocommit.event_paths import Kind
 from autocommit.ignored import IgnoredPaths
+from autocommit.maintenance import IdleMaintenance
 from autocommit.pending import Batch, PendingChanges, SyncRequest
 from autocommit.pipes import GitPipes
 from autocommit.repo import Worktree
@@ -115,6 +116,7 @@ class Daemon:
         self._inputs = ""  # git_inputs.fingerprint of git's inputs, at the last look
         self._identity = _identity(worktree)  # which directories it watches, to notice…
         # …a working tree removed, or removed and created anew at the same path
+        self.maintenance = IdleMaintenance(worktree, self._idle_for)  # packs loose objects
 
     # -- events (called on the watcher's thread) --------------------------------------
 
@@ -271,6 +273,7 @@ class Daemon:
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
         if snap.created:
             self.snapshots_created += 1
+            self.maintenance.wrote()
             log.info(
                 "snapshot %s on %s in %.0f ms (%s): %s",
                 snap.commit[:12],
@@ -281,6 +284,12 @@ class Daemon:
             )
         self._answer(batch.syncs, snap, run)
         return True
+
+    def _idle_for(self) -> float:
+        """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
+        if self.snapshotting or self.pending.full_pending or self.pending.count:
+            return 0.0
+        return time.monotonic() - (self.pending.last_change or 0.0)
 
     def _run_pin(self, requests: list[SyncRequest]) -> RunPin | None:
         """What makes the run commit when an MLflow run waits for this snapshot."""
@@ -468,6 +477,7 @@ class Daemon:
             "quiet_period": self.settings.quiet_period,
             "max_wait": self.settings.max_wait,
             "rss_bytes": psutil.Process().memory_info().rss,
+            "maintenance": self.maintenance.status(),
             "log": str(self.files.log),
         }
 
@@ -488,6 +498,7 @@ class Daemon:
             self._server = ControlServer(self.files.socket, self.handle)
             self._server.start()
             worker.start()
+            self.maintenance.start()
             log.info("ready (pid %d)", os.getpid())
             tell(f"READY=1\nMAINPID={os.getpid()}")
             self._stop.wait()
@@ -499,6 +510,7 @@ class Daemon:
             self.pending.close()
             if worker.is_alive():
                 worker.join()  # lets a snapshot in flight finish
+            self.maintenance.stop()
             self.pending.abandon_requests("the daemon is stopping")
             if self._watcher is not None:
                 self._watcher.stop()

@@ -39,6 +39,9 @@ _MUTATING = {
     "stash",
     "switch",
 }
+# git processes that stay for long and mind no one packing objects: an idle wait for
+# them would never end.
+_LONG_LIVED = {"fsmonitor--daemon", "credential-cache--daemon", "daemon", "cat-file"}
 # Options of `git` itself that take a separate value (`git -C dir commit`).
 _OPTIONS_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path"}
 # autocommit's own git calls carry this option; they are never the user's operation.
@@ -92,8 +95,9 @@ def _inside(cwd: str, root: Path) -> bool:
     return cwd == top or cwd.startswith(top.rstrip("/") + "/")
 
 
-def user_git_activity(worktree: Worktree) -> Busy | None:
-    """A running git command or pre-commit hook of the user's in this worktree."""
+def user_git_activity(worktree: Worktree, any_command: bool = False) -> Busy | None:
+    """A running git command (that changes the tree, or ``any_command``) or pre-commit
+    hook of the user's in this worktree."""
     found: Busy | None = None
     me = os.getpid()
     for proc in psutil.process_iter(["cmdline", "ppid"]):
@@ -102,7 +106,8 @@ def user_git_activity(worktree: Worktree) -> Busy | None:
             continue
         strict = _runs_pre_commit_hook(argv)
         subcommand = None if strict else _git_subcommand(argv)
-        if not strict and subcommand not in _MUTATING:
+        counts = subcommand in _MUTATING or (any_command and subcommand not in _LONG_LIVED)
+        if not strict and not (subcommand and counts):
             continue
         try:
             cwd = proc.cwd()
@@ -116,10 +121,14 @@ def user_git_activity(worktree: Worktree) -> Busy | None:
     return found
 
 
-def busy(worktree: Worktree, look_for_processes: bool = True) -> Busy | None:
-    """Why a snapshot should wait now, or None when git is idle in this worktree."""
+def busy(
+    worktree: Worktree, look_for_processes: bool = True, any_command: bool = False
+) -> Busy | None:
+    """Why a snapshot should wait now, or None when git is idle in this worktree
+    (``any_command``: any git command of the user's counts, not only those that change
+    the tree)."""
     if (worktree.git_dir / "index.lock").exists():
         return Busy("git holds index.lock", strict=False)
     if look_for_processes:
-        return user_git_activity(worktree)
+        return user_git_activity(worktree, any_command)
     return None

@@ -172,10 +172,12 @@ def _reconcile(worktree: Worktree, settings: Settings, name: str, args: list[str
     if settings.autostart and Path(sys.prefix).is_dir():  # see _import_the_work
         pid = client.start(worktree, wait=False)
         return f"started the daemon (pid {pid}), which reconciles as it starts"
+    from autocommit import maintenance
     from autocommit.snapshot import take_snapshot
 
     snap = take_snapshot(worktree, settings=settings)
-    return f"snapshot {snap.commit[:12]} for {snap.shadow_ref}"
+    packing = " (packing loose objects)" if maintenance.start_in_background(worktree) else ""
+    return f"snapshot {snap.commit[:12]} for {snap.shadow_ref}{packing}"
 
 
 def _settle(worktree: Worktree, name: str, args: list[str]) -> bool:

@@ -18,7 +18,9 @@ HEAD <snapshot>`` still holds). Re-creating is deterministic, so two refs of one
 Then autocommit's own reflogs drop the old tips, and git reclaims the space the way
 ``git gc`` would, honouring ``gc.pruneExpire`` (default two weeks): unreachable objects
 younger than that stay, which is also what protects a git command running at the same
-time. Unlike ``git gc`` it never expires the user's reflogs.
+time. Like ``git gc`` it rewrites the commit-graph and keeps the multi-pack-index and
+bitmaps it found (:mod:`autocommit.object_store`), so none names a deleted object.
+Unlike ``git gc`` it never expires the user's reflogs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocommit import git, refs, snapshot_state
+from autocommit import git, object_store, refs, snapshot_state
 from autocommit.errors import AutocommitError
 from autocommit.private_index import PrivateIndex
 from autocommit.repo import Worktree, find_worktree
@@ -127,7 +129,7 @@ def prune(
         if not _is_short(root, report.prune_expire):
             locks.close()  # git's grace period protects concurrent writers from here on
         if unreachable:
-            _reclaim(root, unreachable, report.prune_expire, sorted(engine_trees), progress)
+            _reclaim(worktree, unreachable, report.prune_expire, sorted(engine_trees), progress)
     report.objects_removed = len(unreachable) - len(_existing(root, unreachable))
     report.bytes_after = _storage_bytes(root)
     return report
@@ -405,16 +407,22 @@ def _is_short(root: Path, expire: str) -> bool:
     return not text.isdigit() or time.time() - int(text) < 3600
 
 
-def _reclaim(root: Path, objects: set[str], expire: str, keep_trees: list[str],
+def _reclaim(worktree: Worktree, objects: set[str], expire: str, keep_trees: list[str],
              progress: Progress) -> None:  # fmt: skip
+    """Delete the unreachable objects older than ``expire``, leaving what git keeps about
+    the store (commit-graph, multi-pack-index, bitmaps) naming only objects that exist."""
     if expire == "never":
         progress("gc.pruneExpire is never: unreachable objects are kept")
         return
-    objects_dir = Path(git.out(["rev-parse", "--git-path", "objects"], root))
-    if not objects_dir.is_absolute():
-        objects_dir = root / objects_dir
-    if any(not (objects_dir / sha[:2] / sha[2:]).exists() for sha in objects):
+    root, store = worktree.root, object_store.objects_dir(worktree)
+    indexes = object_store.present(store)
+    if indexes.any_commit_graph:
+        # Before any commit goes: a graph naming a missing commit breaks fsck and log.
+        progress("rewriting the commit-graph")
+        object_store.rewrite_commit_graph(root, indexes)
+    if any(not (store / sha[:2] / sha[2:]).exists() for sha in objects):
         progress("repacking (some dropped objects are in packs)")
-        git.run(["repack", "-d", "-l", "-A", "-q", f"--unpack-unreachable={expire}"], root)
+        keep = object_store.repack_options(indexes, all_into_one=True)
+        git.run(["repack", "-d", "-l", "-A", "-q", f"--unpack-unreachable={expire}", *keep], root)
     progress(f"removing unreachable objects older than {expire}")
     git.run(["prune", f"--expire={expire}", "--", *keep_trees], root)

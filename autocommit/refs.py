@@ -136,11 +136,12 @@ def _pin_lines(commits: list[str]) -> list[str]:
 
 
 def pin_seen(worktree: Worktree, commit: str) -> bool:
-    """Whether ``commit``'s pin is there as a loose ref file, which is proof enough.
+    """Whether ``commit``'s pin is there, as a loose ref file or in ``packed-refs``.
 
-    A packed pin (or one in a reftable) looks absent: pinning it again is harmless.
+    Read without starting git; a pin in a reftable looks absent: pinning it again is
+    harmless, and :func:`autocommit.share.claim_push` keeps it from being pushed twice.
     """
-    return (worktree.common_dir / pin_ref(commit)).is_file()
+    return read_ref(worktree, pin_ref(commit)) == commit
 
 
 def pin(cwd: Path, commit: str, reason: str = "pinned by autocommit") -> str:

@@ -176,7 +176,20 @@ def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None 
             client.start(worktree, wait=False)
         except Exception as exc:
             warn_once(f"autostart: the daemon did not start: {exc}")
-    return take_snapshot(worktree, settings=settings, pin=run)
+    snap = take_snapshot(worktree, settings=settings, pin=run)
+    _pack_in_background(worktree)
+    return snap
+
+
+def _pack_in_background(worktree: Worktree) -> None:
+    """Without a daemon, the run whose snapshot passes the bound of loose objects starts
+    their packing (:mod:`autocommit.maintenance`); a run never fails for it."""
+    from autocommit import maintenance
+
+    try:
+        maintenance.start_in_background(worktree)
+    except Exception as exc:
+        warn_once(f"packing loose objects did not start: {exc}")
 
 
 class RunPin:
@@ -272,7 +285,7 @@ def tags_for(worktree: Worktree, settings: Settings, snap: Snapshot, run: RunPin
     if settings.push_on_run and run.newly_pinned:
         from autocommit import share
 
-        share.push_in_background(worktree, run.commit, settings.remote)  # detached
+        share.push_in_background(worktree, run.commit, settings.remote)  # detached, once
     return tags
 
 

@@ -10,9 +10,12 @@ in a refspec, and options are fixed so that no configuration (``push.followTags`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,8 @@ PIN_SPEC = f"{refs.PIN_PREFIX}*:{refs.PIN_PREFIX}*"
 SHADOW_SPEC = f"{refs.SHADOW_PREFIX}*:{refs.SHADOW_PREFIX}*"
 REMOTES_PREFIX = refs.NAMESPACE + "remotes/"
 
+CLAIMS = "push-claims"  # under <common git dir>/autocommit/: one file per pin pushed on run
+CLAIM_TTL = 24 * 3600.0
 _PUSH_OPTIONS = ("--porcelain", "--no-follow-tags", "--no-signed", "--recurse-submodules=no")
 _FETCH_OPTIONS = (
     "--no-tags", "--no-prune", "--no-write-fetch-head", "--recurse-submodules=no", "--quiet",
@@ -92,7 +97,26 @@ def push(
     if proc.returncode != 0 and not any(u.failed for u in updates):
         stderr = proc.stderr.decode(errors="replace")
         raise GitCommandError(["push", remote], proc.returncode, stderr)
-    return updates
+    return _pins_already_there(worktree, remote, updates)
+
+
+def _pins_already_there(
+    worktree: Worktree, remote: str, updates: list[RefUpdate]
+) -> list[RefUpdate]:
+    """Pins the remote refused because another push created them meanwhile count as up
+    to date: a pin is named by its commit, so the remote has exactly this code."""
+    refused = [u.ref for u in updates if u.failed and u.ref.startswith(refs.PIN_PREFIX)]
+    if not refused:
+        return updates
+    proc = git.run(["ls-remote", "--end-of-options", remote, *refused], worktree.root,
+                   check=False)  # fmt: skip
+    there = set()
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == refs.pin_ref(sha):
+            there.add(ref)
+    return [RefUpdate(u.ref, "up to date", "already there") if u.ref in there else u
+            for u in updates]  # fmt: skip
 
 
 def _parse_push(porcelain: str) -> list[RefUpdate]:
@@ -177,12 +201,15 @@ def fetch_commit(worktree: Worktree, commit: str, remote: str) -> None:
     )
 
 
-def push_in_background(worktree: Worktree, commit: str, remote: str) -> None:
-    """Start ``autocommit push --pin <commit> <remote>`` detached, and return at once.
+def push_in_background(worktree: Worktree, commit: str, remote: str) -> bool:
+    """Start ``autocommit push --pin <commit> <remote>`` detached, and return at once;
+    False when another process claimed that push first (:func:`claim_push`).
 
     For ``push_on_run``: costs one fork/exec in the caller. The push survives the caller's
     exit (its own session); its output goes to ``<git-dir>/autocommit/push.log``.
     """
+    if not claim_push(worktree, commit):
+        return False
     state_files.ensure_dir(worktree.state_dir)
     with state_files.open_file(worktree.state_dir / "push.log", "ab") as log:
         child = subprocess.Popen(
@@ -196,3 +223,33 @@ def push_in_background(worktree: Worktree, commit: str, remote: str) -> None:
         )  # fmt: skip
     # Reap it when it ends, so a long-lived caller (a notebook) collects no zombies.
     threading.Thread(target=child.wait, name="autocommit-push-reaper", daemon=True).start()
+    return True
+
+
+def claim_push(worktree: Worktree, commit: str) -> bool:
+    """Whether this process is the one to push ``commit``'s new pin.
+
+    Two processes whose runs got the same run commit may both find its pin new; the
+    one that creates the claim file (``O_EXCL``, atomic) pushes. The claims live in the
+    repository's autocommit directory, shared by its working trees; one older than
+    :data:`CLAIM_TTL` is removed (by then every process sees the pin itself).
+    """
+    if not git.OBJECT_ID.fullmatch(commit):
+        raise ValueError(f"not a commit id: {commit!r}")
+    claims = worktree.common_dir / "autocommit" / CLAIMS
+    state_files.ensure_dir(claims)
+    try:
+        os.close(state_files.open_fd(claims / commit, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    _forget_old_claims(claims)
+    return True
+
+
+def _forget_old_claims(claims: Path) -> None:
+    too_old = time.time() - CLAIM_TTL
+    with os.scandir(claims) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < too_old:
+                    os.unlink(entry.path)

@@ -173,7 +173,8 @@ def _object_rows(fx: Fixture, size: str) -> list[Row]:
             ]  # fmt: skip
     t = _alternate({"repo": lambda: gitpython.Repo(fx.root).close()}, PROCESS_ROUNDS * 2)
     rows.append(Row("construct git.Repo(root) (+ close)", size, "—", "GitPython",
-                    _us(t["repo"]), "—", "no git process; cat-file starts at the first read"))  # fmt: skip
+                    _us(t["repo"]), "—",
+                    "no git process; cat-file starts at the first read"))  # fmt: skip
     return rows
 
 

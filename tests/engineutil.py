@@ -22,11 +22,23 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from autocommit.config import DEFAULT_SECRET_PATTERNS
+from autocommit.repo import find_worktree
+from autocommit.snapshot import take_snapshot
 from tests.gitutil import git, tree_listing, walk
 
 DEFAULT_MAX_SIZE = 5 * 1024**2
 
 Listing = dict[str, tuple[str, str]]
+
+
+def snapshots(root: Path, count: int, tag: str) -> list[str]:
+    """``count`` edits, each snapshotted (incrementally, as the daemon does): the commits."""
+    worktree = find_worktree(root)
+    made = []
+    for i in range(count):
+        (root / "data.txt").write_text(f"{tag} {i}\n" + "x" * 200)
+        made.append(take_snapshot(worktree, ["data.txt"]).commit)
+    return made
 
 
 def _git_bytes(

@@ -44,6 +44,17 @@ def walk(top: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
         stack.extend(os.path.join(directory, name) for name in reversed(dirs))
 
 
+def exists(root: Path, sha: str) -> bool:
+    proc = subprocess.run(["git", "cat-file", "-e", sha], cwd=root, capture_output=True)
+    return proc.returncode == 0
+
+
+def assert_fsck_clean(root: Path) -> None:
+    proc = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=root,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
 def tree_listing(cwd: Path, rev: str) -> dict[str, tuple[str, str]]:
     """``{path: (mode, blob sha)}`` of every entry of ``rev``'s tree, recursively."""
     out = subprocess.run(

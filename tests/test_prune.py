@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ from autocommit.prune import prune
 from autocommit.repo import find_worktree
 from autocommit.snapshot import take_snapshot
 from tests import test_reproduce as reproduce
-from tests.gitutil import git, tree_listing, user_state
+from tests.engineutil import snapshots
+from tests.gitutil import assert_fsck_clean, exists, git, tree_listing, user_state
 from tests.mlflowutil import tree_of
 from tests.test_reproduce import autocommit, disk_listing, start_run
 
@@ -27,29 +27,8 @@ blank_store, tracking, enabled = reproduce.blank_store, reproduce.tracking, repr
 mlflow = pytest.importorskip("mlflow")
 
 
-def snapshots(root: Path, count: int, tag: str) -> list[str]:
-    """``count`` edits, each snapshotted (incrementally, as the daemon does): the commits."""
-    worktree = find_worktree(root)
-    made = []
-    for i in range(count):
-        (root / "data.txt").write_text(f"{tag} {i}\n" + "x" * 200)
-        made.append(take_snapshot(worktree, ["data.txt"]).commit)
-    return made
-
-
-def exists(root: Path, sha: str) -> bool:
-    proc = subprocess.run(["git", "cat-file", "-e", sha], cwd=root, capture_output=True)
-    return proc.returncode == 0
-
-
 def blob_of(root: Path, commit: str, path: str) -> str:
     return git(root, "rev-parse", f"{commit}:{path}").strip()
-
-
-def assert_fsck_clean(root: Path) -> None:
-    proc = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=root,
-                          capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
 def chain(root: Path, ref: str = "refs/autocommit/heads/main") -> list[str]:

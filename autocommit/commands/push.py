@@ -47,6 +47,17 @@ def run(args: argparse.Namespace) -> int:
         raise AutocommitError(
             f"{remote} rejected {len(rejected)} ref(s), "
             f"e.g. {rejected[0].ref} ({rejected[0].detail})",
-            "fetch theirs with `autocommit fetch --shadow`, or overwrite with --force",
+            _advice(remote, rejected[0].ref),
         )
     return 0
+
+
+def _advice(remote: str, ref: str) -> str:
+    from autocommit import refs
+
+    if ref.startswith(refs.PIN_PREFIX):  # named by its commit: it never conflicts
+        return (
+            f"the remote refused to store the pin; check that {remote} accepts pushes to "
+            f"{refs.PIN_PREFIX}* (a server hook or a protection rule may forbid them)"
+        )
+    return "fetch theirs with `autocommit fetch --shadow`, or overwrite with --force"

@@ -20,13 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit import refs
+    from autocommit import maintenance, refs
     from autocommit.repo import find_worktree
     from autocommit.run_commit import run_commit
     from autocommit.snapshot import take_snapshot
 
     worktree = find_worktree()
     snap = take_snapshot(worktree)
+    maintenance.start_in_background(worktree)  # past the bound of loose objects
     commit = snap.commit
     if args.pin:
         # Pinning the chain snapshot would keep every earlier snapshot alive too.
