@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ def repo(tmp_path: Path) -> Iterator[Path]:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     yield root
+    # Removed here with rm, which handles trees deeper than Python's recursion limit
+    # (some tests make them); pytest's own cleanup of old temp dirs would fail on one.
+    subprocess.run(["rm", "-rf", "--", str(root)], check=False)
 
 
 @pytest.fixture
