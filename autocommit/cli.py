@@ -8,9 +8,11 @@ modules at import time, so ``autocommit --help`` and the git hooks start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import NoReturn
 
@@ -83,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _change_directory(args.directories)
-        result: int = args.run(args)
+        with _in_directories(args.directories):
+            result: int = args.run(args)
         return result
     except AutocommitError as exc:
         print(f"autocommit: error: {exc.one_line()}", file=sys.stderr)
@@ -103,20 +105,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _change_directory(directories: list[str]) -> None:
-    """``-C DIR``, as git does it: each one relative to the one before; empty ones ignored."""
-    import os
-
-    for directory in directories:
-        if not directory:
-            continue
-        try:
-            os.chdir(directory)
-        except OSError as exc:
-            raise AutocommitError(
-                f"cannot change to {directory!r} (-C): {exc.strerror or exc}",
-                "pass an existing directory to -C",
-            ) from exc
+@contextlib.contextmanager
+def _in_directories(directories: list[str]) -> Iterator[None]:
+    """``-C DIR``, as git does it: each one relative to the one before; empty ones ignored.
+    The caller's directory comes back afterwards (``main`` is called in-process too)."""
+    if not any(directories):
+        yield
+        return
+    previous = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for directory in filter(None, directories):
+            try:
+                os.chdir(directory)
+            except OSError as exc:
+                raise AutocommitError(
+                    f"cannot change to {directory!r} (-C): {exc.strerror or exc}",
+                    "pass an existing directory to -C",
+                ) from exc
+        yield
+    finally:
+        os.fchdir(previous)
+        os.close(previous)
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def _import_the_work() -> None:
     be started from it (the event is then handled with a snapshot)."""
     import psutil  # noqa: F401  (client.start)
 
-    from autocommit import client, config, run_commit, snapshot  # noqa: F401
+    from autocommit import client, config, maintenance, run_commit, snapshot  # noqa: F401
 
 
 def _wait_for_exit(pid: int, timeout: float) -> None:

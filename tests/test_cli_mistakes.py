@@ -29,7 +29,7 @@ VERBS_IN_A_REPOSITORY = [
     ["init"], ["snapshot"], ["log"], ["show", "HEAD"], ["diff", "HEAD", "HEAD"],
     ["checkout", "HEAD"], ["restore", "HEAD"], ["prune"], ["push"], ["fetch"], ["start"],
     ["stop"], ["status"], ["run", "--foreground"], ["systemd-unit"], ["install-hooks"],
-    ["uninstall-hooks"], ["disable"],
+    ["uninstall-hooks"], ["disable"], ["maintain"],
 ]  # fmt: skip
 RUN_VERBS = [["show"], ["diff", "HEAD"], ["checkout"], ["restore"]]  # a run id goes second
 NOT_A_REPOSITORY = "not a git repository"
@@ -235,4 +235,4 @@ def test_dash_c_is_repeatable_each_relative_to_the_one_before(
     monkeypatch.chdir(repo.parent.parent)
     assert cli.main(["-C", repo.parent.name, "-C", "", "-C", repo.name, "log"]) == 0
     assert "no snapshots on refs/autocommit/heads/main" in capsys.readouterr().out
-    assert Path.cwd() == repo
+    assert Path.cwd() == repo.parent.parent  # main() is called in-process: cwd comes back
