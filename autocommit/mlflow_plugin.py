@@ -31,7 +31,7 @@ class AutocommitRunContextProvider(_Base):
 
     def in_context(self) -> bool:
         try:
-            from autocommit import run_tags
+            from autocommit.tracking import run_tags
 
             self._found.value = run_tags.find_target()
         except Exception as exc:
@@ -43,7 +43,7 @@ class AutocommitRunContextProvider(_Base):
         found: Any = getattr(self._found, "value", None)
         self._found.value = None
         try:
-            from autocommit import run_tags
+            from autocommit.tracking import run_tags
 
             if isinstance(found, Exception):
                 return run_tags.error_tags(found)

@@ -1,4 +1,4 @@
-"""Warnings for the person running the code, each said once per process.
+"""Messages for the person running the code: warnings said once per process, and notes.
 
 Through the ``autocommit`` logger: a script or notebook shows them on stderr (or wherever
 its logging goes), the CLI on stderr, the daemon in its log.
@@ -7,6 +7,7 @@ its logging goes), the CLI on stderr, the daemon in its log.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 _logger = logging.getLogger("autocommit")
@@ -21,3 +22,8 @@ def warn_once(message: str) -> None:
             return
         _warned.add(message)
     _logger.warning("autocommit: %s", message)
+
+
+def note(message: str) -> None:
+    """A line for the person at the terminal, kept off stdout (which scripts read)."""
+    print(f"autocommit: {message}", file=sys.stderr)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psutil
 
-from autocommit import client
-from autocommit.repo import Worktree, find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.daemon import client
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import Worktree, find_worktree
 from benchmarks.common import Row, fmt_ms, git, make_repo, measure, ratio, size_label
 
 SAVES = 15

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autocommit import config
-from autocommit.pipes import GitPipes
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.settings import config
 from benchmarks.common import Row, fmt_ms, make_repo, ratio, size_label
 
 NAIVE = "naive: copy index + add -A + write-tree + commit-tree + update-ref"

@@ -2,7 +2,7 @@
 
 git's inputs outside the repository (global and XDG config, included files, the global
 ignore and attribute files) are not watched: the daemon ``stat``s each of them when it
-takes a batch (:mod:`autocommit.git_inputs`). The baseline asks git for the list at
+takes a batch (:mod:`autocommit.gitio.git_inputs`). The baseline asks git for the list at
 every batch instead (one ``git config``), which is what keeping no list would cost.
 """
 
@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autocommit import git_inputs
-from autocommit.repo import find_worktree
+from autocommit.gitio import git_inputs
+from autocommit.gitio.repo import find_worktree
 from benchmarks.common import Row, fmt_ms, git, measure, ratio
 
 REPEAT = 500

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autocommit.hook_entry import wait_for_hooks
-from autocommit.repo import find_worktree
+from autocommit.gitio.repo import find_worktree
+from autocommit.hooks.run import wait_for_hooks
 from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
 
 REPEAT = 20

@@ -126,15 +126,15 @@ def _set_enabled(root: Path, enabled: bool) -> None:
 
 
 def _daemon_usable() -> bool:
-    from autocommit import cli
+    from autocommit.cli import parser as cli
 
     return {"start", "stop"} <= set(cli.COMMANDS)
 
 
 @contextlib.contextmanager
 def _daemon(root: Path) -> Iterator[None]:
-    from autocommit import client
-    from autocommit.repo import find_worktree
+    from autocommit.daemon import client
+    from autocommit.gitio.repo import find_worktree
 
     worktree = find_worktree(root)
     client.start(worktree)

@@ -2,7 +2,7 @@
 
 A repository gets a shadow chain of 310 snapshots (3 files edited per snapshot) with a
 run every 30 snapshots, each run pinned as the MLflow plugin pins it: on its run commit
-(the snapshot's tree with HEAD as its only parent, :mod:`autocommit.run_commit`), so 10
+(the snapshot's tree with HEAD as its only parent, :mod:`autocommit.engine.run_commit`), so 10
 snapshots follow the last run, as when someone edits on after it. Each measurement works
 on a fresh copy of that repository (gc.pruneExpire=now in both):
 
@@ -29,11 +29,11 @@ REPEAT = 3
 
 
 def _chain(root: Path, files: int, run_commits: bool) -> None:
-    from autocommit import refs
-    from autocommit.config import load
-    from autocommit.repo import find_worktree
-    from autocommit.run_commit import run_commit
-    from autocommit.snapshot import take_snapshot
+    from autocommit.engine.run_commit import run_commit
+    from autocommit.engine.snapshot import take_snapshot
+    from autocommit.gitio import refs
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.settings.config import load
 
     worktree = find_worktree(root)
     settings = load(root)
@@ -57,8 +57,8 @@ def _objects(root: Path) -> int:
 
 
 def _prune(root: Path) -> tuple[float, int, int]:
-    from autocommit.prune import prune
-    from autocommit.repo import find_worktree
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.prune import prune
 
     start = time.perf_counter()
     report = prune(find_worktree(root), time.time())

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import git as gitpython  # GitPython
 
-from autocommit import objects, refs
-from autocommit.objects import ObjectReader, TreeEntry, diff_trees
-from autocommit.repo import Worktree, find_worktree
-from autocommit.run_tags import repository_root, worktree_at
+from autocommit.gitio import objects, refs
+from autocommit.gitio.objects import ObjectReader, TreeEntry, diff_trees
+from autocommit.gitio.repo import Worktree, find_worktree
+from autocommit.tracking.run_tags import repository_root, worktree_at
 from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
 
 FAST_ROUNDS = 300  # in-process reads (tens of microseconds)
@@ -334,10 +334,10 @@ import sys, time
 if sys.argv[1] == "git after mlflow":
     import mlflow
 if sys.argv[1] == "git after readers":
-    import autocommit.objects, autocommit.refs, autocommit.repo
+    import autocommit.gitio.objects, autocommit.refs, autocommit.repo
 start = time.perf_counter()
 if sys.argv[1] == "readers":
-    import autocommit.objects, autocommit.refs, autocommit.repo
+    import autocommit.gitio.objects, autocommit.refs, autocommit.repo
 else:
     import git
 print(time.perf_counter() - start)
@@ -359,7 +359,7 @@ def _import_rows() -> list[Row]:
     ours = times["readers"]
     rounds = f"{IMPORT_ROUNDS} fresh interpreters each"
     return [
-        Row("import autocommit.objects, .refs, .repo (fresh interpreter)", "-", fmt_ms(ours),
+        Row("import autocommit.gitio.objects, .refs, .repo (fresh interpreter)", "-", fmt_ms(ours),
             "import git (GitPython), alone", fmt_ms(times["git"]), ratio(ours, times["git"]),
             rounds + "; both include the standard-library modules they pull in"),
         Row("import git on top of autocommit's readers", "-", fmt_ms(times["git after readers"]),

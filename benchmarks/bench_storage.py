@@ -8,7 +8,7 @@ through three repositories, each a copy of the same start:
 
 - autocommit: one incremental snapshot per save (what the daemon does), the run
   commit pinned every 50 saves, and the loose objects packed whenever they pass the
-  bound (what the daemon does at its next idle moment, :mod:`autocommit.maintenance`);
+  bound (what the daemon does at its next idle moment, :mod:`autocommit.engine.maintenance`);
 - baseline: ``git add -A`` into a throwaway index, ``git commit-tree``, ``update-ref
   refs/heads/throwaway`` and ``git gc --auto``, which is what ``git add -A && git
   commit`` into a throwaway branch amounts to (``gc --auto`` is what a commit runs);
@@ -93,7 +93,7 @@ def _git_bytes(root: Path) -> int:
 
 def _finish(root: Path, outcome: Outcome) -> Outcome:
     """The storage figures; the timings come later, for all three repositories at once."""
-    from autocommit import object_store
+    from autocommit.gitio import object_store
 
     outcome.git_bytes = _git_bytes(root)
     outcome.loose = object_store.loose_count(root / ".git" / "objects")
@@ -126,12 +126,13 @@ def _time_the_user(roots: dict[str, Path], outcomes: dict[str, Outcome]) -> None
 
 
 def _autocommit_session(root: Path, chosen: list[str], saves: int) -> Outcome:
-    from autocommit import maintenance, object_store, refs
-    from autocommit.config import load
-    from autocommit.pipes import GitPipes
-    from autocommit.repo import find_worktree
-    from autocommit.run_commit import run_commit
-    from autocommit.snapshot import take_snapshot
+    from autocommit.engine import maintenance
+    from autocommit.engine.kept_processes import GitPipes
+    from autocommit.engine.run_commit import run_commit
+    from autocommit.engine.snapshot import take_snapshot
+    from autocommit.gitio import object_store, refs
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.settings.config import load
 
     worktree, settings = find_worktree(root), load(root)
     rng = random.Random(11)
@@ -155,7 +156,7 @@ def _autocommit_session(root: Path, chosen: list[str], saves: int) -> Outcome:
 
 
 def _baseline_session(root: Path, chosen: list[str], saves: int) -> Outcome:
-    from autocommit import object_store
+    from autocommit.gitio import object_store
 
     index = root / ".git" / "throwaway-index"
     shutil.copyfile(root / ".git" / "index", index)
@@ -221,7 +222,7 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
 
 def _rows(files: int, saves: int, start_bytes: int, ours: Outcome, base: Outcome,
           plain: Outcome) -> list[Row]:  # fmt: skip
-    from autocommit.maintenance import LOOSE_LIMIT
+    from autocommit.engine.maintenance import LOOSE_LIMIT
 
     label = f"{size_label(files)}, {saves} saves"
     baseline = "add -A + commit into a throwaway branch (+ gc --auto)"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from autocommit import git as autocommit_git
-from autocommit.repo import Worktree
+from autocommit.gitio import git as autocommit_git
+from autocommit.gitio.repo import Worktree
 from tests.gitutil import git
 
 
@@ -51,7 +51,7 @@ def repo(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def daemon(repo: Path) -> Iterator[Worktree]:
     """``repo``, enabled, with a real watch daemon running (stopped at teardown)."""
-    from autocommit import client
+    from autocommit.daemon import client
     from tests.daemon_support import enable, stop_for_sure
 
     worktree = enable(repo)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from autocommit import client
-from autocommit.control import DaemonFiles
+from autocommit.daemon import client
+from autocommit.daemon.control import DaemonFiles
 from autocommit.errors import AutocommitError
-from autocommit.repo import Worktree, find_worktree
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.gitutil import git
 
 T = TypeVar("T")

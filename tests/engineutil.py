@@ -21,9 +21,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from autocommit.config import DEFAULT_SECRET_PATTERNS
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.settings.config import DEFAULT_SECRET_PATTERNS
 from tests.gitutil import git, tree_listing, walk
 
 DEFAULT_MAX_SIZE = 5 * 1024**2

@@ -27,7 +27,7 @@ def autocommit(cwd: Path, *args: str, env: dict[str, str] | None = None
 
 
 def daemon_available() -> bool:
-    from autocommit import cli
+    from autocommit.cli import parser as cli
 
     return {"start", "stop"} <= set(cli.COMMANDS)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import cli
+from autocommit.cli import parser as cli
 from tests.gitutil import git
 
 UNKNOWN_RUN = "0123456789abcdef0123456789abcdef"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.gitutil import git
 
 ODD_IDENTITIES = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import config
-from autocommit.repo import Worktree, find_worktree
+from autocommit.gitio.repo import Worktree, find_worktree
+from autocommit.settings import config
 from tests.gitutil import git as user_git
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import psutil
 import pytest
 
-from autocommit import client, control, server
-from autocommit.control import DaemonFiles, socket_address
-from autocommit.repo import Worktree
+from autocommit.daemon import client, control, server
+from autocommit.daemon.control import DaemonFiles, socket_address
+from autocommit.gitio.repo import Worktree
 from tests.gitutil import git
 
 OVERSIZED = 15 * 1024 * 1024

@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autocommit import client
-from autocommit.control import DaemonFiles
-from autocommit.repo import Worktree
+from autocommit.daemon import client
+from autocommit.daemon.control import DaemonFiles
+from autocommit.gitio.repo import Worktree
 from tests.daemon_support import (
     autocommit,
     enable,

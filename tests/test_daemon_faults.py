@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 
-from autocommit import client
-from autocommit.control import DaemonFiles
-from autocommit.repo import Worktree, find_worktree
+from autocommit.daemon import client
+from autocommit.daemon.control import DaemonFiles
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.daemon_support import enable, expected_tree, stop_for_sure, wait_for
 from tests.gitutil import git
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client
-from autocommit.repo import Worktree
+from autocommit.daemon import client
+from autocommit.gitio.repo import Worktree
 from tests.daemon_support import (
     expected_tree,
     rev,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.ignored import IgnoredPaths
+from autocommit.engine.ignored import IgnoredPaths
 from tests.gitutil import git as user_git
 
 

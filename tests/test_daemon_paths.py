@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.event_paths import Kind, Layout
-from autocommit.gitstate import _git_subcommand, _runs_pre_commit_hook, operation_in_progress
-from autocommit.repo import Worktree, find_worktree
+from autocommit.daemon.event_paths import Kind, Layout
+from autocommit.gitio.gitstate import _git_subcommand, _runs_pre_commit_hook, operation_in_progress
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.gitutil import git
 
 _INPUTS = frozenset({"/w/repo/.git/config", "/w/repo/.git/info/exclude",

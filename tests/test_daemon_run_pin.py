@@ -5,10 +5,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autocommit import client, config, refs
-from autocommit.repo import Worktree
-from autocommit.run_commit import run_commit
-from autocommit.run_tags import COMMIT, RunPin, changes_since_head, tags_for
+from autocommit.contract import COMMIT_TAG
+from autocommit.daemon import client
+from autocommit.engine.change_summary import changes_since_head
+from autocommit.engine.run_commit import run_commit
+from autocommit.engine.run_pin import RunPin
+from autocommit.gitio import refs
+from autocommit.gitio.repo import Worktree
+from autocommit.settings import config
+from autocommit.tracking.run_tags import tags_for
 from tests.gitutil import git
 from tests.mlflowutil import assert_run_commit, pinned
 
@@ -48,7 +53,7 @@ def test_without_the_daemon_s_run_commit_the_plugin_pins_it(daemon: Worktree) ->
     assert not refs.pin_seen(daemon, expected)
     with ThreadPoolExecutor(max_workers=1) as pool:
         tags = tags_for(daemon, config.load(root), snap, RunPin(daemon, pool))
-    assert tags[COMMIT] == expected
+    assert tags[COMMIT_TAG] == expected
     assert refs.pin_seen(daemon, expected)
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autocommit import client
-from autocommit.control import DaemonFiles
-from autocommit.repo import Worktree, find_worktree
+from autocommit.daemon import client
+from autocommit.daemon.control import DaemonFiles
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.daemon_support import (
     enable,
     expected_tree,
@@ -99,8 +99,8 @@ def test_concurrent_syncs_from_several_processes(daemon: Worktree) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from autocommit import client\n"
-        "from autocommit.repo import find_worktree\n"
+        "from autocommit.daemon import client\n"
+        "from autocommit.gitio.repo import find_worktree\n"
         "worktree = find_worktree(sys.argv[1])\n"
         "for i in range(40):\n"
         "    path = Path(sys.argv[1], f'worker{sys.argv[2]}.txt')\n"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autocommit import client
-from autocommit.repo import Worktree
+from autocommit.daemon import client
+from autocommit.gitio.repo import Worktree
 from tests.daemon_support import enable, stop_for_sure
 from tests.engineutil import git_add_all_tree
 from tests.gitutil import git, tree_listing

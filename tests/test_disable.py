@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from autocommit import client
-from autocommit.repo import find_worktree
+from autocommit.daemon import client
+from autocommit.gitio.repo import find_worktree
 from tests.daemon_support import autocommit, rev
 from tests.gitutil import git
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autocommit.history import snapshots
-from autocommit.repo import find_worktree
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.engine.history import snapshots
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import assert_exact, cli
 from tests.gitutil import git, tree_listing
 

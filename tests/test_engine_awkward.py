@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.config import Settings
-from autocommit.repo import find_worktree
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.settings.config import Settings
 from tests.engineutil import assert_exact, cli, drop_root_powers
 from tests.gitutil import git, tree_listing, user_state
 
@@ -286,7 +286,7 @@ def test_file_deleted_while_being_hashed(repo: Path) -> None:
 def test_file_deleted_between_listing_and_hashing(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autocommit.exclusions import ExclusionRules
+    from autocommit.engine.exclusions import ExclusionRules
 
     (repo / "gone.py").write_text("here for a moment\n")
     snap(repo)
@@ -422,9 +422,9 @@ def test_failing_clean_filter_is_a_one_line_error(repo: Path) -> None:
 
 RACE = """
 import json
-from autocommit.exclusions import ExclusionRules
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.exclusions import ExclusionRules
+from autocommit.gitio.repo import find_worktree
+from autocommit.engine.snapshot import take_snapshot
 ExclusionRules.reason_to_skip = lambda self, root, path: None  # as if readable when listed
 snap = take_snapshot(find_worktree("."))
 print(json.dumps(snap.to_dict()))

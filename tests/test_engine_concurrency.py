@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from autocommit.engine.lock import snapshot_lock
+from autocommit.engine.snapshot import take_snapshot
 from autocommit.errors import AutocommitError
-from autocommit.lock import snapshot_lock
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import expected_tree
 from tests.gitutil import git, tree_listing
 
 SNAPSHOT_LOOP = """
 import json, pathlib, sys
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.engine.snapshot import take_snapshot
 root, stop, files = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3:]
 worktree, i = find_worktree(root), 0
 while not stop.exists() or i < 3:
@@ -67,8 +67,8 @@ def test_user_commits_never_fail_and_snapshots_stay_exact(repo: Path, tmp_path: 
 
 WRITER_LOOP = """
 import json, pathlib, sys
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.engine.snapshot import take_snapshot
 root, name, rounds = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 worktree = find_worktree(root)
 for i in range(rounds):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import config
-from autocommit.config import DEFAULT_SECRET_PATTERNS, Settings
 from autocommit.errors import AutocommitError
+from autocommit.settings import config
+from autocommit.settings.config import DEFAULT_SECRET_PATTERNS, Settings
 from tests.engineutil import cli
 from tests.gitutil import git
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import snapshot_state
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine import snapshot_state
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import assert_exact
 from tests.gitutil import git, user_state
 

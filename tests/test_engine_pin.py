@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.repo import find_worktree
-from autocommit.run_commit import run_commit, run_commit_to_pin
-from autocommit.snapshot import CommitToPin, Snapshot, take_snapshot
+from autocommit.engine.run_commit import run_commit, run_commit_to_pin
+from autocommit.engine.snapshot import CommitToPin, Snapshot, take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.gitutil import git
 
 

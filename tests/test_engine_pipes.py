@@ -11,10 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autocommit import objects
-from autocommit.pipes import GitPipes
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import objects
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import assert_exact
 from tests.gitutil import git
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autocommit import client
-from autocommit.objects import ObjectReader, diff_trees
-from autocommit.pipes import GitPipes
-from autocommit.repo import find_worktree
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.daemon import client
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.gitio.objects import ObjectReader, diff_trees
+from autocommit.gitio.repo import find_worktree
 from tests.daemon_support import enable, stop_for_sure
 from tests.engineutil import churn, expected_tree, snapshot_listing
 from tests.gitutil import git, user_state, walk

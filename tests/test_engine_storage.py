@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import assert_exact, cli, drop_root_powers
 from tests.gitutil import git, user_state
 
 INCREMENTAL = """
 import sys
 from autocommit.errors import AutocommitError
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.engine.snapshot import take_snapshot
 try:
     take_snapshot(find_worktree("."), sys.argv[1:])
 except AutocommitError as exc:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.config import Settings
-from autocommit.pipes import GitPipes
-from autocommit.repo import find_worktree
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.gitio.repo import find_worktree
+from autocommit.settings.config import Settings
 from tests.engineutil import assert_exact, cli, git_add_all_tree
 from tests.gitutil import git, tree_listing, user_state
 

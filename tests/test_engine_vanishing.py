@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autocommit import client
-from autocommit.repo import Worktree, find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.daemon import client
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.engineutil import assert_exact, churn, cli, git_add_all_tree
 from tests.gitutil import git
 

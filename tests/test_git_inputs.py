@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client, git_inputs
-from autocommit.repo import Worktree, find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.daemon import client
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import git_inputs
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.daemon_support import enable, expected_tree
 from tests.gitutil import git
 

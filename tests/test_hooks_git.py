@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client
-from autocommit.hook_entry import wait_for_hooks
-from autocommit.hook_install import ORIGINAL_SUFFIX, render_script
-from autocommit.repo import Worktree, find_worktree
+from autocommit.daemon import client
+from autocommit.gitio.repo import Worktree, find_worktree
+from autocommit.hooks.install import ORIGINAL_SUFFIX, render_script
+from autocommit.hooks.run import wait_for_hooks
 from tests.daemon_support import (
     autocommit,
     expected_tree,

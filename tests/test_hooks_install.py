@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autocommit import hook_install
-from autocommit.hook_entry import HOOK_NAMES
-from autocommit.hook_install import ORIGINAL_SUFFIX, current_script, install, uninstall
-from autocommit.repo import find_worktree
+from autocommit.gitio.repo import find_worktree
+from autocommit.hooks import install as hook_install
+from autocommit.hooks.install import ORIGINAL_SUFFIX, current_script, install, uninstall
+from autocommit.hooks.run import HOOK_NAMES
 from tests.gitutil import git
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.hook_entry import hook_arguments, wait_for_hooks
-from autocommit.repo import find_worktree
+from autocommit.gitio.repo import find_worktree
+from autocommit.hooks.run import hook_arguments, wait_for_hooks
 from tests.daemon_support import autocommit, expected_tree, rev
 from tests.gitutil import git
 

@@ -16,9 +16,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 import autocommit
-from autocommit import client, hook_entry, maintenance, object_store
-from autocommit.repo import Worktree, find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.daemon import client
+from autocommit.engine import maintenance
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import object_store
+from autocommit.gitio.repo import Worktree, find_worktree
+from autocommit.hooks import run as hook_entry
 from tests.daemon_support import enable, wait_for, wait_for_exact_snapshot
 from tests.engineutil import cli
 from tests.gitutil import assert_fsck_clean, git, user_state

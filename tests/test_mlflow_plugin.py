@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from autocommit import run_tags
+from autocommit import contract
+from autocommit.tracking import run_tags
 from tests.gitutil import assert_private, git, tree_listing, user_state
 from tests.mlflowutil import (
     EDIT_KINDS,
@@ -124,7 +125,7 @@ def test_zero_pause_exactness_with_daemon(
         raise AssertionError("the plugin snapshotted in-process although a daemon runs")
 
     with running_daemon(enabled):
-        monkeypatch.setattr("autocommit.snapshot.take_snapshot", no_in_process_snapshots)
+        monkeypatch.setattr("autocommit.engine.snapshot.take_snapshot", no_in_process_snapshots)
         zero_pause_runs(enabled, tmp_path, runs=200, seed=5)
 
 
@@ -132,8 +133,8 @@ def test_zero_pause_exactness_with_daemon(
 def test_autostart_starts_the_daemon_without_delaying_the_run(
     enabled: Path, tracking: Tracking
 ) -> None:
-    from autocommit import client
-    from autocommit.repo import find_worktree
+    from autocommit.daemon import client
+    from autocommit.gitio.repo import find_worktree
 
     git(enabled, "config", "autocommit.autostart", "true")
     worktree = find_worktree(enabled)
@@ -220,8 +221,8 @@ def test_autolog_runs_and_their_child_runs_are_tagged(enabled: Path, tracking: T
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import GridSearchCV
 
-    from autocommit.repo import find_worktree
-    from autocommit.snapshot import take_snapshot
+    from autocommit.engine.snapshot import take_snapshot
+    from autocommit.gitio.repo import find_worktree
 
     (enabled / "train.py").write_text("import sklearn\n")
     take_snapshot(find_worktree(enabled))  # an earlier one: the runs' snapshot builds on it
@@ -349,7 +350,7 @@ def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) ->
     for i in range(400):
         (many / f"generated_module_with_a_long_name_{i:04}.py").write_text(f"x = {i}\n")
     changes = start_and_tags()["autocommit.changes"]
-    assert len(changes) <= run_tags.MAX_TAG_VALUE
+    assert len(changes) <= contract.MAX_TAG_VALUE
     assert changes.startswith("400 files changed, 400 insertions(+): ")
     listed = changes.split(": ", 1)[1].split(", ")
     assert listed[-1].startswith("… and ") and listed[-1].endswith(" more")
@@ -449,7 +450,7 @@ def test_linked_worktree_runs_get_its_own_branch_and_code(
     assert user_state(linked) == before
     assert tags["autocommit.branch"] == "refs/autocommit/heads/experiment"
     assert tree_of(linked, tags["autocommit.commit"]) == expected_tree(linked, tmp_path)
-    from autocommit.repo import find_worktree
+    from autocommit.gitio.repo import find_worktree
 
     for root in (enabled, linked):
         found = find_worktree(root)
@@ -482,8 +483,8 @@ def test_unusable_daemon_answer_falls_back_to_an_exact_in_process_snapshot(
     """A daemon of another version answers sync with a snapshot this one cannot read."""
     import socket
 
-    from autocommit.control import DaemonFiles, socket_address
-    from autocommit.repo import find_worktree
+    from autocommit.daemon.control import DaemonFiles, socket_address
+    from autocommit.gitio.repo import find_worktree
 
     path = DaemonFiles.of(find_worktree(enabled)).socket
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autocommit import cli
+from autocommit.cli import parser as cli
 from tests.gitutil import git
 from tests.mlflowutil import enable
 

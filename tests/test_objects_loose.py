@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from autocommit.objects import read_loose
-from autocommit.repo import find_worktree
-from autocommit.run_commit import run_commit
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.run_commit import run_commit
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.objects import read_loose
+from autocommit.gitio.repo import find_worktree
 from tests.gitutil import git
 
 

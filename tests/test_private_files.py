@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client
-from autocommit.exclusions import PRIVATE
-from autocommit.repo import Worktree, find_worktree
-from autocommit.snapshot import Snapshot, take_snapshot
+from autocommit.daemon import client
+from autocommit.engine.exclusions import PRIVATE
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.engineutil import assert_exact, cli
 from tests.gitutil import git, tree_listing
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from autocommit import refs
-from autocommit.prune import prune
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit import contract
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import refs
+from autocommit.gitio.repo import find_worktree
+from autocommit.reproduce.prune import prune
 from tests import test_reproduce as reproduce
 from tests.engineutil import snapshots
 from tests.gitutil import assert_fsck_clean, exists, git, tree_listing, user_state
@@ -174,7 +175,7 @@ def test_a_fetched_copy_of_a_chain_is_pruned_alike(repo: Path) -> None:
     real = prune(worktree, time.time())
 
     assert dry.objects_unreachable == real.objects_unreachable == real.objects_removed > 0
-    tips = refs.list_refs(repo, refs.NAMESPACE)
+    tips = refs.list_refs(repo, contract.NAMESPACE)
     ours, copy = (
         tips["refs/autocommit/heads/main"],
         tips["refs/autocommit/remotes/origin/heads/main"],
@@ -260,10 +261,10 @@ def test_deleted_runs_get_unpinned(enabled: Path, tracking: Any) -> None:
     code, out, err = autocommit("prune", "--unpin-deleted-runs", "--dry-run")
     assert code == 0, err
     assert "would unpin 1 commits" in out
-    assert {gone, kept, manual} <= set(refs.list_refs(root, refs.PIN_PREFIX).values())
+    assert {gone, kept, manual} <= set(refs.list_refs(root, contract.PIN_PREFIX).values())
     code, out, err = autocommit("prune", "--unpin-deleted-runs", "--older-than", "0")
     assert code == 0, err
-    assert set(refs.list_refs(root, refs.PIN_PREFIX).values()) == {kept, manual}
+    assert set(refs.list_refs(root, contract.PIN_PREFIX).values()) == {kept, manual}
     assert_fsck_clean(root)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import object_store, refs
-from autocommit.prune import prune
-from autocommit.repo import find_worktree
-from autocommit.run_commit import run_commit
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.run_commit import run_commit
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import object_store, refs
+from autocommit.gitio.repo import find_worktree
+from autocommit.reproduce.prune import prune
 from tests.engineutil import cli, snapshots
 from tests.gitutil import assert_fsck_clean, exists, git
 

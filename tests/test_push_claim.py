@@ -9,11 +9,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autocommit import config, refs, share
-from autocommit.repo import find_worktree
-from autocommit.run_commit import run_commit
-from autocommit.run_tags import RunPin, tags_for
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.run_commit import run_commit
+from autocommit.engine.run_pin import RunPin
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import refs
+from autocommit.gitio.repo import find_worktree
+from autocommit.reproduce import share
+from autocommit.settings import config
+from autocommit.tracking import push_on_run
+from autocommit.tracking.run_tags import tags_for
 from tests.engineutil import cli
 from tests.gitutil import git
 
@@ -23,10 +27,11 @@ _RUN = """
 import sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from autocommit import config
-from autocommit.repo import find_worktree
-from autocommit.run_tags import RunPin, tags_for
-from autocommit.snapshot import take_snapshot
+from autocommit.settings import config
+from autocommit.gitio.repo import find_worktree
+from autocommit.engine.run_pin import RunPin
+from autocommit.tracking.run_tags import tags_for
+from autocommit.engine.snapshot import take_snapshot
 root, go = Path(sys.argv[1]), Path(sys.argv[2])
 worktree, settings = find_worktree(root), config.load(root)
 snap = take_snapshot(worktree, settings=settings)
@@ -92,7 +97,7 @@ def test_a_packed_pin_is_seen_and_not_pushed_again(repo: Path, tmp_path: Path) -
     git(repo, "pack-refs", "--all")
     assert not (repo / ".git" / refs.pin_ref(commit)).exists()
     assert refs.pin_seen(worktree, commit)
-    share_claims = repo / ".git" / "autocommit" / share.CLAIMS
+    share_claims = repo / ".git" / "autocommit" / push_on_run.CLAIMS
     for claim in share_claims.iterdir():
         claim.unlink()  # only the pin itself tells the next run it is not new
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from autocommit import refs
-from autocommit.objects import ObjectReader
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import refs
+from autocommit.gitio.objects import ObjectReader
+from autocommit.gitio.repo import find_worktree
 from tests.gitutil import git
 
 
@@ -48,8 +48,8 @@ def test_questions_asked_ahead_get_their_own_answers(repo: Path) -> None:
 
 
 def test_tree_ids_computed_for_one_request_agree_with_git(repo: Path) -> None:
-    from autocommit.objects import GITLINK_MODE, TreeEntry
-    from autocommit.tree_edit import TreeWriter, _Node
+    from autocommit.engine.tree_edit import TreeWriter, _Node
+    from autocommit.gitio.objects import GITLINK_MODE, TreeEntry
 
     blob = git(repo, "hash-object", "-w", "--stdin", input=b"x\n").strip()
     link = git(repo, "hash-object", "-w", "--stdin", input=b"target").strip()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client
+from autocommit.daemon import client
 from autocommit.errors import AutocommitError
-from autocommit.repo import find_worktree
-from autocommit.run_tags import worktree_at
+from autocommit.gitio.repo import find_worktree
+from autocommit.tracking.run_tags import worktree_at
 from tests.daemon_support import expected_tree, rev, stop_for_sure
 from tests.engineutil import cli
 from tests.gitutil import git

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from autocommit import cli
+from autocommit.cli import parser as cli
 from tests.gitutil import git, tree_listing, user_state
 from tests.mlflowutil import enable
 
@@ -301,7 +301,8 @@ def test_checkout_into_an_existing_directory_is_refused(enabled: Path, tmp_path:
 def test_restore_aborts_when_a_file_changes_after_the_save(
     enabled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autocommit import reproduce, snapshot
+    from autocommit.engine import snapshot
+    from autocommit.reproduce import restore as reproduce
 
     root = enabled
     target = git(root, "rev-parse", "HEAD").strip()
@@ -393,9 +394,9 @@ def test_a_run_commit_and_its_summary_describe_the_change_from_head(
     """The second run's snapshot follows the first on the shadow branch (one file changed
     since it), but the run had two files changed vs HEAD: that is what its commit's
     subject and `show` say. The run commit stays the same however it is made."""
-    from autocommit.repo import find_worktree
-    from autocommit.run_commit import run_commit
-    from autocommit.snapshot import take_snapshot
+    from autocommit.engine.run_commit import run_commit
+    from autocommit.engine.snapshot import take_snapshot
+    from autocommit.gitio.repo import find_worktree
 
     (enabled / "notes.md").write_text("try a smaller lr\n")
     start_run()

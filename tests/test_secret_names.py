@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.engineutil import assert_exact
 from tests.gitutil import git, tree_listing
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import refs, share
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit import contract
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import refs
+from autocommit.gitio.repo import find_worktree
+from autocommit.tracking import push_on_run
 from tests import test_mlflow_server
 from tests.gitutil import git, tree_listing, user_state
 from tests.mlflowutil import enable
@@ -77,7 +79,7 @@ def test_a_teammate_checks_out_a_run_by_id(
     code, out, err = autocommit("-C", str(a), "push")
     assert code == 0, err
     assert not_ours(team_remote) == remote_before  # no branch, no tag
-    assert set(refs.list_refs(team_remote, refs.NAMESPACE)) == {
+    assert set(refs.list_refs(team_remote, contract.NAMESPACE)) == {
         refs.pin_ref(commit1),
         refs.pin_ref(commit2),
     }
@@ -115,10 +117,10 @@ def test_a_teammate_checks_out_a_run_by_id(
     code, _, err = autocommit("-C", str(b), "show", run3, "--tracking-uri", server)
     assert "does not have it" in one_line_error(code, err)
     started = time.monotonic()
-    share.push_in_background(find_worktree(a), commit3, "origin")
+    push_on_run.push_in_background(find_worktree(a), commit3, "origin")
     assert time.monotonic() - started < 5  # returns at once; the push runs on its own
     deadline = time.monotonic() + 90
-    while refs.pin_ref(commit3) not in refs.list_refs(team_remote, refs.PIN_PREFIX):
+    while refs.pin_ref(commit3) not in refs.list_refs(team_remote, contract.PIN_PREFIX):
         assert time.monotonic() < deadline, (a / ".git/autocommit/push.log").read_text()
         time.sleep(0.2)
     code, out, err = autocommit("-C", str(b), "show", run3, "--tracking-uri", server)

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autocommit.repo import find_worktree
-from autocommit.snapshot import take_snapshot
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
 from tests.gitutil import git, tree_listing, user_state
 
 

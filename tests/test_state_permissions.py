@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import client, hook_entry
-from autocommit.repo import find_worktree
+from autocommit.daemon import client
+from autocommit.gitio.repo import find_worktree
+from autocommit.hooks import run as hook_entry
 from tests.daemon_support import enable, stop_for_sure
 from tests.engineutil import cli
 from tests.gitutil import assert_private, git

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from autocommit import refs
-from autocommit.commit_object import commit_text
+from autocommit.gitio import refs
+from autocommit.gitio.commits import commit_text
 from tests.gitutil import git
 from tests.mlflowutil import autocommit as autocommit_process
 from tests.mlflowutil import enable

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit import config
-from autocommit.repo import find_worktree
+from autocommit.gitio.repo import find_worktree
+from autocommit.settings import config
 from tests.gitutil import git, tree_listing
 from tests.mlflowutil import autocommit
 

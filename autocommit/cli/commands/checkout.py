@@ -1,0 +1,37 @@
+"""``autocommit checkout``: a new worktree with exactly a run's code."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autocommit.cli.commands import arguments
+from autocommit.notices import note
+
+HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    arguments.add_target(parser)
+    parser.add_argument(
+        "into",  # not "directory": that is the global -C option's
+        metavar="DIR",
+        nargs="?",
+        help="where to put it (default: <repo>-run-<id> beside the repository); must not exist",
+    )
+    arguments.add_tracking_uri(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.resolve import resolve
+    from autocommit.reproduce.restore import checkout, default_checkout_dir
+
+    worktree = find_worktree()
+    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    wanted = Path(args.into) if args.into else default_checkout_dir(worktree, resolved)
+    directory = checkout(worktree, resolved.commit, wanted)
+    note(f"checked out {resolved.label}, detached HEAD; "
+         f"remove it with `git worktree remove {directory}`")  # fmt: skip
+    print(directory)
+    return 0

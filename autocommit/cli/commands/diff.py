@@ -1,0 +1,79 @@
+"""``autocommit diff``: the code difference between two runs or revisions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autocommit.cli.commands import arguments
+
+HELP = "show the code difference between two runs or revisions (git diff options pass through)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "autocommit diff [--tracking-uri URI] A B [GIT-DIFF-OPTION...] [-- PATH...]"
+    parser.add_argument("a", metavar="A", help=arguments.TARGET_HELP)
+    parser.add_argument("b", metavar="B", help=arguments.TARGET_HELP)
+    parser.add_argument(
+        "git_args",
+        nargs=argparse.REMAINDER,
+        metavar="...",
+        help="git diff options in one word each (--stat, -U5, --word-diff=color), then paths",
+    )
+    arguments.add_tracking_uri(parser)
+
+
+def split_arguments(extra: list[str]) -> tuple[str | None, list[str]]:
+    """``--tracking-uri`` given after A and B, and git diff's options then ``--`` and paths.
+
+    (argparse hands over everything after B, and eats the user's ``--``.)
+    """
+    tracking_uri = None
+    rest: list[str] = []
+    words = iter(extra)
+    for word in words:
+        if word == "--":
+            rest += ["--", *words]
+        elif word == "--tracking-uri":
+            tracking_uri = next(words, None)
+        elif word.startswith("--tracking-uri="):
+            tracking_uri = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+    if "--" in rest:
+        return tracking_uri, rest
+    options = [arg for arg in rest if arg.startswith("-")]
+    paths = [arg for arg in rest if not arg.startswith("-")]
+    return tracking_uri, [*options, "--", *paths] if paths else options
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.errors import AutocommitError
+    from autocommit.gitio import git
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.resolve import resolve
+
+    worktree = find_worktree()
+    tracking_uri, extra = split_arguments(list(args.git_args))
+    tracking_uri = tracking_uri or args.tracking_uri
+    old = resolve(worktree, args.a, tracking_uri=tracking_uri)
+    new = resolve(worktree, args.b, tracking_uri=tracking_uri)
+    color = (
+        []
+        if any(a.startswith(("--color", "--no-color")) for a in extra)
+        else ["--color=always" if sys.stdout.isatty() else "--no-color"]
+    )
+    split = extra.index("--") if "--" in extra else len(extra)
+    argv = ["diff", *color, *extra[:split], old.commit, new.commit, *extra[split:]]
+    # The paths are the user's own pathspecs, as git diff takes them (globs, magic).
+    proc = git.run(argv, worktree.root, check=False, env=git.PATTERN_PATHSPECS)
+    if proc.returncode not in (0, 1):
+        options = " ".join(a for a in extra[:split]) or "(none)"
+        raise AutocommitError(
+            f"git diff did not accept the options {options}",
+            "see `git diff -h`; give option values in the same word (-U5, --stat=80)",
+        )
+    sys.stdout.flush()
+    sys.stdout.buffer.write(proc.stdout)
+    sys.stdout.buffer.flush()
+    return proc.returncode

@@ -1,0 +1,40 @@
+"""``autocommit init``: enable autocommit in this working tree."""
+
+from __future__ import annotations
+
+import argparse
+
+from autocommit.notices import note
+
+HELP = "enable autocommit in this repository and take a first snapshot"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-daemon", action="store_true",
+                        help="do not start the watch daemon (setting: daemon = false)")  # fmt: skip
+    parser.add_argument("--no-hooks", action="store_true",
+                        help="do not install the git hooks (setting: hooks = false)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.engine.snapshot import take_snapshot
+    from autocommit.gitio import git
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.settings import config
+
+    worktree = find_worktree()
+    git.run(["config", "--local", "autocommit.enabled", "true"], worktree.root)
+    snap = take_snapshot(worktree)
+    for skipped in snap.skipped:
+        note(f"left out {skipped.path} ({skipped.reason})")
+    note(f"enabled in {worktree.root}; snapshots go to {snap.shadow_ref}")
+    if not args.no_hooks and config.load(worktree.root).hooks:
+        from autocommit.hooks import install as hook_install
+
+        hook_install.report(hook_install.install(worktree))  # a refused hook is only noted
+    if not args.no_daemon and config.load(worktree.root).daemon:
+        from autocommit.daemon import client
+
+        note(f"watch daemon running (pid {client.start(worktree)})")
+    print(snap.commit)
+    return 0

@@ -1,0 +1,99 @@
+"""``autocommit prune``: drop old unpinned snapshots and reclaim their space."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+from autocommit.cli.commands import arguments
+from autocommit.cli.output import print_json
+from autocommit.notices import note
+
+HELP = "drop unpinned snapshots older than a cutoff (pinned runs' code always stays)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--older-than",
+        default="30d",
+        metavar="AGE",
+        help="drop snapshots older than this: 30d, 12h, 0 (default 30d)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="report what would go; change nothing"
+    )
+    parser.add_argument(
+        "--unpin-deleted-runs",
+        action="store_true",
+        help="also unpin commits whose MLflow runs are all deleted (asks the tracking server)",
+    )
+    arguments.add_tracking_uri(parser)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.errors import AutocommitError
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.prune import prune
+    from autocommit.settings.config import parse_duration
+
+    try:
+        age = parse_duration(args.older_than)
+    except ValueError as exc:
+        raise AutocommitError(f"bad --older-than: {exc}", "use e.g. 30d, 12h or 0") from exc
+    worktree = find_worktree()
+    if args.unpin_deleted_runs:  # a store that cannot be read: say so before any work
+        from autocommit.tracking.store import store_client
+
+        store_client(args.tracking_uri)
+    report = prune(
+        worktree,
+        time.time() - age,
+        dry_run=args.dry_run,
+        unpin_deleted_runs=args.unpin_deleted_runs,
+        tracking_uri=args.tracking_uri,
+        progress=lambda message: note(f"prune: {message}"),
+    )
+    if args.json:
+        data = dataclasses.asdict(report)
+        data.update(snapshots_dropped=report.snapshots_dropped, bytes_freed=report.bytes_freed)
+        print_json(data)
+        return 0
+    would = "would drop" if report.dry_run else "dropped"
+    print(f"{would} {report.snapshots_dropped} snapshots from {len(report.chains)} shadow "
+          f"branches; {report.pins_kept} pinned commits kept")  # fmt: skip
+    for chain in report.chains:
+        line = f"  {chain.ref}: {chain.dropped} of {chain.snapshots} snapshots"
+        if chain.kept_for_pins:
+            pinned = "pinned commits"
+            if chain.pins_on_chain:
+                pinned = f"{chain.pins_on_chain} pinned snapshots on it"
+            line += f"; {chain.kept_for_pins} older ones kept: {pinned} build on them"
+        if chain.ref in report.skipped:
+            line += " (skipped: it moved meanwhile)"
+        print(line)
+    if report.unpinned:
+        print(f"{'would unpin' if report.dry_run else 'unpinned'} {len(report.unpinned)} "
+              "commits whose MLflow runs are all deleted")  # fmt: skip
+    freed = f"{report.objects_unreachable} objects ({_size(report.bytes_unreachable)})"
+    if report.dry_run:
+        print(f"{freed} would become unreachable; nothing was changed")
+        return 0
+    print(f"{freed} became unreachable; {report.objects_removed} removed; repository objects "
+          f"{_size(report.bytes_before)} -> {_size(report.bytes_after)} "
+          f"({_size(report.bytes_freed)} freed)")  # fmt: skip
+    left = report.objects_unreachable - report.objects_removed
+    if left:
+        print(f"{left} objects are younger than gc.pruneExpire ({report.prune_expire}) "
+              "and go at a later prune or gc")  # fmt: skip
+    return 0

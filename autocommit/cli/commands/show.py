@@ -1,0 +1,58 @@
+"""``autocommit show``: what a run's (or a revision's) snapshot holds."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+
+from autocommit.cli.commands import arguments
+from autocommit.cli.output import print_json
+
+HELP = "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left out"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    arguments.add_target(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    arguments.add_tracking_uri(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.gitio import git
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.describe import describe
+    from autocommit.reproduce.resolve import resolve
+
+    worktree = find_worktree()
+    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    found = describe(worktree, resolved)
+    if args.json:
+        print_json(dataclasses.asdict(found))
+        return 0
+    taken = datetime.datetime.fromtimestamp(found.time).strftime("%Y-%m-%d %H:%M:%S")
+    head = "(no commit yet)"
+    if found.head:
+        subject = git.out(["show", "-s", "--format=%s", "--end-of-options", found.head],
+                          worktree.root)  # fmt: skip
+        head = f"{found.head[:12]} {subject}"
+    rows = [("snapshot", found.commit), ("run", found.run_id), ("based on", head),
+            ("taken", taken), ("summary", found.summary if found.is_snapshot else None),
+            ("shadow", found.shadow_ref), ("on chain", found.chain_snapshot)]  # fmt: skip
+    for name, value in rows:
+        if value:
+            print(f"{name:<10}{value}")
+    print()
+    if not found.dirty:
+        print("clean: the snapshot is the HEAD commit itself")
+    else:
+        count = len(found.changes)
+        print(f"{count} file{'s' if count != 1 else ''} changed vs HEAD:")
+        for change in found.changes:
+            path = f"{change.old_path} -> {change.path}" if change.old_path else change.path
+            print(f"  {change.status}  {path}")
+    if found.skipped:
+        print("left out of the snapshot:")
+        for skipped in found.skipped:
+            print(f"  {skipped.path} ({skipped.reason})" if skipped.reason else f"  {skipped.path}")
+    return 0

@@ -1,0 +1,74 @@
+"""``autocommit status``: is the watch daemon running, and what has it done."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from autocommit.cli.output import print_json
+
+HELP = "show the watch daemon's state (exit status 3 when it is not running)"
+EXIT_NOT_RUNNING = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def _duration(seconds: float) -> str:
+    """The two largest units: ``3d 4h``, ``5m 2s``."""
+    rest = int(seconds)
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2]) or "0s"
+
+
+def _lines(info: dict[str, Any]) -> list[str]:
+    if not info.get("enabled", True):
+        return ["not enabled in this repository: run `autocommit init` first"]
+    if not info.get("running"):
+        stale = info.get("stale_pid")
+        extra = f" (pid {stale} is gone; `autocommit start` recovers)" if stale else ""
+        return [f"not running{extra}", "start it with `autocommit start`"]
+    if "watch_mode" not in info:
+        return [f"starting (pid {info.get('pid')})"]
+    lines = [f"running (pid {info['pid']}, up {_duration(info['uptime_seconds'])})"]
+    mode = info["watch_mode"]
+    if mode == "inotify":
+        lines.append(f"watching: inotify, {info['watches']} directories")
+    else:
+        lines.append(f"watching: {mode}, because {info.get('watch_problem')}")
+    lines.append(
+        f"state: {info['state']}"
+        + (f" ({info['git_operation']} in progress)" if info.get("git_operation") else "")
+    )
+    snap = info.get("last_snapshot")
+    if snap:
+        lines.append(
+            f"last snapshot: {snap['commit'][:12]} on {snap['shadow_ref']} "
+            f"at {snap['at']}: {snap['summary']}"
+        )
+    pending = "a full scan" if info["full_scan_pending"] else str(info["pending_changes"])
+    lines.append(f"pending changes: {pending}")
+    if info.get("last_error"):
+        lines.append(f"last error ({info['last_error_at']}): {info['last_error']}")
+    lines.append(f"log: {info['log']}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from autocommit.daemon import client
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.settings import config
+
+    worktree = find_worktree()
+    info = client.status(worktree)
+    info["enabled"] = config.load(worktree.root).enabled
+    if args.json:
+        print_json(info)
+    else:
+        print("\n".join(_lines(info)))
+    return 0 if info.get("running") else EXIT_NOT_RUNNING

@@ -1,0 +1,56 @@
+"""The public contract: the names users, scripts and other tools rely on, in one place.
+
+Ref namespaces, commit trailers, MLflow tag names and the shape of object ids. Every
+other module takes them from here; changing one is a change of the public contract
+(README "Shadow refs", "Tags"), so it goes in the changelog.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Refs. Outside refs/heads, so `git branch`, `git push --all` and clones leave them alone.
+NAMESPACE = "refs/autocommit/"
+SHADOW_PREFIX = NAMESPACE + "heads/"  # refs/autocommit/heads/<branch>: a shadow branch
+PIN_PREFIX = NAMESPACE + "pins/"  # refs/autocommit/pins/<commit>: keeps a run's code alive
+DETACHED_PREFIX = NAMESPACE + "detached/"  # the chain of a working tree on a detached HEAD
+REMOTES_PREFIX = NAMESPACE + "remotes/"  # a teammate's fetched shadow branches
+
+# Trailers of snapshot and run commits.
+HEAD_TRAILER = "Autocommit-Head"  # the HEAD a snapshot was taken on (or UNBORN)
+SKIPPED_TRAILER = "Autocommit-Skipped"  # one per file left out: `<path> (<reason>)`
+SNAPSHOT_TRAILER = "Autocommit-Snapshot"  # on a run commit: the chain snapshot it came from
+UNBORN = "unborn"  # the Autocommit-Head of a snapshot taken before the first commit
+
+# MLflow tags set on every run of an enabled repository.
+COMMIT_TAG = "autocommit.commit"  # the run commit (full id)
+HEAD_TAG = "autocommit.head"
+DIRTY_TAG = "autocommit.dirty"
+BRANCH_TAG = "autocommit.branch"
+CHANGES_TAG = "autocommit.changes"
+SKIPPED_TAG = "autocommit.skipped"
+ERROR_TAG = "autocommit.error"
+MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own, overridden
+CLEAN_CHANGES = "none"  # autocommit.changes of a run on a clean tree
+MAX_TAG_VALUE = 5000  # characters MLflow keeps of a tag value
+
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
+
+
+def quote_path(path: str) -> str:
+    """A path as a trailer holds it: as is, or in double quotes with C-style escapes
+    when it has control characters, quotes, backslashes or surrounding spaces."""
+    if path.isprintable() and '"' not in path and "\\" not in path and path == path.strip():
+        return path
+    escaped = path.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def unquote_path(text: str) -> str:
+    """The inverse of :func:`quote_path`."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return text[1:-1].encode("ascii").decode("unicode_escape")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return text
+    return text

@@ -1,0 +1,230 @@
+"""Talking to a worktree's watch daemon: start, stop, status, sync barrier, notify.
+
+Cheap to import (the git hooks and the MLflow plugin use it): the engine is imported
+only when a snapshot comes back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from autocommit import state_files
+from autocommit.daemon.control import EXIT_ALREADY_RUNNING, DaemonFiles, DaemonUnavailable, request
+from autocommit.errors import AutocommitError
+from autocommit.gitio.repo import Worktree
+
+if TYPE_CHECKING:
+    from autocommit.engine.run_commit import PinnedRun
+    from autocommit.engine.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+SYNC_MARGIN = 1.0  # seconds: the most the daemon's wait for a sync is shorter than ours
+
+
+def _ask(worktree: Worktree, op: str, socket_timeout: float, **fields: Any) -> dict[str, Any]:
+    return request(worktree, {"op": op, **fields}, socket_timeout)
+
+
+def is_running(worktree: Worktree) -> bool:
+    """Whether a daemon for this worktree answers on its control socket."""
+    try:
+        _ask(worktree, "ping", 2.0)
+    except DaemonUnavailable:
+        return False
+    return True
+
+
+def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
+    """The snapshot of the tree including every change made before this call.
+
+    None when no daemon answers (none runs, or it could not snapshot in time): the
+    caller then snapshots in-process, which is exact too, only slower.
+    """
+    answer = _sync(worktree, timeout, for_run=False)
+    if answer is None:
+        return None
+    from autocommit.engine.snapshot import Snapshot
+
+    return Snapshot.from_dict(answer["snapshot"])
+
+
+def sync_for_run(
+    worktree: Worktree, timeout: float = 5.0
+) -> tuple[Snapshot, PinnedRun | None] | None:
+    """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
+    and the run's change summary (None from a daemon that does not make them)."""
+    answer = _sync(worktree, timeout, for_run=True)
+    if answer is None:
+        return None
+    from autocommit.engine.run_commit import PinnedRun
+    from autocommit.engine.snapshot import Snapshot
+
+    run = answer.get("run")
+    return Snapshot.from_dict(answer["snapshot"]), PinnedRun.from_dict(run) if run else None
+
+
+def _sync(worktree: Worktree, timeout: float, for_run: bool) -> dict[str, Any] | None:
+    # The daemon gives up a little earlier than we do, so that its answer still arrives.
+    wait = max(0.1, timeout - min(SYNC_MARGIN, timeout / 10))
+    try:
+        answer = _ask(worktree, "sync", timeout, run=for_run, timeout=wait)
+    except DaemonUnavailable as exc:
+        log.debug("no sync from the daemon: %s", exc)
+        return None
+    if not answer.get("ok"):
+        log.debug("the daemon could not snapshot: %s", answer.get("error"))
+        return None
+    return answer
+
+
+def notify(worktree: Worktree, event: str, args: Sequence[str] = ()) -> bool:
+    """Tell the daemon a git operation happened (a hook ran); False when none runs."""
+    try:
+        answer = _ask(worktree, "notify", 2.0, event=event, args=list(args))
+    except DaemonUnavailable:
+        return False
+    return bool(answer.get("ok"))
+
+
+def status(worktree: Worktree) -> dict[str, Any]:
+    """What the daemon reports about itself, or why there is none."""
+    files = DaemonFiles.of(worktree)
+    try:
+        answer = _ask(worktree, "status", 2.0)
+        answer.pop("ok", None)
+        return answer
+    except DaemonUnavailable:
+        pass
+    held = files.lock_is_held()
+    pid = files.read_pid()
+    return {
+        "running": held,
+        "state": "starting" if held else "stopped",
+        "pid": pid if held else None,
+        "stale_pid": pid if pid is not None and not held else None,
+        "worktree": str(worktree.root),
+        "log": str(files.log),
+    }
+
+
+def _daemon_command(worktree: Worktree) -> list[str]:
+    return [sys.executable, "-m", "autocommit", "-C", str(worktree.root), "run", "--foreground"]
+
+
+def _reap_in_background(proc: subprocess.Popen[bytes]) -> None:
+    threading.Thread(target=proc.wait, name="autocommit-reaper", daemon=True).start()
+
+
+def _startup_error(files: DaemonFiles) -> str:
+    try:
+        lines = files.output.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if line.startswith("autocommit: error: "):
+            return line.removeprefix("autocommit: error: ")
+    return lines[-1] if lines else "the daemon exited during startup"
+
+
+def _spawn(worktree: Worktree, files: DaemonFiles) -> subprocess.Popen[bytes]:
+    from autocommit.settings import config
+
+    if not config.load(worktree.root).enabled:
+        raise AutocommitError(
+            f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
+        )
+    state_files.ensure_dir(files.dir)
+    with state_files.open_file(files.output, "wb") as output:
+        return subprocess.Popen(
+            _daemon_command(worktree),
+            cwd=worktree.root,  # its git calls scrub what a hook may have exported
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no controlling terminal: it outlives the shell
+            close_fds=True,
+        )
+
+
+def start(worktree: Worktree, wait: bool = True, timeout: float = 30.0) -> int:
+    """Start the daemon in the background unless one runs; return its pid.
+
+    With ``wait``, return once it watches the tree and has reconciled it (also when
+    another caller is starting it at the same time).
+    """
+    with contextlib.suppress(DaemonUnavailable):
+        return int(_ask(worktree, "ping", 2.0)["pid"])
+    files = DaemonFiles.of(worktree)
+    proc = None if files.lock_is_held() else _spawn(worktree, files)
+    if not wait:
+        if proc is None:
+            return files.read_pid() or 0
+        _reap_in_background(proc)
+        return proc.pid
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with contextlib.suppress(DaemonUnavailable):
+                left = max(0.1, deadline - time.monotonic())
+                return int(_ask(worktree, "ping", left)["pid"])
+            exited = proc.poll() if proc is not None else None
+            held = files.lock_is_held()
+            gone = exited is not None and (exited != EXIT_ALREADY_RUNNING or not held)
+            if gone or (proc is None and not held):
+                raise AutocommitError(
+                    f"the daemon did not start: {_startup_error(files)}", f"see {files.log}"
+                )
+            if time.monotonic() > deadline:
+                raise AutocommitError(
+                    f"the daemon did not get ready within {timeout:.0f}s",
+                    f"see {files.log}; `autocommit status` tells when it is",
+                )
+            time.sleep(0.02)
+    finally:
+        if proc is not None and proc.returncode is None:
+            _reap_in_background(proc)
+
+
+def _is_our_daemon(pid: int) -> bool:
+    """Guard against a recycled pid in a stale pid file."""
+    import psutil
+
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return "autocommit" in " ".join(cmdline) and "run" in cmdline
+
+
+def stop(worktree: Worktree, timeout: float = 10.0) -> bool:
+    """Stop the daemon (it finishes a snapshot in flight); False when none was running."""
+    files = DaemonFiles.of(worktree)
+    try:
+        pid: int | None = int(_ask(worktree, "stop", 2.0)["pid"])
+    except DaemonUnavailable:
+        if not files.lock_is_held():
+            return False
+        pid = files.read_pid()  # still starting: signal it
+        if pid is not None and _is_our_daemon(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while files.lock_is_held():
+        if time.monotonic() > deadline:
+            raise AutocommitError(
+                f"the daemon (pid {pid}) did not stop within {timeout:.0f}s",
+                f"see {files.log}; `kill {pid}` ends it",
+            )
+        time.sleep(0.02)
+    return True

@@ -1,0 +1,149 @@
+"""The daemon's control channel: its files under the state dir and the socket protocol.
+
+One request per connection: the client sends one JSON object and a newline, the daemon
+answers with one JSON object and a newline (``{"ok": true, ...}`` or
+``{"ok": false, "error": "..."}``). The socket lives in the worktree's state dir (mode
+0700) and is itself mode 0600, so only its owner can reach the daemon.
+
+This module is imported by the git hooks and the MLflow plugin: standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocommit.gitio.repo import Worktree
+
+MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
+MAX_REQUEST = 64 * 1024  # a request: a few fields; the daemon refuses anything larger
+EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
+# sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
+_MAX_SOCKET_PATH = 100
+
+
+class DaemonUnavailable(Exception):
+    """No daemon answered on the control socket."""
+
+
+@dataclass(frozen=True)
+class DaemonFiles:
+    """Where one worktree's daemon keeps its lock, pid, socket and logs."""
+
+    dir: Path
+
+    @classmethod
+    def of(cls, worktree: Worktree) -> DaemonFiles:
+        return cls(worktree.state_dir)
+
+    @property
+    def lock(self) -> Path:
+        return self.dir / "daemon.lock"  # flock held for the daemon's whole life
+
+    @property
+    def pid(self) -> Path:
+        return self.dir / "daemon.pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "daemon.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "daemon.log"
+
+    @property
+    def output(self) -> Path:
+        return self.dir / "daemon.out"  # stdout/stderr of a daemon started in the background
+
+    @property
+    def cookies(self) -> Path:
+        return self.dir / "cookies"
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def lock_is_held(self) -> bool:
+        """Whether a live daemon holds the lock (the kernel drops it when a holder dies)."""
+        try:
+            fd = os.open(self.lock, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the shared lock if it was taken
+        return False
+
+
+@contextlib.contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """An address for ``path`` short enough for ``AF_UNIX`` (bind or connect within)."""
+    text = str(path)
+    if len(text.encode()) <= _MAX_SOCKET_PATH:
+        yield text
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+class MessageTooLarge(ValueError):
+    """A message longer than the reader accepts (it stops reading there)."""
+
+
+def read_message(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+    """Read one newline-terminated JSON object of at most ``limit`` bytes."""
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(min(65536, limit + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > limit:
+            raise MessageTooLarge(f"a control message is at most {limit} bytes")
+    if not data.endswith(b"\n"):
+        raise ConnectionError("the connection closed before a whole message arrived")
+    message = json.loads(data)
+    if not isinstance(message, dict):
+        raise ValueError("a control message must be a JSON object")
+    return message
+
+
+def request(worktree: Worktree, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send one request to the worktree's daemon and return its answer.
+
+    Raises :class:`DaemonUnavailable` when no daemon listens or it does not answer in time.
+    """
+    path = DaemonFiles.of(worktree).socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            with socket_address(path) as address:
+                sock.connect(address)
+            # A daemon that refuses a request stops reading it: its answer says why.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(encode(message))
+            return read_message(sock)
+        except (ValueError, ConnectionError) as exc:
+            raise DaemonUnavailable(f"no usable answer from the daemon: {exc}") from exc
+        except OSError as exc:  # no socket, refused, timed out, permission denied, …
+            raise DaemonUnavailable(str(exc) or type(exc).__name__) from exc

@@ -1,0 +1,526 @@
+"""The watch daemon: every change of the working tree becomes a snapshot.
+
+Threads: the watcher's inotify reader records changed paths (:mod:`autocommit.daemon.pending`),
+one snapshot thread turns due batches into snapshots with the engine, the control server
+answers requests, and the main thread waits for a signal. Events are hints; the engine
+is the truth: it snapshots the changed paths, or scans the whole tree on start, after an
+inotify overflow, after git operations and whenever in doubt. The git processes a
+snapshot talks to through pipes are kept from one snapshot to the next
+(:mod:`autocommit.engine.kept_processes`). For a sync request of an MLflow run, the run
+commit is made and pinned with the snapshot, its change summary computed meanwhile on
+another thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psutil
+
+from autocommit import state_files
+from autocommit.daemon.control import DaemonFiles
+from autocommit.daemon.event_paths import Kind
+from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
+from autocommit.daemon.server import ControlServer
+from autocommit.engine.ignored import IgnoredPaths
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.maintenance import IdleMaintenance
+from autocommit.engine.run_pin import RunPin
+from autocommit.engine.snapshot import Snapshot, take_snapshot
+from autocommit.errors import AutocommitError
+from autocommit.gitio import git_inputs, gitstate
+from autocommit.gitio.repo import Worktree
+from autocommit.settings import config
+from autocommit.settings.config import Settings
+
+log = logging.getLogger("autocommit.daemon")
+
+GIT_SETTLE = 2.0  # a git command that leaves the tree quiet this long waits for a person
+STRICT_GIT_WAIT = 300.0  # the longest a pre-commit hook's stash is waited out
+GIT_RECENT = 600.0  # look for git processes this long after git last touched the repo
+BUSY_RECHECK = 0.1
+PACE_FACTOR = 1.0  # background snapshots use at most half of one core
+MAX_PACE = 10.0
+POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
+POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
+COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
+DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
+MAX_SYNC_WAIT = 3600.0
+
+
+def _sync_timeout(value: Any) -> float | None:
+    """How long a sync request waits: the client's timeout (a number of seconds up to
+    :data:`MAX_SYNC_WAIT`), :data:`DEFAULT_SYNC_WAIT` from a client that sends none."""
+    if value is None:
+        return DEFAULT_SYNC_WAIT
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value <= MAX_SYNC_WAIT else None
+
+
+def _identity(worktree: Worktree) -> list[tuple[int, int] | None]:
+    """The device and inode of the top of the working tree and of its git dirs."""
+    found: list[tuple[int, int] | None] = []
+    for path in (worktree.root, worktree.git_dir, worktree.common_dir):
+        try:
+            info = os.stat(path)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((info.st_dev, info.st_ino))
+    return found
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+class Daemon:
+    def __init__(self, worktree: Worktree, settings: Settings) -> None:
+        self.worktree = worktree
+        self.settings = settings
+        self.files = DaemonFiles.of(worktree)
+        self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
+        self.ignored = IgnoredPaths(worktree.root)
+        self.pipes = GitPipes(worktree, kept=True)  # used by the snapshot thread only
+        self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
+        self.started = time.time()
+        self.watch_mode = "starting"
+        self.watch_problem: str | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.last_snapshot_at: float | None = None
+        self.snapshots_created = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.waiting_for: str | None = None
+        self.snapshotting = False
+        self._watcher: Any = None  # a watcher.Watcher while inotify works
+        self._server: ControlServer | None = None
+        self._stop = threading.Event()
+        self._reload_settings = False
+        self._degrade: str | None = None  # why inotify must be given up
+        self._last_git_activity = -GIT_RECENT  # monotonic time git last touched the repo
+        self._busy_since: float | None = None
+        self._failures = 0
+        self._tokens = itertools.count()
+        self._full_scan_seconds = 0.0  # how long the last full scan took
+        self._inputs = ""  # git_inputs.fingerprint of git's inputs, at the last look
+        self._identity = _identity(worktree)  # which directories it watches, to notice…
+        # …a working tree removed, or removed and created anew at the same path
+        self.maintenance = IdleMaintenance(worktree, self._idle_for)  # packs loose objects
+
+    # -- events (called on the watcher's thread) --------------------------------------
+
+    def on_path(self, kind: Kind, path: str) -> None:
+        if kind is Kind.COOKIE:
+            self.pending.cookie_seen(path)
+        elif kind is Kind.TREE:
+            name = path.rsplit("/", 1)[-1]
+            if name == ".gitignore":
+                self.pending.reconcile("ignore rules changed")
+            elif path in config.SETTINGS_FILES:
+                self._reload_settings = True
+                self.pending.reconcile("settings changed")
+            else:
+                self.pending.path_changed(path)
+        elif kind is Kind.GIT:
+            self._last_git_activity = time.monotonic()
+            if path in ("index", "index.lock"):  # HEAD and refs move for what changes more
+                self.pending.index_changed()
+            else:
+                self.pending.reconcile("git operation")
+        elif kind is Kind.RULES:
+            self._reload_settings = True
+            self.pending.reconcile("git settings changed")
+
+    def on_moved_or_deleted(self, path: str) -> None:
+        log.info("%s was moved or deleted", path)
+        self._gone()
+
+    def _gone(self) -> bool:
+        """Whether the working tree or its git dir is gone (removed, moved, or replaced by
+        another at the same path); the daemon then stops: nothing is left to watch."""
+        if _identity(self.worktree) == self._identity:
+            return False
+        if not self._stop.is_set():
+            log.info("the working tree %s is gone; stopping", self.worktree.root)
+            self._stop.set()
+        return True
+
+    def _git_inputs_changed(self) -> bool:
+        """Whether one of git's inputs changed since the last look: a ``stat`` of each
+        (those outside the git dir are not watched: see :mod:`autocommit.gitio.git_inputs`)."""
+        now = git_inputs.fingerprint(git_inputs.files(self.worktree))
+        changed, self._inputs = now != self._inputs, now
+        return changed
+
+    def on_events_lost(self, reason: str) -> None:
+        log.warning("%s: events were lost; reconciling the whole tree", reason)
+        self.pending.reconcile(reason)
+
+    def on_watch_limit(self, reason: str) -> None:
+        self._degrade = reason
+        self.pending.reconcile("inotify watch limit")
+
+    # -- the snapshot thread ----------------------------------------------------------
+
+    def _snapshot_loop(self) -> None:
+        not_before = pace_until = retry_at = 0.0
+        while True:
+            # After an error, background snapshots back off; a sync request retries at
+            # once (someone waits, and the fault may be gone: a disk freed, a ref fixed).
+            batch = self.pending.take(not_before, max(pace_until, retry_at))
+            if batch is None:
+                return
+            not_before = retry_at = 0.0
+            if self._degrade and self.watch_mode == "inotify":
+                self._fall_back_to_polling(self._degrade)
+            if self._must_wait_for_git(latency_matters=bool(batch.syncs)):
+                self.pending.put_back(batch)
+                not_before = time.monotonic() + BUSY_RECHECK
+                continue
+            started = time.monotonic()
+            try:
+                done = self._process(batch)
+            except Exception as exc:  # a bug must not stop the snapshots for good
+                self._failed(exc, batch)
+                done = False
+            if not done:
+                retry_at = time.monotonic() + min(30.0, 0.5 * 2**self._failures)
+            # Under a sustained burst, snapshots that take long are spaced out (a sync
+            # request is still served at once), so the daemon never hogs the machine.
+            pace_until = time.monotonic() + min(
+                MAX_PACE, PACE_FACTOR * (time.monotonic() - started)
+            )
+
+    def _must_wait_for_git(self, latency_matters: bool) -> bool:
+        # Looking for the user's git processes costs a few ms: a sync request skips it
+        # unless git touched the repository lately.
+        recent = time.monotonic() - self._last_git_activity < GIT_RECENT
+        busy = gitstate.busy(self.worktree, look_for_processes=recent or not latency_matters)
+        now = time.monotonic()
+        if busy is None:
+            self._busy_since, self.waiting_for = None, None
+            return False
+        if self._busy_since is None:
+            self._busy_since = now
+            log.info("waiting: %s", busy.reason)
+        waited = now - self._busy_since
+        quiet = now - (self.pending.last_change or 0.0)
+        if busy.strict:
+            wait = waited < STRICT_GIT_WAIT
+        else:
+            wait = waited < GIT_SETTLE or (quiet < GIT_SETTLE and waited < STRICT_GIT_WAIT)
+        self.waiting_for = busy.reason if wait else None
+        if not wait:
+            log.info("snapshotting although %s (waited %.0fs)", busy.reason, waited)
+            self._busy_since = None
+        return wait
+
+    def _process(self, batch: Batch) -> bool:
+        """Snapshot one batch and answer its sync requests; False when it failed."""
+        if self._gone():
+            for request in batch.syncs:
+                request.finish(None, "the working tree is gone")
+            return True
+        inputs = self._git_inputs_changed()
+        full = batch.full or self.last_snapshot is None or inputs
+        if inputs:
+            log.info("git's settings, ignore or attribute files changed; reconciling")
+            self.pipes.close()  # the kept git processes read them once, when they started
+            self._reload_settings = True
+        if full:
+            self.ignored.forget()
+            if self._reload_settings and not self._load_settings():
+                for request in batch.syncs:
+                    request.finish(None, "autocommit was disabled in this repository")
+                return True
+        if full:
+            paths = None
+        elif batch.syncs:  # someone waits: the engine sorts out ignored paths itself
+            paths = self.ignored.not_known_ignored(batch.paths)
+        else:
+            paths = self.ignored.relevant(batch.paths)
+        if paths == [] and self.last_snapshot is not None and not batch.index_changed:
+            # nothing relevant changed since the last snapshot
+            self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
+            return True
+        started = time.monotonic()
+        self.snapshotting = True
+        run = self._run_pin(batch.syncs)
+        try:
+            snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes, pin=run)
+        except Exception as exc:
+            self.pipes.close()  # one may be left mid-answer: start them afresh
+            if self._gone():
+                return True
+            self._failed(exc, batch)
+            return False
+        finally:
+            self.snapshotting = False
+        self._failures = 0
+        if paths is None:
+            self._full_scan_seconds = time.monotonic() - started
+        self.last_snapshot, self.last_snapshot_at = snap, time.time()
+        if snap.created:
+            self.snapshots_created += 1
+            self.maintenance.wrote()
+            log.info(
+                "snapshot %s on %s in %.0f ms (%s): %s",
+                snap.commit[:12],
+                snap.shadow_ref,
+                1000 * (time.monotonic() - started),
+                "full scan" if paths is None else f"{len(paths)} paths",
+                snap.summary,
+            )
+        self._answer(batch.syncs, snap, run)
+        return True
+
+    def _idle_for(self) -> float:
+        """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
+        if self.snapshotting or self.pending.full_pending or self.pending.count:
+            return 0.0
+        return time.monotonic() - (self.pending.last_change or 0.0)
+
+    def _run_pin(self, requests: list[SyncRequest]) -> RunPin | None:
+        """What makes the run commit when an MLflow run waits for this snapshot."""
+        if not any(request.for_run for request in requests):
+            return None
+        if self._describer is None:
+            self._describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
+        return RunPin(self.worktree, self._describer)
+
+    def _answer(self, requests: list[SyncRequest], snap: Snapshot, run: RunPin | None) -> None:
+        """Answer the sync requests; those for a run get its pinned run commit too."""
+        pinned = None
+        if run is not None:
+            try:
+                pinned = run.pinned(snap)
+            except Exception as exc:  # the plugin makes it itself then
+                log.warning("no run commit for %s: %s", snap.commit[:12], exc)
+        for request in requests:
+            request.finish(snap, run=pinned if request.for_run else None)
+
+    def _failed(self, exc: Exception, batch: Batch) -> None:
+        """Record the error, answer the batch's sync requests, rescan everything later."""
+        self._failures += 1
+        self._record_error(exc)
+        self.pending.reconcile("retry after an error")
+        for request in batch.syncs:
+            request.finish(None, self.last_error)
+
+    def _record_error(self, exc: Exception) -> None:
+        message = exc.one_line() if isinstance(exc, AutocommitError) else f"{exc!r}"
+        self.last_error, self.last_error_at = message, time.time()
+        log.error("snapshot failed: %s", message, exc_info=not isinstance(exc, AutocommitError))
+
+    def _load_settings(self) -> bool:
+        """Re-read the settings; False when the daemon must stop (autocommit disabled)."""
+        self._reload_settings = False
+        try:
+            settings, broken = config.load_or_last_good(self.worktree)
+        except AutocommitError as exc:
+            self._record_error(exc)
+            return True
+        if broken is not None:  # a settings file in the middle of an edit, say
+            message = f"{broken.what}; snapshots use the settings last read ({broken.todo})"
+            self.last_error, self.last_error_at = message, time.time()  # `status` shows it
+            log.warning(message)
+        if not settings.enabled:
+            log.info("autocommit was disabled in this repository; stopping")
+            self._stop.set()
+            return False
+        self.settings = settings
+        self.pending.quiet_period, self.pending.max_wait = settings.quiet_period, settings.max_wait
+        return True
+
+    # -- watching ---------------------------------------------------------------------
+
+    def _start_watching(self) -> None:
+        try:
+            from autocommit.daemon.watcher import Watcher
+        except Exception as exc:  # watchdog has no inotify here (not Linux)
+            self._fall_back_to_polling(f"inotify is not available: {exc}")
+            return
+        watcher = Watcher(self.worktree, self.files.cookies, self)
+        try:
+            watcher.start()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EMFILE):
+                raise AutocommitError(
+                    f"cannot watch {self.worktree.root}: {exc.strerror or exc}",
+                    "check the directory's permissions and file system",
+                ) from exc
+            self._fall_back_to_polling(exc.strerror or str(exc))
+            return
+        self._watcher = watcher
+        self.watch_mode = "inotify"
+        log.info("watching %s (%d inotify watches)", self.worktree.root, watcher.watch_count)
+
+    def _fall_back_to_polling(self, reason: str) -> None:
+        """No inotify: scan the whole tree periodically, and on every sync request."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self.watch_mode, self.watch_problem = "polling", reason
+        log.warning(
+            "inotify unavailable (%s): scanning the tree every %.0fs instead",
+            reason,
+            self._poll_interval(),
+        )
+        self.pending.release_requests()
+        threading.Thread(target=self._poll_loop, name="poll", daemon=True).start()
+
+    def _poll_interval(self) -> float:
+        """Every 2 s, or less often on a tree whose scan is slow (a tenth of a core at most)."""
+        return max(POLL_INTERVAL, POLL_FACTOR * self._full_scan_seconds)
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self._poll_interval()):
+            self.pending.reconcile("periodic scan")
+
+    # -- control requests -------------------------------------------------------------
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        if op == "sync":
+            timeout = _sync_timeout(message.get("timeout"))
+            if timeout is None:
+                return {"ok": False, "error": f"bad sync timeout {message.get('timeout')!r}"}
+            return self._sync(timeout, bool(message.get("run")))
+        if op == "notify":
+            self._last_git_activity = time.monotonic()
+            self.pending.reconcile(f"git {message.get('event', 'operation')}")
+            return {"ok": True}
+        if op == "status":
+            return {"ok": True, **self.status()}
+        if op == "stop":
+            log.info("stop requested")
+            self._stop.set()
+            return {"ok": True, "pid": os.getpid()}
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _sync(self, timeout: float, for_run: bool) -> dict[str, Any]:
+        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}", for_run)
+        cookie = self.files.cookies / request.token
+        self.pending.add_request(request)
+        try:
+            if self.watch_mode != "inotify":
+                self.pending.mark_seen(request)
+            else:
+                flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+                try:
+                    os.close(os.open(cookie, flags, 0o600))
+                except OSError as exc:  # e.g. someone removed .git/autocommit/
+                    log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
+                    self.pending.mark_seen(request)
+                if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
+                    log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
+                    self.pending.mark_seen(request)
+            if not request.done.wait(timeout):
+                return {"ok": False, "error": f"no snapshot within {timeout:.1f}s"}
+        finally:
+            self.pending.drop_request(request)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cookie)
+        if request.snapshot is None:
+            return {"ok": False, "error": request.error or "the daemon is stopping"}
+        answer = {"ok": True, "snapshot": request.snapshot.to_dict()}
+        if request.run is not None:
+            answer["run"] = request.run.to_dict()
+        return answer
+
+    def _state(self) -> str:
+        if self.waiting_for:
+            return f"waiting for git: {self.waiting_for}"
+        return "snapshotting" if self.snapshotting else "watching"
+
+    def status(self) -> dict[str, Any]:
+        snap = self.last_snapshot
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "worktree": str(self.worktree.root),
+            "started_at": _iso(self.started),
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "watch_mode": self.watch_mode,
+            "watch_problem": self.watch_problem,
+            "watches": self._watcher.watch_count if self._watcher else 0,
+            "state": self._state(),
+            "git_operation": gitstate.operation_in_progress(self.worktree),
+            "pending_changes": self.pending.count,
+            "full_scan_pending": self.pending.full_pending,
+            "last_snapshot": None
+            if snap is None
+            else {
+                "commit": snap.commit,
+                "shadow_ref": snap.shadow_ref,
+                "dirty": snap.dirty,
+                "summary": snap.summary,
+                "at": _iso(self.last_snapshot_at),
+            },
+            "snapshots_created": self.snapshots_created,
+            "last_error": self.last_error,
+            "last_error_at": _iso(self.last_error_at),
+            "failures": self._failures,  # snapshots failed in a row (0: the last one worked)
+            "quiet_period": self.settings.quiet_period,
+            "max_wait": self.settings.max_wait,
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "maintenance": self.maintenance.status(),
+            "log": str(self.files.log),
+        }
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def run(self, tell: Callable[[str], None] = lambda state: None) -> None:
+        """Watch, reconcile, serve until a signal or a stop request; then clean up.
+
+        ``tell`` hears ``READY=1`` once the first reconcile is done (sd_notify's words).
+        """
+        state_files.ensure_dir(self.files.cookies)
+        for stale in self.files.cookies.iterdir():
+            stale.unlink()
+        worker = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)
+        try:
+            self._start_watching()
+            self._process(Batch(set(), True, {"start"}, [], None))  # the first full reconcile
+            self._server = ControlServer(self.files.socket, self.handle)
+            self._server.start()
+            worker.start()
+            self.maintenance.start()
+            log.info("ready (pid %d)", os.getpid())
+            tell(f"READY=1\nMAINPID={os.getpid()}")
+            self._stop.wait()
+        finally:
+            log.info("stopping")
+            tell("STOPPING=1")
+            if self._server is not None:
+                self._server.stop()
+            self.pending.close()
+            if worker.is_alive():
+                worker.join()  # lets a snapshot in flight finish
+            self.maintenance.stop()
+            self.pending.abandon_requests("the daemon is stopping")
+            if self._watcher is not None:
+                self._watcher.stop()
+            self.pipes.close()
+            if self._describer is not None:
+                self._describer.shutdown()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,92 @@
+"""Which untracked files a snapshot leaves out, and why.
+
+Only untracked files are ever left out: a file the user already tracks is part of their
+code, whatever its name, size or mode. Every file left out is reported with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from autocommit.contract import SKIPPED_TRAILER, quote_path
+from autocommit.settings.config import Settings
+
+PRIVATE = "readable only by its owner"
+# A file nobody else may read (mode 0600, 0400, 0700) would become readable through the
+# object store, whose files are as readable as the repository.
+_READABLE_BY_OTHERS = stat.S_IRGRP | stat.S_IROTH
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+    def trailer(self) -> str:
+        return f"{SKIPPED_TRAILER}: {quote_path(self.path)} ({self.reason})"
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+class ExclusionRules:
+    """The size cap, the secret patterns, owner-only files and the user's own exclusions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._secrets = _spec(settings.secret_patterns)
+        self._excluded = _spec(settings.exclude)
+        self._max_size = settings.max_file_size
+        self._include_private = settings.include_private
+
+    def reason_to_skip(self, root: Path, path: str) -> str | None:
+        """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it."""
+        if path.endswith("/"):
+            return "nested git repository"
+        if self._secrets.match_file(path):
+            return "secret-looking name"
+        if self._excluded.match_file(path):
+            return "excluded by configuration"
+        try:
+            info = os.lstat(root / path)
+        except FileNotFoundError:
+            return None  # deleted meanwhile: git records the deletion
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > self._max_size:
+                return (
+                    f"{_human_size(info.st_size)}, over max_file_size {_human_size(self._max_size)}"
+                )
+            if not os.access(root / path, os.R_OK):
+                return "unreadable"
+            if not self._include_private and not info.st_mode & _READABLE_BY_OTHERS:
+                return PRIVATE
+        return None
+
+    def partition(self, root: Path, untracked: list[str]) -> tuple[list[str], list[Skipped]]:
+        """Split untracked paths into the ones to snapshot and the ones left out."""
+        kept: list[str] = []
+        skipped: list[Skipped] = []
+        for path in untracked:
+            reason = self.reason_to_skip(root, path)
+            if reason is None:
+                kept.append(path)
+            else:
+                skipped.append(Skipped(path.rstrip("/"), reason))
+        return kept, skipped
+
+
+@functools.lru_cache(maxsize=16)
+def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """Compiled once per pattern list (a daemon snapshots with the same ones every time)."""
+    return pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -1,0 +1,489 @@
+"""The snapshot engine: working tree → tree → commit → shadow ref.
+
+It knows nothing of the daemon or MLflow. Callers hand it the paths that changed (the
+daemon, from file events) or nothing (a full scan), and get back the commit whose tree
+is exactly the working tree: tracked files plus untracked, not-ignored files, minus the
+reported exclusions.
+
+A full scan stages everything into a private index (:mod:`autocommit.engine.full_scan`);
+an incremental snapshot edits the previous snapshot's tree for the given paths only
+(:mod:`autocommit.engine.incremental`), falling back to a full scan whenever that would not be
+exact. Either way the result is committed onto the shadow branch with a
+compare-and-swap, all under a per-worktree lock (:mod:`autocommit.engine.lock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocommit.contract import HEAD_TRAILER, UNBORN
+from autocommit.engine import snapshot_state
+from autocommit.engine.exclusions import ExclusionRules, Skipped
+from autocommit.engine.full_scan import PrivateIndex
+from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
+from autocommit.engine.kept_processes import GitPipes
+from autocommit.engine.lock import snapshot_lock
+from autocommit.engine.snapshot_state import SnapshotState
+from autocommit.errors import AutocommitError, GitCommandError
+from autocommit.gitio import git, refs
+from autocommit.gitio.commits import Identity, commit_text, remove_stale_texts
+from autocommit.gitio.objects import (
+    CommitInfo,
+    ObjectReader,
+    TreeEntry,
+    TreeSource,
+    diff_trees,
+    empty_tree,
+    object_id,
+)
+from autocommit.gitio.repo import Worktree
+from autocommit.settings import config
+from autocommit.settings.config import Settings
+
+MAX_INCREMENTAL_PATHS = 2000
+MAX_GUESSED_UNTRACKED = 2000  # untracked files remembered for the next full scan
+STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
+_REF_ATTEMPTS = 50
+SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
+_DESCRIBED_ENTRIES = 50_000  # tree entries kept by _DescribedTrees (a few MiB)
+AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of snapshots
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    commit: str  # the snapshot: HEAD itself when the tree is clean
+    tree: str
+    head: str | None  # HEAD's commit when the snapshot was taken (None: no commits yet)
+    head_ref: str | None  # refs/heads/<branch>, or None for a detached HEAD
+    shadow_ref: str  # refs/autocommit/heads/<branch> (or the detached chain)
+    dirty: bool  # the tree differs from HEAD's
+    created: bool  # a new snapshot commit was written
+    reconciled: bool  # the whole tree was scanned (not only the given paths)
+    skipped: tuple[Skipped, ...]
+    summary: str  # one line: what changed since the previous snapshot
+    # One line: what changed since HEAD, for the run commit's message (None: not needed,
+    # or not computed; the run commit then asks git).
+    head_summary: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
+        data = dataclasses.asdict(self)
+        data["skipped"] = [dataclasses.asdict(s) for s in self.skipped]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        fields = dict(data)
+        fields["skipped"] = tuple(Skipped(**s) for s in data["skipped"])
+        return cls(**fields)
+
+
+def take_snapshot(
+    worktree: Worktree,
+    paths: Iterable[str | os.PathLike[str]] | None = None,
+    settings: Settings | None = None,
+    *,
+    lock_timeout: float = 60.0,
+    pipes: GitPipes | None = None,
+    pin: Pinner | None = None,
+) -> Snapshot:
+    """Snapshot the working tree and advance its shadow branch.
+
+    ``paths`` (relative to the top of the working tree) are the paths known to have
+    changed since the previous snapshot: files, and directories that were created,
+    deleted or moved (a directory stands for everything under it). None scans
+    everything. Never touches the user's index, HEAD, branches, stash or files.
+    ``pipes``: git processes kept between snapshots (made with ``kept=True``); by
+    default each snapshot starts and ends its own. ``pin``: called with the snapshot
+    about to be recorded, names a commit to keep alive (``refs/autocommit/pins/<sha>``),
+    written with the snapshot and pinned in the same ref update that moves the shadow
+    branch.
+    """
+    settings = settings or config.load(worktree.root)
+    changed = None if paths is None else [str(p) for p in paths]
+    try:
+        with (
+            snapshot_lock(worktree, lock_timeout),
+            contextlib.nullcontext(pipes)
+            if pipes
+            else contextlib.closing(GitPipes(worktree)) as used,
+        ):
+            return _Snapshotter(worktree, settings, used, pin).take(changed)
+    except GitCommandError as exc:
+        raise _explain(exc, worktree) from exc
+    except OSError as exc:
+        raise AutocommitError(
+            f"cannot write autocommit's files in {worktree.state_dir}: {exc.strerror or exc}",
+            "free disk space or fix the permissions; nothing of yours was changed",
+        ) from exc
+
+
+_STORAGE_ERRORS = re.compile(
+    r"No space left|Out of diskspace|insufficient permission|Read-only file system|"
+    r"Permission denied|"
+    r"unable to (write|create)|Disk quota",
+    re.IGNORECASE,
+)
+
+
+def _explain(exc: GitCommandError, worktree: Worktree) -> AutocommitError:
+    """A one-line error saying what to do, for the failures a user can fix."""
+    if _STORAGE_ERRORS.search(exc.stderr):
+        return AutocommitError(
+            f"cannot write to the repository in {worktree.common_dir}: {exc.what}",
+            "free disk space or fix the permissions; nothing of yours was changed",
+        )
+    return exc
+
+
+def head_ref_of(worktree: Worktree) -> str | None:
+    """``refs/heads/<branch>`` HEAD points to, or None when it is detached.
+
+    Read from the HEAD file when it is a plain one (no process needed), else from git.
+    """
+    try:
+        text = (worktree.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if text.startswith("ref: refs/") and text != "ref: refs/heads/.invalid":
+        return text.removeprefix("ref: ")
+    if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text):
+        return None
+    proc = git.run(["symbolic-ref", "-q", "HEAD"], worktree.root, ok_codes=(0, 1))
+    return proc.stdout.decode(errors="surrogateescape").strip() or None
+
+
+@dataclass(frozen=True)
+class CommitToPin:
+    """A commit to keep alive, and its text when it is still to be written."""
+
+    commit: str
+    text: bytes | None = None
+
+
+Pinner = Callable[["Snapshot", "bytes | None"], CommitToPin]
+"""Names the commit to pin for a snapshot, given the snapshot's commit text when that
+commit is about to be written (None: it exists already)."""
+
+
+@dataclass(frozen=True)
+class _GitSettings:
+    file_mode: bool  # core.fileMode
+    symlinks: bool  # core.symlinks
+    sparse_checkout: bool  # core.sparseCheckout
+    author: Identity  # the user when git knows them; the committer is autocommit
+
+
+@functools.lru_cache(maxsize=8)
+def _git_settings(root: Path, inputs: str) -> _GitSettings:
+    """The git configuration a snapshot depends on, cached per configuration fingerprint
+    (``inputs``) so a long-lived process notices a change of the repository's config."""
+    del inputs
+    pattern = r"^(core\.(filemode|symlinks|sparsecheckout)|user\.(name|email))$"
+    proc = git.run(["config", "-z", "--get-regexp", pattern], root, ok_codes=(0, 1))
+    found: dict[str, str] = {}
+    for entry in proc.stdout.decode(errors="replace").split("\0"):
+        key, _, value = entry.partition("\n")
+        found[key] = value
+    return _GitSettings(
+        file_mode=_git_bool(found.get("core.filemode", "true")),
+        symlinks=_git_bool(found.get("core.symlinks", "true")),
+        sparse_checkout=_git_bool(found.get("core.sparsecheckout", "false")),
+        author=Identity.of(found.get("user.name", ""), found.get("user.email", ""), AUTOCOMMIT),
+    )
+
+
+def _git_bool(value: str) -> bool:
+    return value.strip().lower() not in ("false", "no", "off", "0", "")
+
+
+_WORDS = {"A": "add", "D": "delete", "M": "modify", "T": "retype", "R": "rename"}
+
+
+def summarize(changes: Sequence[tuple[str, str]]) -> str:
+    """One line for ``[(status, path)]``: how many files, naming the first three."""
+    described = [f"{_WORDS.get(status, status)} {path}" for status, path in changes]
+    if not described:
+        return "no file changes"
+    shown = ", ".join(described[:3])
+    more = f" and {len(described) - 3} more" if len(described) > 3 else ""
+    return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+
+
+def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
+                  ) -> list[tuple[str, str]]:  # fmt: skip
+    """``[(status, path)]`` from ``old_tree`` (None: the empty tree) to ``new_tree``, as
+    ``git diff-tree -r --no-renames --name-status`` lists them."""
+    if old_tree is None:
+        old_tree = empty_tree(new_tree)
+    out = git.run(
+        ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
+        worktree.root,
+        # diff-tree reads the index though comparing two trees needs none: at 100k
+        # files that is most of its time. An index file that does not exist is empty.
+        env={"GIT_INDEX_FILE": str(worktree.state_dir / "no-index")},
+    ).stdout
+    parts = git.nul_split(out)
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
+_described: dict[str, dict[str, TreeEntry]] = {}  # trees by id, for every snapshot
+
+
+class _DescribedTrees:
+    """Trees read to describe a change from HEAD, kept for the process: in a notebook or
+    a sweep HEAD's trees (packed, as a rule) are then read once, not with a ``cat-file``
+    per run. Only their entries are used, never their presence in the object store, so
+    a tree pruned since does no harm here (the engine's own reader forgets such trees)."""
+
+    def __init__(self, reader: ObjectReader) -> None:
+        self._reader = reader
+
+    def tree(self, sha: str) -> dict[str, TreeEntry] | None:
+        known = _described.get(sha)
+        if known is not None:
+            return dict(known)
+        entries = self._reader.tree(sha)
+        if entries is not None:
+            if sum(len(e) for e in _described.values()) + len(entries) > _DESCRIBED_ENTRIES:
+                _described.clear()
+            _described[sha] = entries
+        return entries
+
+
+class _Snapshotter:
+    def __init__(
+        self,
+        worktree: Worktree,
+        settings: Settings,
+        pipes: GitPipes,
+        pin: Pinner | None,
+    ) -> None:
+        self.wt = worktree
+        self.pin = pin
+        self.root = worktree.root
+        self.settings = settings
+        self.pipes = pipes
+        self.reader = pipes.reader
+        self.rules = ExclusionRules(settings)
+        self.index = PrivateIndex(worktree)
+        self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
+
+    def take(self, changed: list[str] | None) -> Snapshot:
+        self.index.remove_stale_lock()
+        remove_stale_texts(self.wt.state_dir)
+        head_ref = head_ref_of(self.wt)
+        shadow = refs.shadow_ref(self.wt, head_ref)
+        read_head, read_tip = self._ask_commits(head_ref, shadow)
+        self.pipes.commits.start()  # their start-up overlaps with the scan
+        self.pipes.refs.start()
+        tree, skipped_map, reconciled = self.stage(changed)
+        head = read_head()
+        skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
+        head_sha = head.sha if head else None
+
+        def result(commit: str, dirty: bool, created: bool, summary: str) -> Snapshot:
+            # A run commit (HEAD as only parent) differs from a snapshot with an earlier one.
+            for_run = self.pin is not None and tip is not None
+            head_summary = self.head_summary(head, tree) if for_run else None
+            return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, created,
+                            reconciled, skipped, summary, head_summary)  # fmt: skip
+
+        tip: CommitInfo | None = None
+        if head is not None and tree == head.tree:
+            return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
+        tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
+        for _ in range(_REF_ATTEMPTS):
+            if (
+                tip is not None
+                and tip.tree == tree
+                and tip.trailers.get(HEAD_TRAILER) == (head_sha or UNBORN)
+            ):
+                return self._pinned(
+                    result(tip.sha, True, False, "unchanged since the last snapshot")
+                )
+            summary = self.summary(tip.tree if tip else head.tree if head else None, tree)
+            text = self.commit_text(tree, tip, head, summary, skipped)
+            snap = result(object_id("commit", text, tree), True, True, summary)
+            pins = self._pins_for(snap, text)
+            self.pipes.commits.write([text, *(p.text for p in pins if p.text is not None)])
+            if self._record(snap, tip.sha if tip else None, [p.commit for p in pins]):
+                return snap
+            tip = self._tip_after_failed_update(shadow)
+        raise AutocommitError(
+            f"{shadow} keeps moving or stays locked", "try again; nothing of yours was changed"
+        )
+
+    def _ask_commits(
+        self, head_ref: str | None, shadow: str
+    ) -> tuple[Callable[[], CommitInfo | None], Callable[[], CommitInfo | None]]:
+        """HEAD's commit and the shadow tip, asked for now and read after the scan: git,
+        when it has to be asked (packed refs and objects), looks them up meanwhile."""
+        # The branch read above, not HEAD again: the user may be switching branches now.
+        head = (refs.read_ref(self.wt, head_ref) if head_ref else None) or head_ref
+        tip = refs.read_ref(self.wt, shadow) or shadow
+        return self.reader.ask_commit(head or "HEAD"), self.reader.ask_commit(tip)
+
+    def _pins_for(self, snap: Snapshot, text: bytes | None) -> list[CommitToPin]:
+        """What the caller asks to pin for ``snap``, unless it is pinned already."""
+        if self.pin is None:
+            return []
+        wanted = self.pin(snap, text)
+        return [] if refs.pin_seen(self.wt, wanted.commit) else [wanted]
+
+    def _pinned(self, snap: Snapshot) -> Snapshot:
+        """``snap`` (an existing commit), with what the caller asks pinned."""
+        pins = self._pins_for(snap, None)
+        texts = [p.text for p in pins if p.text is not None]
+        if texts:
+            self.pipes.commits.write(texts)
+        if pins:
+            self.pipes.refs.pin([p.commit for p in pins])
+        return snap
+
+    def _record(self, snap: Snapshot, old: str | None, pins: list[str]) -> bool:
+        """Move the shadow branch to ``snap`` unless it moved from ``old``; pin with it."""
+        if self._has_reflog(snap.shadow_ref):
+            return self.pipes.refs.swap_and_pin(snap.shadow_ref, snap.commit, old, pins)
+        message = refs.SNAPSHOT_MESSAGE
+        if not refs.compare_and_swap(self.root, snap.shadow_ref, snap.commit, old, message):
+            return False
+        if pins:  # the branch's first snapshot: its reflog is created above
+            self.pipes.refs.pin(pins)
+        return True
+
+    def _has_reflog(self, ref: str) -> bool:
+        return (self.wt.common_dir / "logs" / ref).is_file()
+
+    def stage(self, changed: list[str] | None) -> tuple[str, dict[str, str], bool]:
+        """The working tree's tree, the files left out, and whether it was a full scan."""
+        state = snapshot_state.load(self.wt)
+        inputs = self.inputs
+        if (
+            changed is not None
+            and len(changed) <= MAX_INCREMENTAL_PATHS
+            and state is not None
+            and state.inputs == inputs
+            and self._index_tracks_the_same(state)
+        ):
+            try:
+                tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(
+                    changed
+                )
+            except NeedsFullScan:
+                pass
+            else:
+                state.tree, state.skipped = tree, skipped
+                snapshot_state.save(self.wt, state)
+                return tree, skipped, False
+        return (*self.full_scan(inputs, state), True)
+
+    def _index_tracks_the_same(self, state: SnapshotState) -> bool:
+        """Whether the user's index tracks what it tracked at the last full scan.
+
+        A changed index may track other paths (``git add``, ``git rm --cached``), which
+        needs a full scan; but ``git status`` and IDEs rewrite it only to refresh stat
+        data. When the last full scan recorded what the index tracked, that is compared
+        (one ``ls-files``, far cheaper than a scan) and the new stat data kept.
+        """
+        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        if state.index_stat == index_stat:
+            return True
+        if state.index_digest is None or index_stat is None:
+            return False
+        if snapshot_state.index_digest(self.root).digest != state.index_digest:
+            return False
+        state.index_stat = index_stat  # read before the digest: a later change is seen
+        return True
+
+    def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
+        index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
+        self.pipes.after_full_scan()
+        core = _git_settings(self.root, self.inputs)
+        self.index.sparse = core.sparse_checkout
+        self.index.reseed_from_user_index()
+        staged = self.index.stage_everything(
+            self.rules, state.untracked if state else (), digest_seed=self.pipes.kept
+        )
+        # Saved before the shadow ref moves: a crash in between leaves a state that still
+        # describes the working tree, so the next incremental snapshot stays exact.
+        untracked = staged.untracked if len(staged.untracked) <= MAX_GUESSED_UNTRACKED else []
+        kept = SnapshotState(
+            staged.tree, inputs, index_stat, staged.left_out,
+            file_mode=core.file_mode, symlinks=core.symlinks, untracked=untracked,
+            index_digest=staged.seed_digest.digest if staged.seed_digest else None,
+            flagged=staged.seed_digest.flagged if staged.seed_digest else None,
+        )  # fmt: skip
+        snapshot_state.save(self.wt, kept)
+        return staged.tree, staged.left_out
+
+    def summary(self, old_tree: str | None, new_tree: str) -> str:
+        """One line: how many files changed since ``old_tree``, naming the first three."""
+        return summarize(self._changes(old_tree, new_tree))
+
+    def head_summary(self, head: CommitInfo | None, new_tree: str) -> str:
+        """The same since HEAD's tree, in path order: the run commit's subject, which must
+        come out the same whichever way the changes were listed."""
+        old_tree = head.tree if head else None
+        changes = self._changes(old_tree, new_tree, _DescribedTrees(self.reader))
+        return summarize(sorted(changes, key=lambda change: change[1]))
+
+    def _changes(
+        self, old_tree: str | None, new_tree: str, source: TreeSource | None = None
+    ) -> list[tuple[str, str]]:
+        source = source or self.reader
+        changes = diff_trees(source, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
+        if changes is None:  # a big change: git lists it faster
+            changes = self._diff_tree(old_tree, new_tree)
+        return changes
+
+    def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
+        return changes_since(self.wt, old_tree, new_tree)
+
+    def commit_text(
+        self,
+        tree: str,
+        tip: CommitInfo | None,
+        head: CommitInfo | None,
+        summary: str,
+        skipped: tuple[Skipped, ...],
+    ) -> bytes:
+        """A snapshot commit: parents are the previous snapshot and, when it moved, HEAD.
+        Authored by the user (as git knows them), committed by autocommit."""
+        parents = [tip.sha] if tip else []
+        if head is not None and (tip is None or tip.trailers.get(HEAD_TRAILER) != head.sha):
+            parents.append(head.sha)
+        message = f"autocommit: {summary}\n\n{HEAD_TRAILER}: {head.sha if head else UNBORN}\n"
+        message += "".join(s.trailer() + "\n" for s in skipped)
+        now = time.time()
+        author = _git_settings(self.root, self.inputs).author
+        return commit_text(tree, parents, author.line(now), AUTOCOMMIT.line(now), message)
+
+    def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:
+        """The shadow tip after a failed compare-and-swap, once any stale ref lock is gone.
+
+        Under the snapshot lock no earlier snapshot of this worktree is still running, but
+        other tools may update the ref for a moment; a lock older than that is stale.
+        """
+        lock = self.wt.common_dir / (shadow + ".lock")
+        try:
+            age = time.time() - os.stat(lock).st_mtime
+        except FileNotFoundError:
+            age = None
+        if age is not None and age > STALE_REF_LOCK_AGE:
+            os.unlink(lock)
+        elif age is not None:
+            time.sleep(0.05)
+        proc = git.run(["rev-parse", "-q", "--verify", shadow + "^{commit}"], self.root,
+                       ok_codes=(0, 1))  # fmt: skip
+        sha = proc.stdout.decode().strip()
+        return self.reader.commit(sha) if sha else None

@@ -1,0 +1,1 @@
+"""Talking to git: processes, objects, refs, the repository. Knows nothing of snapshots."""

@@ -1,0 +1,1 @@
+"""From a run back to its code: resolve, describe, checkout, restore, prune, share."""

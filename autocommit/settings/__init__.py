@@ -1,0 +1,1 @@
+"""Settings: where each one comes from, and which sources may set it."""

@@ -1,0 +1,411 @@
+"""Settings and where they come from.
+
+Sources, lowest precedence first:
+1. ``[tool.autocommit]`` in ``pyproject.toml`` at the top of the working tree (team);
+2. ``.autocommit.toml`` there (team; top-level keys or a ``[tool.autocommit]`` table);
+3. git config ``autocommit.<key>`` (local, global, system; the key without underscores);
+4. environment variables ``AUTOCOMMIT_<KEY>`` (one-off).
+
+The two files are part of the repository, so whoever wrote it chose what they say: they
+may set only :data:`REPOSITORY_KEYS`. Every other key comes from the user alone (git
+config, the environment), as in git's own trust model; a file that sets one is ignored
+for that key, with one warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from autocommit.errors import AutocommitError
+from autocommit.gitio import git, git_inputs
+from autocommit.gitio.repo import Worktree
+from autocommit.notices import warn_once
+from autocommit.settings import last_good as _last_good
+
+DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".pypirc",
+    ".git-credentials",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    "*credentials*.json",
+    "client_secret*.json",
+    "service-account*.json",
+    "secrets.*",
+    "*.secret",
+    "*.secrets",
+    # Keys and key stores (gitrob's signatures, gitleaks' pkcs12-file rule).
+    "*.pkcs12",
+    "*.ppk",
+    "*.keytab",
+    "*.kdbx",
+    "*.ovpn",
+    "*_rsa",
+    "*_dsa",
+    "*_ecdsa",
+    "*_ed25519",
+    ".ssh/",
+    ".gnupg/",
+    # Tokens and passwords of command-line tools, also found in a working tree used as
+    # $HOME (a container, a notebook server).
+    ".npmrc",
+    ".dockercfg",
+    "**/.docker/config.json",
+    "kubeconfig",
+    "*.kubeconfig",
+    "**/.kube/config",
+    ".s3cfg",
+    ".boto",
+    "rclone.conf",
+    ".azure/",
+    "*.publishsettings",
+    "**/gcloud/credentials.db",
+    "**/gcloud/access_tokens.db",
+    ".databrickscfg",
+    ".vault-token",
+    ".terraformrc",
+    "terraform.rc",
+    "*.tfstate",
+    "*.tfstate.backup",
+    "*.tfvars",
+    "*.tfvars.json",
+    "**/gh/hosts.yml",
+    ".my.cnf",
+    "sftp-config.json",
+    ".*_history",
+    # Machine learning services: Kaggle, Hugging Face (wandb uses .netrc, MLflow and
+    # AWS a file named credentials, Google application_default_credentials.json).
+    "kaggle.json",
+    "**/huggingface/token",
+    "**/huggingface/stored_tokens",
+    "**/.huggingface/token",
+    # Names that say what they hold.
+    "token.json",
+    "token.txt",
+    "secret.txt",
+    "api_key.txt",
+    "api-key.txt",
+    "apikey.txt",
+)
+
+_SIZE_UNITS = {"": 1, "b": 1}
+for _exponent, _letter in enumerate("kmg", start=1):
+    for _suffix in (_letter, _letter + "b", _letter + "ib"):
+        _SIZE_UNITS[_suffix] = 1024**_exponent
+_DURATION_UNITS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, with its default. The README documents each one."""
+
+    enabled: bool = False  # set by `autocommit init`; nothing happens in a repo without it
+    max_file_size: int = 5 * 1024**2  # untracked files larger than this are left out
+    secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS  # untracked matches left out
+    exclude: tuple[str, ...] = ()  # more gitignore-style patterns to leave out
+    include_private: bool = False  # snapshot untracked files only their owner may read
+    daemon: bool = True  # `init` starts the watch daemon
+    hooks: bool = True  # `init` installs the git hooks
+    autostart: bool = False  # plugin and hooks start the daemon when it is not running
+    quiet_period: float = 0.3  # seconds without events before the daemon snapshots
+    max_wait: float = 2.0  # seconds of continuous events after which it snapshots anyway
+    override_mlflow_commit: bool = True  # set mlflow.source.git.commit to the snapshot
+    remote: str = "origin"  # where push/fetch share refs/autocommit/*
+    push_on_run: bool = False  # push each new pin in the background when a run starts
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def parse_size(value: Any) -> int:
+    """``5MiB``, ``500k``, ``1048576`` → bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"expected a size such as 5MiB or 500k, got {value!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_duration(value: Any) -> float:
+    """``300ms``, ``2s``, ``30d``, ``1.5`` → seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _DURATION_UNITS:
+        raise ValueError(f"expected a duration such as 300ms, 2s or 30d, got {value!r}")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+
+
+def _parse_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+def _parse_str(value: Any) -> str:
+    return str(value)
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "enabled": _parse_bool,
+    "max_file_size": parse_size,
+    "secret_patterns": _parse_list,
+    "exclude": _parse_list,
+    "include_private": _parse_bool,
+    "daemon": _parse_bool,
+    "hooks": _parse_bool,
+    "autostart": _parse_bool,
+    "quiet_period": parse_duration,
+    "max_wait": parse_duration,
+    "override_mlflow_commit": _parse_bool,
+    "remote": _parse_str,
+    "push_on_run": _parse_bool,
+}
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
+
+# What a file of the repository may set: none of these can run a program, send anything
+# anywhere, enable autocommit or leave out less than the defaults do. ``exclude`` only adds
+# exclusions (it is matched on its own, so a ``!pattern`` cannot undo a secret pattern);
+# ``quiet_period``/``max_wait`` tune when the daemon snapshots (a run always gets the
+# tree as it is); ``daemon``/``hooks`` can only make `autocommit init` do less than by
+# default; ``override_mlflow_commit`` picks which commit MLflow's own tag names. Every
+# other key, and any key added later unless it is listed here, is the user's alone.
+REPOSITORY_KEYS: frozenset[str] = frozenset(
+    {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit"}
+)
+assert set(KEYS) >= REPOSITORY_KEYS
+SETTINGS_FILES: tuple[str, ...] = ("pyproject.toml", ".autocommit.toml")
+_GIT_CONFIG_ORIGIN = "git config "  # how a value's origin starts when git config set it
+
+
+_Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
+
+
+def git_config_key(key: str) -> str:
+    """The git config name of a setting: ``max_file_size`` → ``autocommit.maxfilesize``."""
+    return "autocommit." + key.replace("_", "")
+
+
+def _from_toml_files(root: Path) -> dict[str, tuple[Any, str]]:
+    """What the repository's settings files say, minus the keys only the user may set
+    (reported in one warning)."""
+    found: dict[str, tuple[Any, str]] = {}
+    refused: dict[str, list[str]] = {}  # file → the user's keys it tried to set
+    for name in SETTINGS_FILES:
+        for key, value in _toml_table(root / name).items():
+            setting = key.replace("-", "_")
+            if setting in KEYS and setting not in REPOSITORY_KEYS:
+                refused.setdefault(name, []).append(setting)
+            else:  # an unknown key is reported by _merge, as anywhere else
+                found[setting] = (value, f"{name} [tool.autocommit] {key}")
+    if refused:
+        warn_once(_refused_message(refused))
+    return found
+
+
+def _toml_table(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise AutocommitError(f"cannot read {path}: {exc}", "fix the file's TOML syntax") from exc
+    table: dict[str, Any] = data.get("tool", {}).get("autocommit", {})
+    if path.name == ".autocommit.toml" and not table:
+        table = {k: v for k, v in data.items() if k != "tool"}
+    return table
+
+
+def _refused_message(refused: dict[str, list[str]]) -> str:
+    """One line: which file set which of the user's keys, and how to set them instead."""
+    where = "; ".join(f"{', '.join(keys)} in {name}" for name, keys in refused.items())
+    keys = dict.fromkeys(key for found in refused.values() for key in found)
+    how = ", ".join(
+        "`autocommit init` (enabled)"
+        if key == "enabled"
+        else f"`git config {git_config_key(key)} <value>`"
+        for key in keys
+    )
+    return (
+        f"ignored {where}: a file in the repository may not set these (only your git config "
+        f"or AUTOCOMMIT_* variables may); to use them, set them yourself: {how}"
+    )
+
+
+def _user_trusted(sources: _Sources) -> _Sources:
+    """``sources`` without what a repository file set beyond :data:`REPOSITORY_KEYS`.
+
+    For settings saved by an earlier version, which trusted the files with every key.
+    """
+    return {key: (value, origin) for key, (value, origin) in sources.items()
+            if key in REPOSITORY_KEYS or origin.startswith(_GIT_CONFIG_ORIGIN)}  # fmt: skip
+
+
+def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
+    """The ``autocommit.*`` keys git config has, and whether it includes other files."""
+    proc = git.run(["config", "-z", "--get-regexp", r"^(autocommit|include|includeif)\."],
+                   root, check=False)  # fmt: skip
+    by_git_name = {git_config_key(k): k for k in KEYS}
+    found: dict[str, tuple[Any, str]] = {}
+    includes = False
+    for entry in proc.stdout.decode(errors="replace").split("\0"):
+        if not entry:
+            continue
+        name, _, value = entry.partition("\n")
+        if not name.lower().startswith("autocommit."):
+            includes = True
+            continue
+        key = by_git_name.get(name.lower(), name.lower().removeprefix("autocommit."))
+        found[key] = (value, f"{_GIT_CONFIG_ORIGIN}{name}")
+    return found, includes
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    found: dict[str, tuple[Any, str]] = {}
+    for key in KEYS:
+        var = "AUTOCOMMIT_" + key.upper()
+        if var in environ:
+            found[key] = (environ[var], f"environment {var}")
+    return found
+
+
+def load(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the working tree at ``root``, all sources merged."""
+    from_git, _ = _from_git_config(root)
+    return _merge({**_from_toml_files(root), **from_git}, environ)
+
+
+def load_cached(worktree: Worktree, environ: Mapping[str, str] | None = None) -> Settings:
+    """:func:`load`, without a ``git config`` process while no settings file changed.
+
+    For callers that load the settings again and again (the MLflow plugin, at every run).
+    What the files said is reused while every file they come from (``pyproject.toml``,
+    ``.autocommit.toml``, git's system, global, repository and worktree config) has the
+    same size, time and inode, and all of them were older than a second when read (a
+    file changed twice within its timestamp's granularity could look unchanged). Git
+    config that includes other files is read every time. Environment variables always
+    apply afresh.
+    """
+    env = os.environ if environ is None else environ
+    return _merge(_sources_cached(worktree, env), env)
+
+
+def load_or_last_good(
+    worktree: Worktree, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, AutocommitError | None]:
+    """:func:`load_cached`; when the settings cannot be read (a ``pyproject.toml`` in the
+    middle of an edit), the ones last read in this working tree instead, with the error.
+
+    For work nobody asked for by name (a run's snapshot, the daemon), which should not
+    stop while someone edits a settings file. Your git config still counts where it can
+    be read (``autocommit.enabled false`` disables even then). Raises when no settings
+    were ever read here.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        sources = _sources_cached(worktree, env)
+        settings = _merge(sources, env)
+    except AutocommitError as exc:
+        last = _last_good.read(worktree)
+        if last is None:
+            raise
+        last = _user_trusted(last)
+        readable_git = {k: v for k, v in _from_git_config(worktree.root)[0].items()
+                        if _parses(k, v[0])}  # fmt: skip
+        return _merge({**last, **readable_git}, env), exc
+    if settings.enabled:  # nothing is written where autocommit is not enabled
+        _last_good.keep(worktree, sources)
+    return settings, None
+
+
+def _sources_cached(worktree: Worktree, env: Mapping[str, str]) -> _Sources:
+    files = _settings_files(worktree, env)
+    started = time.time_ns()
+    fingerprint = [(str(f), git_inputs.stat_of(f)) for f in files]
+    cached = _file_settings.get(worktree.root)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    from_git, includes = _from_git_config(worktree.root)
+    merged = {**_from_toml_files(worktree.root), **from_git}
+    settled = all(s is None or s[0] < started - 1_000_000_000 for _, s in fingerprint)
+    if settled and not includes:
+        _file_settings[worktree.root] = (fingerprint, merged)
+    else:
+        _file_settings.pop(worktree.root, None)
+    return merged
+
+
+def _parses(key: str, raw: Any) -> bool:
+    try:
+        _PARSERS[key](raw)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+_Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
+_file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
+
+
+def _settings_files(worktree: Worktree, env: Mapping[str, str]) -> list[Path]:
+    """Every file settings come from (whether it exists or not), as git finds them."""
+    team = [worktree.root / name for name in SETTINGS_FILES]
+    return [*team, *git_inputs.config_files(worktree, env)]
+
+
+def _merge(files: _Sources, environ: Mapping[str, str] | None) -> Settings:
+    merged = {**files, **_from_environment(os.environ if environ is None else environ)}
+    values: dict[str, Any] = {}
+    for key, (raw, origin) in merged.items():
+        if key not in _PARSERS:
+            raise AutocommitError(
+                f"unknown setting {key!r} ({origin})",
+                f"use one of: {', '.join(KEYS)}",
+            )
+        try:
+            values[key] = _PARSERS[key](raw)
+        except ValueError as exc:
+            raise AutocommitError(f"bad value for {key} ({origin}): {exc}", "fix it") from exc
+    return dataclasses.replace(Settings(), **values)
