@@ -11,7 +11,6 @@ This module is imported by the git hooks and the MLflow plugin: standard library
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autocommit import locks
 from autocommit.gitio.repo import Worktree
 
 MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
@@ -75,17 +75,7 @@ class DaemonFiles:
 
     def lock_is_held(self) -> bool:
         """Whether a live daemon holds the lock (the kernel drops it when a holder dies)."""
-        try:
-            fd = os.open(self.lock, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # also releases the shared lock if it was taken
-        return False
+        return locks.is_held(self.lock)
 
 
 @contextlib.contextmanager

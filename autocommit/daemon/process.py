@@ -7,7 +7,6 @@ background (see :mod:`autocommit.daemon.client`).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import logging
 import logging.handlers
@@ -19,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from autocommit import state_files
+from autocommit import locks, log_files, state_files
 from autocommit.daemon.control import EXIT_ALREADY_RUNNING, DaemonFiles
 from autocommit.daemon.service import Daemon
 from autocommit.errors import AutocommitError
@@ -54,22 +53,14 @@ def _tell_systemd(state: str) -> None:
 @contextlib.contextmanager
 def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
     """Hold the worktree's daemon lock (a flock: the kernel drops it if we die)."""
-    fd = state_files.open_fd(files.lock, os.O_RDWR | os.O_CREAT)
-    try:
-        deadline = time.monotonic() + 1.0  # a client may hold a shared lock for an instant
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pid = files.read_pid()
-                    raise DaemonAlreadyRunning(
-                        f"a daemon already watches {worktree.root}"
-                        + (f" (pid {pid})" if pid else ""),
-                        "`autocommit status` shows it, `autocommit stop` ends it",
-                    ) from None
-                time.sleep(0.02)
+    # A client may hold a shared lock for an instant (DaemonFiles.lock_is_held).
+    with locks.held(files.lock, 1.0, poll=0.02) as fd:
+        if fd is None:
+            pid = files.read_pid()
+            raise DaemonAlreadyRunning(
+                f"a daemon already watches {worktree.root}" + (f" (pid {pid})" if pid else ""),
+                "`autocommit status` shows it, `autocommit stop` ends it",
+            )
         state_files.write_atomically(files.pid, f"{os.getpid()}\n".encode())
         try:
             yield
@@ -77,23 +68,12 @@ def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
             if files.read_pid() == os.getpid():  # not a new daemon's (a re-created tree)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(files.pid)
-    finally:
-        os.close(fd)  # releases the lock
-
-
-class _PrivateLog(logging.handlers.RotatingFileHandler):
-    """The daemon's log, and each file it rotates to, created mode 0600."""
-
-    def _open(self) -> io.TextIOWrapper:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        fd = state_files.open_fd(Path(self.baseFilename), flags)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
     root = logging.getLogger("autocommit")
     root.setLevel(logging.INFO)
-    handler = _PrivateLog(files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    handler = log_files.PrivateLog(files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root.addHandler(handler)
     if to_stderr:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pathspec
 
 from autocommit.contract import SKIPPED_TRAILER, quote_path
-from autocommit.settings.config import Settings
+from autocommit.settings.config import Settings, format_size
 
 PRIVATE = "readable only by its owner"
 # A file nobody else may read (mode 0600, 0400, 0700) would become readable through the
@@ -30,15 +30,6 @@ class Skipped:
 
     def trailer(self) -> str:
         return f"{SKIPPED_TRAILER}: {quote_path(self.path)} ({self.reason})"
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 class ExclusionRules:
@@ -65,7 +56,7 @@ class ExclusionRules:
         if stat.S_ISREG(info.st_mode):
             if info.st_size > self._max_size:
                 return (
-                    f"{_human_size(info.st_size)}, over max_file_size {_human_size(self._max_size)}"
+                    f"{format_size(info.st_size)}, over max_file_size {format_size(self._max_size)}"
                 )
             if not os.access(root / path, os.R_OK):
                 return "unreadable"

@@ -32,7 +32,6 @@ finds the bound crossed starts ``autocommit maintain --if-needed`` detached
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import subprocess
@@ -43,7 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from autocommit import state_files
+from autocommit import locks, state_files
 from autocommit.gitio import git, gitstate, object_store
 from autocommit.gitio.repo import Worktree
 
@@ -142,16 +141,8 @@ def start_in_background(worktree: Worktree) -> bool:
 def _lock(worktree: Worktree) -> Iterator[bool]:
     """The maintenance lock, if free (one packing at a time, daemon or not)."""
     state_files.ensure_dir(worktree.state_dir)
-    fd = state_files.open_fd(worktree.state_dir / LOCK, os.O_RDWR | os.O_CREAT)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with locks.held(worktree.state_dir / LOCK, 0) as fd:
+        yield fd is not None
 
 
 class IdleMaintenance:

@@ -113,18 +113,12 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     """Write the state, followed by a checksum: a write cut short by a crash reads as no
     state at all (the next snapshot is a full scan).
 
-    Written over the old state without truncating it first: on ext4 a file truncated to
-    nothing, or renamed over another, is flushed to disk when closed, which cost more
-    than the rest of saving.
+    Written over the old state (:func:`state_files.write_over`), not through a rename: on
+    ext4 a file truncated to nothing, or renamed over another, is flushed to disk when
+    closed, which cost more than the rest of saving. The checksum makes up for it.
     """
     text = json.dumps(asdict(state))
-    data = (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
-    fd = state_files.open_fd(_path(worktree), os.O_WRONLY | os.O_CREAT)
-    try:
-        os.write(fd, data)
-        os.ftruncate(fd, len(data))
-    finally:
-        os.close(fd)
+    state_files.write_over(_path(worktree), (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode())
 
 
 def forget(worktree: Worktree) -> None:

@@ -14,11 +14,11 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import autocommit
+from autocommit import state_files
 from autocommit.errors import AutocommitError
 from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
@@ -202,15 +202,7 @@ def _pre_commit_runs_ours(path: Path, name: str, root: Path) -> str | None:
 
 def _write_script(path: Path, text: str) -> None:
     """Create or replace ``path`` atomically, executable."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    state_files.write_atomically(path, text.encode(), mode=0o755)
 
 
 def _install_one(directory: Path, name: str, root: Path) -> HookResult:

@@ -18,8 +18,6 @@ It never raises: an error becomes one line on stderr and in ``<state dir>/hooks.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import fcntl
 import json
 import os
 import select
@@ -30,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autocommit import state_files
+from autocommit import locks, log_files, state_files
 from autocommit.errors import AutocommitError
 from autocommit.gitio.repo import Worktree, find_worktree
 
@@ -274,23 +272,8 @@ def _take_pending(
 @contextlib.contextmanager
 def _hook_lock(worktree: Worktree, timeout: float) -> Iterator[bool]:
     state_files.ensure_dir(worktree.state_dir)
-    fd = state_files.open_fd(worktree.state_dir / LOCK, os.O_RDWR | os.O_CREAT)
-    try:
-        yield _acquire(fd, timeout)
-    finally:
-        os.close(fd)
-
-
-def _acquire(fd: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+    with locks.held(worktree.state_dir / LOCK, timeout, poll=0.01) as fd:
+        yield fd is not None
 
 
 def wait_for_hooks(worktree: Worktree, timeout: float = 60.0) -> bool:
@@ -314,10 +297,4 @@ def wait_for_hooks(worktree: Worktree, timeout: float = 60.0) -> bool:
 
 def log(worktree: Worktree, name: str, message: str) -> None:
     """One line in ``<state dir>/hooks.log`` (the previous log kept as ``hooks.log.1``)."""
-    path = worktree.state_dir / LOG
-    with contextlib.suppress(FileNotFoundError):
-        if path.stat().st_size > MAX_LOG_BYTES:
-            os.replace(path, path.with_name(LOG + ".1"))
-    stamp = datetime.datetime.now().isoformat(timespec="seconds")
-    with state_files.open_file(path, "a", encoding="utf-8") as handle:
-        handle.write(f"{stamp} {name}: {message}\n")
+    log_files.append_line(worktree.state_dir / LOG, f"{name}: {message}", MAX_LOG_BYTES)

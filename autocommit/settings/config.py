@@ -167,6 +167,16 @@ def parse_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
+def format_size(size: int) -> str:
+    """Bytes → ``512 B``, ``2.0 KiB``, ``6.0 MiB``, ``1.5 GiB`` (the units parse_size reads)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def parse_duration(value: Any) -> float:
     """``300ms``, ``2s``, ``30d``, ``1.5`` → seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -32,20 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
 def run(args: argparse.Namespace) -> int:
     from autocommit.errors import AutocommitError
     from autocommit.gitio.repo import find_worktree
     from autocommit.reproduce.prune import prune
-    from autocommit.settings.config import parse_duration
+    from autocommit.settings.config import format_size, parse_duration
 
     try:
         age = parse_duration(args.older_than)
@@ -85,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if report.unpinned:
         print(f"{'would unpin' if report.dry_run else 'unpinned'} {len(report.unpinned)} "
               "commits whose MLflow runs are all deleted")  # fmt: skip
-    freed = f"{report.objects_unreachable} objects ({_size(report.bytes_unreachable)})"
+    freed = f"{report.objects_unreachable} objects ({format_size(report.bytes_unreachable)})"
     if report.dry_run:
         print(f"{freed} would become unreachable; nothing was changed")
         return 0
     print(f"{freed} became unreachable; {report.objects_removed} removed; repository objects "
-          f"{_size(report.bytes_before)} -> {_size(report.bytes_after)} "
-          f"({_size(report.bytes_freed)} freed)")  # fmt: skip
+          f"{format_size(report.bytes_before)} -> {format_size(report.bytes_after)} "
+          f"({format_size(report.bytes_freed)} freed)")  # fmt: skip
     left = report.objects_unreachable - report.objects_removed
     if left:
         print(f"{left} objects are younger than gc.pruneExpire ({report.prune_expire}) "
