@@ -1,0 +1,162 @@
+"""The one place that touches watchdog's inotify internals (watchdog 7.x).
+
+The daemon reads inotify through watchdog's :class:`InotifyWatchGroup` without its
+emitter and observer threads (see :mod:`.watcher`). That needs members watchdog does
+not promise to keep; every use of one is in this module, and
+``tests/test_inotify_adapter.py`` fails naming the member when an upgrade removes or
+renames one (hence ``watchdog>=7.1,<8`` in pyproject.toml). The members, and why:
+
+``InotifyWatchGroup._move_event_grouper`` (a dataclass field)
+    replaced by :class:`_PassThrough`, so that each event is handed on at once instead
+    of being held back half a second to pair the halves of a rename.
+``InotifyWatchGroup._lock`` (a dataclass field)
+    held, as watchdog's own ``on_event`` does, while asking for an event's path or
+    adding watches.
+``InotifyWatchGroup._build_event_source_path``
+    the path of an event (watchdog's map from watch descriptor to directory).
+``InotifyWatchGroup._add_all_callbacks``
+    watching a renamed directory's whole subtree (watchdog assumes it was watched).
+``InotifyWatchGroup._active_callbacks_by_watch`` (a dataclass field)
+    counting the watches, for ``autocommit status``.
+
+Public but undocumented (the modules ``inotify_c`` and ``inotify_move_event_grouper``),
+overridden here: ``InotifyMoveEventGrouper`` (``put_event``,
+``get_queued_moved_from_event``, ``read_event``, ``discard_pending_events``),
+``InotifyWatchGroup`` (``on_event``, ``on_queue_overflow``, ``is_active``,
+``is_recursive``, ``deactivate``), ``InotifyFD.add_callback``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watchdog.observers.inotify import InotifyWatchGroup
+from watchdog.observers.inotify_c import (
+    CallbackId,
+    InotifyConstants,
+    InotifyEvent,
+    InotifyFD,
+    Mask,
+    WatchCallback,
+    WatchDescriptor,
+)
+from watchdog.observers.inotify_move_event_grouper import (
+    GroupedInotifyEvent,
+    InotifyMoveEventGrouper,
+    PathedInotifyEvent,
+)
+
+# Every member this module relies on, by class: checked by the adapter's test.
+PRIVATE_MEMBERS: dict[type, tuple[str, ...]] = {
+    InotifyWatchGroup: (
+        "_move_event_grouper",
+        "_lock",
+        "_build_event_source_path",
+        "_add_all_callbacks",
+        "_active_callbacks_by_watch",
+    ),
+}
+OVERRIDDEN_MEMBERS: dict[type, tuple[str, ...]] = {
+    InotifyMoveEventGrouper: (
+        "put_event",
+        "get_queued_moved_from_event",
+        "read_event",
+        "discard_pending_events",
+    ),
+    InotifyWatchGroup: ("on_event", "on_queue_overflow", "is_active", "is_recursive",
+                        "deactivate"),
+    InotifyFD: ("add_callback", "start", "stop"),
+}
+
+__all__ = ["Inotify", "InotifyConstants", "Mask", "WatchGroup"]
+
+_REMEMBERED_MOVES = 1024
+
+
+class _PassThrough(InotifyMoveEventGrouper):
+    """Hands each event on at once; remembers recent moves so watches follow renames."""
+
+    def __init__(self, deliver: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._deliver = deliver
+        self._moved_from: dict[int, PathedInotifyEvent] = {}
+
+    def put_event(self, event: PathedInotifyEvent) -> None:
+        if event.ev.is_moved_from:
+            if len(self._moved_from) >= _REMEMBERED_MOVES:
+                self._moved_from.pop(next(iter(self._moved_from)))
+            self._moved_from[event.ev.cookie] = event
+        elif event.ev.is_moved_to:
+            self._moved_from.pop(event.ev.cookie, None)
+        self._deliver(event.path)
+
+    def get_queued_moved_from_event(self, cookie: int) -> PathedInotifyEvent | None:
+        return self._moved_from.get(cookie)
+
+    def read_event(self) -> GroupedInotifyEvent | None:
+        return None  # nothing is queued: events were delivered on arrival
+
+    def discard_pending_events(self) -> None:
+        self._moved_from.clear()
+
+
+@dataclass
+class WatchGroup(InotifyWatchGroup):
+    """One watched directory tree, delivering paths to the daemon's sink."""
+
+    deliver: Callable[[bytes], None] = lambda path: None
+    lost: Callable[[str], None] = lambda reason: None
+    # Directories whose removal or renaming ends the daemon: the top, the git dirs.
+    vital: frozenset[bytes] = frozenset()
+    gone: Callable[[str], None] = lambda path: None
+
+    def __post_init__(self) -> None:
+        self._move_event_grouper = _PassThrough(self.deliver)
+        super().__post_init__()
+
+    def on_event(self, event: InotifyEvent) -> None:
+        if event.is_delete_self or event.is_move_self:
+            with self._lock:
+                path = self._build_event_source_path(event) if self.is_active else None
+            if path in self.vital:
+                self.gone(os.fsdecode(path))
+        super().on_event(event)
+        if event.is_moved_to and event.is_directory and self.is_recursive:
+            # watchdog assumes a renamed directory's subdirectories were all watched; one
+            # created just before the rename was not. Watch the whole subtree, then report
+            # the directory again so that whatever was written meanwhile is looked at.
+            with self._lock:
+                path = self._build_event_source_path(event) if self.is_active else None
+                if path is not None:
+                    self._add_all_callbacks(path)
+            if path is not None:
+                self.deliver(path)
+
+    @property
+    def watch_count(self) -> int:
+        return len(self._active_callbacks_by_watch)
+
+    def on_queue_overflow(self) -> None:
+        self.lost("inotify queue overflowed")
+        super().on_queue_overflow()  # rebuilds the watches
+
+
+class Inotify(InotifyFD):
+    """The shared inotify instance; notices when the kernel refuses more watches."""
+
+    def __init__(self, on_limit: Callable[[str], None]) -> None:
+        super().__init__()
+        self._on_limit = on_limit
+
+    def add_callback(
+        self, path: bytes, mask: Mask, callback: WatchCallback, id_: CallbackId
+    ) -> WatchDescriptor:
+        try:
+            return super().add_callback(path, mask, callback, id_)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE):
+                self._on_limit(f"{exc.strerror} (raise fs.inotify.max_user_watches)")
+            raise
