@@ -43,5 +43,5 @@ def append_line(path: Path, line: str, max_bytes: int, backups: int = 1) -> None
 class _Raising(PrivateLog):
     """Raises what ``emit`` met (a log line is the caller's business, not stderr's)."""
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        raise  # noqa: PLE0704 (called from emit's except clause)
+    def handleError(self, record: logging.LogRecord) -> None:
+        raise  # emit calls this from its except clause: what it met goes on up

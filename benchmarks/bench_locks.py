@@ -51,8 +51,11 @@ def _alternately(actions: dict[str, Callable[[], None]], rounds: int) -> dict[st
 def _import_seconds(module: str) -> list[float]:
     code = f"import time; s = time.perf_counter(); import {module}; print(time.perf_counter() - s)"
     return [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout)  # fmt: skip
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(IMPORT_ROUNDS)
     ]
 

@@ -66,8 +66,7 @@ OVERRIDDEN_MEMBERS: dict[type, tuple[str, ...]] = {
         "read_event",
         "discard_pending_events",
     ),
-    InotifyWatchGroup: ("on_event", "on_queue_overflow", "is_active", "is_recursive",
-                        "deactivate"),
+    InotifyWatchGroup: ("on_event", "on_queue_overflow", "is_active", "is_recursive", "deactivate"),
     InotifyFD: ("add_callback", "start", "stop"),
 }
 

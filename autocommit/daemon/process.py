@@ -7,16 +7,13 @@ background (see :mod:`autocommit.daemon.client`).
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import logging.handlers
 import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from autocommit import locks, log_files, state_files
 from autocommit.daemon.control import EXIT_ALREADY_RUNNING, DaemonFiles
@@ -73,7 +70,9 @@ def _only_daemon(files: DaemonFiles, worktree: Worktree) -> Iterator[None]:
 def _setup_logging(files: DaemonFiles, to_stderr: bool) -> None:
     root = logging.getLogger("autocommit")
     root.setLevel(logging.INFO)
-    handler = log_files.PrivateLog(files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    handler = log_files.PrivateLog(
+        files.log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root.addHandler(handler)
     if to_stderr:

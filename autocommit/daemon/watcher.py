@@ -18,13 +18,12 @@ import errno
 import logging
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from autocommit.daemon.inotify_adapter import Inotify, InotifyConstants, Mask, WatchGroup
 from autocommit.daemon.event_paths import Kind, Layout
+from autocommit.daemon.inotify_adapter import Inotify, InotifyConstants, Mask, WatchGroup
 from autocommit.gitio.repo import Worktree
 
 log = logging.getLogger(__name__)

@@ -118,7 +118,9 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     closed, which cost more than the rest of saving. The checksum makes up for it.
     """
     text = json.dumps(asdict(state))
-    state_files.write_over(_path(worktree), (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode())
+    state_files.write_over(
+        _path(worktree), (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
+    )
 
 
 def forget(worktree: Worktree) -> None:

@@ -28,9 +28,6 @@ class Worktree:
         """Where autocommit keeps this worktree's private files (index, lock, daemon)."""
         return self.git_dir / "autocommit"
 
-    def git(self, *args: str) -> str:
-        return git.out(args, self.root)
-
 
 # The variables with which a user points git at a repository from anywhere (git's own
 # hooks export them too: those callers pass the directory to start from instead).

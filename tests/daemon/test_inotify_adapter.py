@@ -24,11 +24,17 @@ def _members(cls: type) -> set[str]:
 
 @pytest.mark.parametrize(
     ("cls", "name"),
-    [(cls, name) for table in (inotify_adapter.PRIVATE_MEMBERS, inotify_adapter.OVERRIDDEN_MEMBERS)
-     for cls, names in table.items() for name in names],  # fmt: skip
+    [
+        (cls, name)
+        for table in (inotify_adapter.PRIVATE_MEMBERS, inotify_adapter.OVERRIDDEN_MEMBERS)
+        for cls, names in table.items()
+        for name in names
+    ],
     ids=lambda value: getattr(value, "__name__", value),
 )
-def test_the_installed_watchdog_still_has_every_member_the_adapter_uses(cls: type, name: str) -> None:
+def test_the_installed_watchdog_still_has_every_member_the_adapter_uses(
+    cls: type, name: str
+) -> None:
     assert name in _members(cls), (
         f"watchdog no longer has {cls.__module__}.{cls.__qualname__}.{name}, which "
         f"autocommit/daemon/inotify_adapter.py relies on: adapt that module (its docstring "
@@ -38,7 +44,7 @@ def test_the_installed_watchdog_still_has_every_member_the_adapter_uses(cls: typ
 
 def test_every_private_member_the_adapter_reaches_is_listed() -> None:
     tree = ast.parse(ADAPTER.read_text())
-    bases = (inotify_adapter.PRIVATE_MEMBERS.keys() | inotify_adapter.OVERRIDDEN_MEMBERS.keys())
+    bases = inotify_adapter.PRIVATE_MEMBERS.keys() | inotify_adapter.OVERRIDDEN_MEMBERS.keys()
     theirs = set().union(*(_members(cls) for cls in bases))
     assigned = {target.attr for node in ast.walk(tree) if isinstance(node, ast.Assign)
            for target in node.targets if isinstance(target, ast.Attribute)}  # fmt: skip
@@ -63,6 +69,8 @@ def _imports_watchdog(path: Path) -> bool:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "watchdog":
             return True
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "watchdog" for a in node.names):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "watchdog" for a in node.names
+        ):
             return True
     return False

@@ -10,9 +10,16 @@ TARGET_HELP = (
 )
 
 
-def add_target(parser: argparse.ArgumentParser) -> None:
-    """The ``RUN_ID|REV`` that show, checkout and restore act on."""
-    parser.add_argument("target", metavar="RUN_ID|REV", help=TARGET_HELP)
+def add_target(
+    parser: argparse.ArgumentParser, name: str = "target", metavar: str = "RUN_ID|REV"
+) -> None:
+    """A run id or revision: the one that show, checkout and restore act on, diff's two."""
+    parser.add_argument(name, metavar=metavar, help=TARGET_HELP)
+
+
+def add_json(parser: argparse.ArgumentParser, what: str = "JSON") -> None:
+    """``--json``: ``what`` is what it prints (JSON, "the status as JSON", ...)."""
+    parser.add_argument("--json", action="store_true", help=f"print {what}")
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autocommit.cli.commands import arguments
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
 
@@ -24,13 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autocommit.gitio.repo import find_worktree
-    from autocommit.reproduce.resolve import resolve
-    from autocommit.reproduce.restore import checkout, default_checkout_dir
 
-    worktree = find_worktree()
-    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
-    wanted = Path(args.into) if args.into else default_checkout_dir(worktree, resolved)
-    directory = checkout(worktree, resolved.commit, wanted)
+    return checkout(find_worktree(), args.target, args.into, tracking_uri=args.tracking_uri)
+
+
+def checkout(worktree: Worktree, target: str, into: str | None, *, tracking_uri: str | None) -> int:
+    from autocommit.reproduce.resolve import resolve
+    from autocommit.reproduce.restore import checkout as check_out
+    from autocommit.reproduce.restore import default_checkout_dir
+
+    resolved = resolve(worktree, target, tracking_uri=tracking_uri)
+    wanted = Path(into) if into else default_checkout_dir(worktree, resolved)
+    directory = check_out(worktree, resolved.commit, wanted)
     note(f"checked out {resolved.label}, detached HEAD; "
          f"remove it with `git worktree remove {directory}`")  # fmt: skip
     print(directory)

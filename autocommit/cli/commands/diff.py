@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from autocommit.cli.commands import arguments
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "show the code difference between two runs or revisions (git diff options pass through)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "autocommit diff [--tracking-uri URI] A B [GIT-DIFF-OPTION...] [-- PATH...]"
-    parser.add_argument("a", metavar="A", help=arguments.TARGET_HELP)
-    parser.add_argument("b", metavar="B", help=arguments.TARGET_HELP)
+    arguments.add_target(parser, "a", "A")
+    arguments.add_target(parser, "b", "B")
     parser.add_argument(
         "git_args",
         nargs=argparse.REMAINDER,
@@ -48,16 +53,24 @@ def split_arguments(extra: list[str]) -> tuple[str | None, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autocommit.gitio.repo import find_worktree
+
+    return diff(
+        find_worktree(), args.a, args.b, list(args.git_args), tracking_uri=args.tracking_uri
+    )
+
+
+def diff(
+    worktree: Worktree, a: str, b: str, git_args: list[str], *, tracking_uri: str | None
+) -> int:
     from autocommit.errors import AutocommitError
     from autocommit.gitio import git
-    from autocommit.gitio.repo import find_worktree
     from autocommit.reproduce.resolve import resolve
 
-    worktree = find_worktree()
-    tracking_uri, extra = split_arguments(list(args.git_args))
-    tracking_uri = tracking_uri or args.tracking_uri
-    old = resolve(worktree, args.a, tracking_uri=tracking_uri)
-    new = resolve(worktree, args.b, tracking_uri=tracking_uri)
+    tracking_uri, extra = split_arguments(list(git_args))
+    tracking_uri = tracking_uri or tracking_uri
+    old = resolve(worktree, a, tracking_uri=tracking_uri)
+    new = resolve(worktree, b, tracking_uri=tracking_uri)
     color = (
         []
         if any(a.startswith(("--color", "--no-color")) for a in extra)

@@ -26,13 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autocommit.gitio.repo import find_worktree
+
+    return disable(find_worktree(), purge=args.purge)
+
+
+def disable(worktree: Worktree, *, purge: bool) -> int:
     from autocommit.daemon import client
     from autocommit.gitio import git
-    from autocommit.gitio.repo import find_worktree
     from autocommit.hooks import install as hook_install
     from autocommit.settings import config
 
-    worktree = find_worktree()
     note("daemon stopped" if client.stop(worktree) else "no daemon was running")
     refused = hook_install.report(hook_install.uninstall(worktree))
     # Exit 5: it was not set here.
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if config.load(worktree.root).enabled:  # set in your global config, or the environment
         git.run(["config", "--local", "autocommit.enabled", "false"], worktree.root)
     note(f"disabled in {worktree.root}; `autocommit init` turns it on again")
-    if args.purge:
+    if purge:
         _purge(worktree)
     else:
         note("snapshots and pins are kept (refs/autocommit/*); `autocommit disable --purge` "

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "enable autocommit in this repository and take a first snapshot"
 
@@ -17,22 +22,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autocommit.gitio.repo import find_worktree
+
+    return init(find_worktree(), start_daemon=not args.no_daemon, install_hooks=not args.no_hooks)
+
+
+def init(worktree: Worktree, *, start_daemon: bool, install_hooks: bool) -> int:
     from autocommit.engine.snapshot import take_snapshot
     from autocommit.gitio import git
-    from autocommit.gitio.repo import find_worktree
     from autocommit.settings import config
 
-    worktree = find_worktree()
     git.run(["config", "--local", "autocommit.enabled", "true"], worktree.root)
     snap = take_snapshot(worktree)
     for skipped in snap.skipped:
         note(f"left out {skipped.path} ({skipped.reason})")
     note(f"enabled in {worktree.root}; snapshots go to {snap.shadow_ref}")
-    if not args.no_hooks and config.load(worktree.root).hooks:
+    if install_hooks and config.load(worktree.root).hooks:
         from autocommit.hooks import install as hook_install
 
         hook_install.report(hook_install.install(worktree))  # a refused hook is only noted
-    if not args.no_daemon and config.load(worktree.root).daemon:
+    if start_daemon and config.load(worktree.root).daemon:
         from autocommit.daemon import client
 
         note(f"watch daemon running (pid {client.start(worktree)})")

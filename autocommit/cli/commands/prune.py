@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
 
 HELP = "drop unpinned snapshots older than a cutoff (pinned runs' code always stays)"
 
@@ -29,33 +33,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also unpin commits whose MLflow runs are all deleted (asks the tracking server)",
     )
     arguments.add_tracking_uri(parser)
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    arguments.add_json(parser, "the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from autocommit.errors import AutocommitError
     from autocommit.gitio.repo import find_worktree
-    from autocommit.reproduce.prune import prune
-    from autocommit.settings.config import format_size, parse_duration
+    from autocommit.settings.config import parse_duration
 
     try:
         age = parse_duration(args.older_than)
     except ValueError as exc:
         raise AutocommitError(f"bad --older-than: {exc}", "use e.g. 30d, 12h or 0") from exc
-    worktree = find_worktree()
-    if args.unpin_deleted_runs:  # a store that cannot be read: say so before any work
+    return prune(find_worktree(), age, dry_run=args.dry_run,
+                 unpin_deleted_runs=args.unpin_deleted_runs, tracking_uri=args.tracking_uri,
+                 as_json=args.json)  # fmt: skip
+
+
+def prune(worktree: Worktree, age: float, *, dry_run: bool, unpin_deleted_runs: bool,
+          tracking_uri: str | None, as_json: bool) -> int:  # fmt: skip
+    """Drop unpinned snapshots older than ``age`` seconds, and print the report."""
+    from autocommit.reproduce.prune import prune as prune_snapshots
+    from autocommit.settings.config import format_size
+
+    if unpin_deleted_runs:  # a store that cannot be read: say so before any work
         from autocommit.tracking.store import store_client
 
-        store_client(args.tracking_uri)
-    report = prune(
+        store_client(tracking_uri)
+    report = prune_snapshots(
         worktree,
         time.time() - age,
-        dry_run=args.dry_run,
-        unpin_deleted_runs=args.unpin_deleted_runs,
-        tracking_uri=args.tracking_uri,
+        dry_run=dry_run,
+        unpin_deleted_runs=unpin_deleted_runs,
+        tracking_uri=tracking_uri,
         progress=lambda message: note(f"prune: {message}"),
     )
-    if args.json:
+    if as_json:
         data = dataclasses.asdict(report)
         data.update(snapshots_dropped=report.snapshots_dropped, bytes_freed=report.bytes_freed)
         print_json(data)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import TYPE_CHECKING
 
 from autocommit import contract
+from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json, print_table
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "push pinned run code (refs/autocommit/pins/*) to a remote; never your branches or tags"
 
@@ -22,24 +28,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pin", action="append", metavar="COMMIT", help="push only this pin (repeatable)"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    arguments.add_json(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.errors import AutocommitError
     from autocommit.gitio.repo import find_worktree
+
+    return push(
+        find_worktree(),
+        args.remote,
+        shadow=args.shadow,
+        pins=args.pin,
+        force=args.force,
+        as_json=args.json,
+        quiet=args.quiet,
+    )
+
+
+def push(
+    worktree: Worktree,
+    remote: str | None,
+    *,
+    shadow: bool,
+    pins: list[str] | None,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    from autocommit.errors import AutocommitError
     from autocommit.reproduce import share
     from autocommit.reproduce.resolve import rev_commit
     from autocommit.settings import config
 
-    worktree = find_worktree()
-    remote = share.remote_for(worktree, args.remote, config.load(worktree.root).remote)
-    pins = None if args.pin is None else [rev_commit(worktree, p) or p for p in args.pin]
-    updates = share.push(worktree, remote, shadow=args.shadow, pins=pins, force=args.force)
-    if args.json:
+    remote = share.remote_for(worktree, remote, config.load(worktree.root).remote)
+    pins = None if pins is None else [rev_commit(worktree, p) or p for p in pins]
+    updates = share.push(worktree, remote, shadow=shadow, pins=pins, force=force)
+    if as_json:
         print_json([dataclasses.asdict(u) for u in updates])
-    elif not args.quiet:
+    elif not quiet:
         if updates:
             print_table(["ref", "status", "detail"], [(u.ref, u.status, u.detail) for u in updates])
         else:

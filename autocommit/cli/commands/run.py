@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
 
 HELP = "run the watch daemon: in this process with --foreground, else like `start`"
 
@@ -19,11 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autocommit.gitio.repo import find_worktree
 
-    worktree = find_worktree()
-    if args.foreground:
+    return run_daemon(find_worktree(), foreground=args.foreground)
+
+
+def run_daemon(worktree: Worktree, *, foreground: bool) -> int:
+    """The daemon in this process (``foreground``), else started like `autocommit start`."""
+    if foreground:
         from autocommit.daemon.process import run_foreground
 
         return run_foreground(worktree)
-    from autocommit.cli.commands import start
+    from autocommit.cli.commands.start import start
 
-    return start.run(argparse.Namespace(no_wait=False, timeout=30.0))
+    return start(worktree, wait=True, timeout=30.0)

@@ -17,19 +17,14 @@ HELP = "list MLflow runs with their snapshot commit and whether that code is her
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    arguments.add_json(parser, "JSON instead of a table")
     parser.add_argument(
         "--experiment",
         action="append",
         metavar="NAME|ID",
         help="only runs of this experiment (repeatable; default: every active experiment)",
     )
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help="the MLflow tracking server or store (default: MLFLOW_TRACKING_URI, "
-        "else MLflow's default)",
-    )
+    arguments.add_tracking_uri(parser)
     arguments.add_max_count(parser, 50)
 
 
@@ -50,15 +45,22 @@ class RunEntry:
 
 
 def run(args: argparse.Namespace) -> int:
+    return runs(experiments=args.experiment, max_count=args.max_count,
+                tracking_uri=args.tracking_uri, as_json=args.json)  # fmt: skip
+
+
+def runs(*, experiments: list[str] | None, max_count: int, tracking_uri: str | None,
+         as_json: bool) -> int:  # fmt: skip
+    """The latest runs of the tracking store, with their snapshots."""
     from autocommit.errors import AutocommitError
     from autocommit.tracking.store import store_client, unreachable
 
-    client = store_client(args.tracking_uri)
+    client = store_client(tracking_uri)
     try:
-        experiment_ids = _experiment_ids(client, args.experiment)
+        experiment_ids = _experiment_ids(client, experiments)
         found = client.search_runs(
             experiment_ids=experiment_ids,
-            max_results=args.max_count,
+            max_results=max_count,
             order_by=["attributes.start_time DESC"],
         )
     except AutocommitError:
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a server that is down, a store that cannot be read
         raise unreachable(client, exc) from exc
     entries = _entries(found)
-    if args.json:
+    if as_json:
         print_json([asdict(e) for e in entries])
         return 0
     if not entries:

@@ -5,29 +5,38 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+from typing import TYPE_CHECKING
 
 from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left out"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_target(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    arguments.add_json(parser)
     arguments.add_tracking_uri(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.gitio import git
     from autocommit.gitio.repo import find_worktree
+
+    return show(find_worktree(), args.target, tracking_uri=args.tracking_uri, as_json=args.json)
+
+
+def show(worktree: Worktree, target: str, *, tracking_uri: str | None, as_json: bool) -> int:
+    from autocommit.gitio import git
     from autocommit.reproduce.describe import describe
     from autocommit.reproduce.resolve import resolve
 
-    worktree = find_worktree()
-    resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
+    resolved = resolve(worktree, target, tracking_uri=tracking_uri)
     found = describe(worktree, resolved)
-    if args.json:
+    if as_json:
         print_json(dataclasses.asdict(found))
         return 0
     taken = datetime.datetime.fromtimestamp(found.time).strftime("%Y-%m-%d %H:%M:%S")

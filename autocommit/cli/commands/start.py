@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "start the watch daemon (returns once it watches the tree and has reconciled it)"
 
@@ -21,15 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.daemon import client
     from autocommit.gitio.repo import find_worktree
 
-    worktree = find_worktree()
+    return start(find_worktree(), wait=not args.no_wait, timeout=args.timeout)
+
+
+def start(worktree: Worktree, *, wait: bool, timeout: float) -> int:
+    from autocommit.daemon import client
+
     running = client.is_running(worktree)
-    pid = client.start(worktree, wait=not args.no_wait, timeout=args.timeout)
+    pid = client.start(worktree, wait=wait, timeout=timeout)
     if running:
         note(f"the daemon already watches {worktree.root} (pid {pid})")
-    elif args.no_wait:
+    elif not wait:
         note(f"daemon launched (pid {pid}); `autocommit status` tells when it is ready")
     else:
         note(f"daemon watching {worktree.root} (pid {pid})")

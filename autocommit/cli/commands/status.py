@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "show the watch daemon's state (exit status 3 when it is not running)"
 EXIT_NOT_RUNNING = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    arguments.add_json(parser, "the status as JSON")
 
 
 def _duration(seconds: float) -> str:
@@ -60,14 +65,18 @@ def _lines(info: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.daemon import client
     from autocommit.gitio.repo import find_worktree
+
+    return status(find_worktree(), as_json=args.json)
+
+
+def status(worktree: Worktree, *, as_json: bool) -> int:
+    from autocommit.daemon import client
     from autocommit.settings import config
 
-    worktree = find_worktree()
     info = client.status(worktree)
     info["enabled"] = config.load(worktree.root).enabled
-    if args.json:
+    if as_json:
         print_json(info)
     else:
         print("\n".join(_lines(info)))

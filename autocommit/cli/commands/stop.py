@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "stop the watch daemon (a snapshot in progress is finished first)"
 
@@ -20,11 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.daemon import client
     from autocommit.gitio.repo import find_worktree
 
-    worktree = find_worktree()
-    if client.stop(worktree, timeout=args.timeout):
+    return stop(find_worktree(), timeout=args.timeout)
+
+
+def stop(worktree: Worktree, *, timeout: float) -> int:
+    from autocommit.daemon import client
+
+    if client.stop(worktree, timeout=timeout):
         note("daemon stopped")
     else:
         note("no daemon was running")

@@ -8,8 +8,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autocommit.notices import note
+
+if TYPE_CHECKING:
+    from autocommit.gitio.repo import Worktree
+
 
 HELP = "print (or --install) a systemd user unit that runs this worktree's daemon at login"
 
@@ -54,25 +59,30 @@ def unit_text(root: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.errors import AutocommitError
     from autocommit.gitio.repo import find_worktree
+
+    return systemd_unit(find_worktree(), install=args.install)
+
+
+def systemd_unit(worktree: Worktree, *, install: bool) -> int:
+    from autocommit import state_files
+    from autocommit.errors import AutocommitError
     from autocommit.settings import config
 
-    worktree = find_worktree()
     if not config.load(worktree.root).enabled:
         raise AutocommitError(
             f"autocommit is not enabled in {worktree.root}", "run `autocommit init` first"
         )
     text = unit_text(worktree.root)
     name = unit_name(worktree.root)
-    if not args.install:
+    if not install:
         print(text, end="")
         note(f"save it as ~/.config/systemd/user/{name} (or use --install)")
         return 0
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     path = base / "systemd" / "user" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    state_files.write_atomically(path, text.encode(), mode=0o644)
     note(f"wrote {path}")
     note(f"enable it: systemctl --user daemon-reload && systemctl --user enable --now {name}")
     print(path)
