@@ -46,14 +46,20 @@ def test_every_private_member_the_adapter_reaches_is_listed() -> None:
     tree = ast.parse(ADAPTER.read_text())
     bases = inotify_adapter.PRIVATE_MEMBERS.keys() | inotify_adapter.OVERRIDDEN_MEMBERS.keys()
     theirs = set().union(*(_members(cls) for cls in bases))
-    assigned = {target.attr for node in ast.walk(tree) if isinstance(node, ast.Assign)
-           for target in node.targets if isinstance(target, ast.Attribute)}  # fmt: skip
+    assigned = {target.attr for node in ast.walk(tree) for target in _targets(node)
+                if isinstance(target, ast.Attribute)}  # fmt: skip
     reached = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
                and node.attr.startswith("_") and not node.attr.startswith("__")}  # fmt: skip
     listed = {name for names in inotify_adapter.PRIVATE_MEMBERS.values() for name in names}
     own = assigned - theirs  # our subclasses' own attributes (self._deliver, ...)
     assert reached - own - listed == set()
     assert listed <= reached, "a listed member the adapter no longer uses"
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return node.targets
+    return [node.target] if isinstance(node, ast.AnnAssign) else []
 
 
 def test_no_other_module_imports_watchdog() -> None:
