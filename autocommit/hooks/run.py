@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autocommit import locks, log_files, state_files
+from autocommit import locks, state_files
 from autocommit.errors import AutocommitError
 from autocommit.gitio.repo import Worktree, find_worktree
 
@@ -115,8 +115,8 @@ def _report(worktree: Worktree | None, name: str, exc: Exception) -> str:
     """One line on stderr and in the log."""
     what = exc.one_line() if isinstance(exc, AutocommitError) else repr(exc)
     print(f"autocommit: {name} hook: {what} (your git command was not affected)", file=sys.stderr)
-    if worktree is not None:
-        with contextlib.suppress(OSError):
+    if worktree is not None:  # ImportError: an environment pre-commit deleted meanwhile
+        with contextlib.suppress(OSError, ImportError):
             log(worktree, name, f"error: {what}")
     return f"error: {what}"
 
@@ -226,6 +226,7 @@ def _import_the_work() -> None:
     be started from it (the event is then handled with a snapshot)."""
     import psutil  # noqa: F401  (client.start)
 
+    from autocommit import log_files  # noqa: F401
     from autocommit.daemon import client  # noqa: F401
     from autocommit.engine import maintenance, run_commit, snapshot  # noqa: F401
     from autocommit.settings import config  # noqa: F401
@@ -297,4 +298,6 @@ def wait_for_hooks(worktree: Worktree, timeout: float = 60.0) -> bool:
 
 def log(worktree: Worktree, name: str, message: str) -> None:
     """One line in ``<state dir>/hooks.log`` (the previous log kept as ``hooks.log.1``)."""
+    from autocommit import log_files  # logging.handlers: only once there is a line to log
+
     log_files.append_line(worktree.state_dir / LOG, f"{name}: {message}", MAX_LOG_BYTES)
