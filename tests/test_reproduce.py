@@ -341,6 +341,23 @@ def test_looking_up_a_run_without_a_store_creates_nothing(
     assert user_state(enabled) == before  # no mlflow.db, nothing else either
 
 
+@pytest.mark.parametrize("before", [True, False], ids=["option-first", "option-last"])
+def test_diff_takes_the_tracking_uri_before_or_after_its_targets(
+    enabled: Path, tracking: Any, monkeypatch: pytest.MonkeyPatch, before: bool
+) -> None:
+    first_code(enabled)
+    run1, _ = start_run()
+    second_code(enabled)
+    run2, _ = start_run()
+    option = ["--tracking-uri", os.environ["MLFLOW_TRACKING_URI"]]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(None)  # only the option names the store
+    targets = [run1, run2, "--name-only"]
+    code, out, err = autocommit("diff", *(option + targets if before else targets + option))
+    assert code == 0, err
+    assert "train.py" in out.splitlines()
+
+
 def test_a_run_id_prefix_works_like_the_whole_id(enabled: Path, tracking: Any) -> None:
     first_code(enabled)
     run1, commit1 = start_run()

@@ -61,16 +61,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def diff(
-    worktree: Worktree, a: str, b: str, git_args: list[str], *, tracking_uri: str | None
+    worktree: Worktree, first: str, second: str, git_args: list[str], *, tracking_uri: str | None
 ) -> int:
     from autocommit.errors import AutocommitError
     from autocommit.gitio import git
     from autocommit.reproduce.resolve import resolve
 
-    tracking_uri, extra = split_arguments(list(git_args))
-    tracking_uri = tracking_uri or tracking_uri
-    old = resolve(worktree, a, tracking_uri=tracking_uri)
-    new = resolve(worktree, b, tracking_uri=tracking_uri)
+    given, extra = split_arguments(git_args)  # --tracking-uri may come after A B
+    tracking_uri = given or tracking_uri
+    old = resolve(worktree, first, tracking_uri=tracking_uri)
+    new = resolve(worktree, second, tracking_uri=tracking_uri)
     color = (
         []
         if any(a.startswith(("--color", "--no-color")) for a in extra)
