@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "autocommit"
+from tests.support import PROJECT
+
+PACKAGE = PROJECT / "autocommit"
 # Lowest first. A module may import its own layer and the ones before it, never one after.
 LAYERS = ("base", "gitio", "settings", "engine", "daemon", "tracking", "hooks", "reproduce", "cli")
 ENTRY_POINTS = {"__init__", "__main__", "mlflow_plugin", "demo"}  # the top: may import anything

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitutil import git
-from tests.packaging import PROJECT, fresh_venv
+from tests.support import PROJECT
+from tests.support.git import git
+from tests.support.packaging import fresh_venv
 
 
 def test_the_declared_python_is_the_one_checked(dists: tuple[Path, Path]) -> None:

@@ -15,9 +15,9 @@ import pytest
 from autocommit.daemon import client
 from autocommit.gitio.repo import find_worktree
 from autocommit.hooks import run as hook_entry
-from tests.daemon_support import enable, stop_for_sure
-from tests.engineutil import cli
-from tests.gitutil import assert_private, git
+from tests.support.cli import run_cli
+from tests.support.daemon import enable, stop_for_sure
+from tests.support.git import assert_private, git
 
 
 @pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
@@ -30,7 +30,7 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 
 def test_init_without_daemon(repo: Path, umask: int) -> None:
     (repo / "notes.md").write_text("untracked\n")
-    done = cli(repo, "init", "--no-daemon", "--no-hooks")
+    done = run_cli(repo, "init", "--no-daemon", "--no-hooks")
     assert done.returncode == 0, done.stderr
     assert (repo / ".git" / "autocommit" / "state.json").is_file()
     assert_private(repo / ".git" / "autocommit")
@@ -39,7 +39,7 @@ def test_init_without_daemon(repo: Path, umask: int) -> None:
 def test_init_with_daemon_and_hooks(repo: Path, umask: int) -> None:
     worktree = find_worktree(repo)
     try:
-        done = cli(repo, "init")
+        done = run_cli(repo, "init")
         assert done.returncode == 0, done.stderr
         (repo / "notes.md").write_text("untracked\n")
         assert client.sync(worktree, timeout=30) is not None
@@ -53,7 +53,7 @@ def test_init_with_daemon_and_hooks(repo: Path, umask: int) -> None:
 
 
 def test_a_hook(repo: Path, umask: int) -> None:
-    done = cli(repo, "init", "--no-daemon")
+    done = run_cli(repo, "init", "--no-daemon")
     assert done.returncode == 0, done.stderr
     state = repo / ".git" / "autocommit"
     (repo / "train.py").write_text("lr = 0.3\n")
@@ -82,7 +82,7 @@ def test_split_index_files_git_writes_are_narrowed(repo: Path, umask: int) -> No
     git(repo, "update-index", "--split-index")
     enable(repo)
     (repo / "notes.md").write_text("untracked\n")
-    done = cli(repo, "snapshot")
+    done = run_cli(repo, "snapshot")
     assert done.returncode == 0, done.stderr
     assert_private(repo / ".git" / "autocommit")
 
@@ -94,6 +94,6 @@ def test_state_left_open_by_an_older_version_is_narrowed(repo: Path) -> None:
     os.chmod(state, 0o755)
     (state / "daemon.log").write_text("old log\n")
     os.chmod(state / "daemon.log", 0o644)
-    done = cli(repo, "snapshot")
+    done = run_cli(repo, "snapshot")
     assert done.returncode == 0, done.stderr
     assert_private(state)

@@ -7,20 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from autocommit.gitio import refs
 from autocommit.gitio.commits import commit_text
-from tests.gitutil import git
-from tests.mlflowutil import autocommit as autocommit_process
-from tests.mlflowutil import enable
-from tests.test_reproduce import autocommit, blank_store, tracking
+from tests.support.cli import main_in_process, run_cli
+from tests.support.daemon import enable
+from tests.support.git import git
+from tests.support.mlflow import Tracking
 
 mlflow = pytest.importorskip("mlflow")
 
-__all__ = ["blank_store", "tracking"]  # fixtures this module uses
 
 SENTINEL = "PWNED"
 MISSING = "0123456789abcdef0123456789abcdef01234567"  # a commit nobody has
@@ -41,7 +39,7 @@ def shared(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
     (repo / "train.py").write_text("lr = 0.2\n")
     monkeypatch.chdir(repo)
-    assert autocommit("snapshot", "--pin")[0] == 0
+    assert main_in_process("snapshot", "--pin")[0] == 0
     return repo
 
 
@@ -53,7 +51,7 @@ def hostile_values(sentinel: Path) -> list[str]:
 def outcome(*args: str) -> tuple[int, str, str]:
     """The CLI in this process; argparse's own usage errors count as errors too."""
     try:
-        return autocommit(*args)
+        return main_in_process(*args)
     except SystemExit as exit:  # argparse: `error: unrecognized arguments` and usage
         return int(exit.code or 0), "", ""
 
@@ -84,7 +82,7 @@ VERBS: list[tuple[str, ...]] = [
 
 @pytest.mark.parametrize("verb", VERBS, ids=lambda v: " ".join(v).replace("{value}", "V"))
 def test_cli_arguments_are_never_options(shared: Path, sentinel: Path, verb: tuple[str, ...],
-                                         tracking: Any) -> None:  # fmt: skip
+                                         tracking: Tracking) -> None:  # fmt: skip
     for value in hostile_values(sentinel):
         code, _, err = outcome(*(word.replace("{value}", value) for word in verb))
         assert_refused(code, err)
@@ -129,10 +127,10 @@ def test_a_remote_setting_is_never_an_option(shared: Path, sentinel: Path, sourc
         assert_refused(code, err)
 
 
-def test_a_run_tag_is_never_an_option(shared: Path, sentinel: Path, tracking: Any) -> None:
-    experiment = mlflow.get_experiment_by_name("reproduce").experiment_id
+def test_a_run_tag_is_never_an_option(shared: Path, sentinel: Path, tracking: Tracking) -> None:
+    experiment = tracking.experiment_id
     for value in [*hostile_values(sentinel), MISSING]:
-        run = tracking.create_run(experiment, tags={"autocommit.commit": value})
+        run = tracking.client.create_run(experiment, tags={"autocommit.commit": value})
         run_id = run.info.run_id
         git(shared, "config", "autocommit.remote", f"--upload-pack=touch {sentinel}; echo")
         for verb in (("show", run_id), ("checkout", run_id), ("restore", run_id),
@@ -143,14 +141,14 @@ def test_a_run_tag_is_never_an_option(shared: Path, sentinel: Path, tracking: An
 
 
 def test_push_on_run_with_a_hostile_remote_runs_nothing(
-    shared: Path, sentinel: Path, tracking: Any
+    shared: Path, sentinel: Path, tracking: Tracking
 ) -> None:
     git(shared, "config", "autocommit.pushonrun", "true")
     git(shared, "config", "autocommit.remote", f"--receive-pack=touch {sentinel}; echo")
     (shared / "train.py").write_text("lr = 0.9\n")
     with mlflow.start_run() as run:
         pass
-    assert "autocommit.commit" in tracking.get_run(run.info.run_id).data.tags
+    assert "autocommit.commit" in tracking.client.get_run(run.info.run_id).data.tags
     log = shared / ".git" / "autocommit" / "push.log"
     deadline = time.monotonic() + 60
     while "starts with '-'" not in (log.read_text() if log.exists() else ""):
@@ -179,7 +177,7 @@ def test_commit_trailers_are_never_options(shared: Path, sentinel: Path) -> None
         code, _, err = outcome(*verb)
         assert code == 0 or err.count("\n") == 1, err
         assert not sentinel.exists(), verb
-    assert autocommit_process(shared, "show", sha).stderr.count("Traceback") == 0
+    assert run_cli(shared, "show", sha).stderr.count("Traceback") == 0
 
 
 def test_a_path_that_starts_with_a_dash_is_reached_as_dot_slash(shared: Path) -> None:

@@ -1,0 +1,54 @@
+"""Reading loose objects without git, and the run commit made from a loose or packed snapshot."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from autocommit.engine.run_commit import run_commit
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.objects import read_loose
+from autocommit.gitio.repo import find_worktree
+from tests.support.git import git
+
+
+def _cat_file(root: Path, sha: str) -> tuple[str, bytes]:
+    kind = git(root, "cat-file", "-t", sha).strip()
+    body = subprocess.run(["git", "cat-file", kind, sha], cwd=root, capture_output=True,
+                          check=True).stdout  # fmt: skip
+    return kind, body
+
+
+def test_loose_objects_read_as_git_reads_them(repo: Path) -> None:
+    (repo / "train.py").write_text("lr = 0.5\n")
+    snap = take_snapshot(find_worktree(repo))
+    blob = git(repo, "rev-parse", f"{snap.tree}:train.py").strip()
+    objects = repo / ".git" / "objects"
+    for sha in (snap.commit, snap.tree, blob):
+        assert read_loose(objects, sha) == _cat_file(repo, sha)
+
+
+def test_packed_missing_and_malformed_names_are_left_to_git(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD").strip()
+    objects = repo / ".git" / "objects"
+    assert read_loose(objects, head) is not None
+    git(repo, "gc", "-q")
+    assert read_loose(objects, head) is None  # packed now
+    assert read_loose(objects, "0" * 40) is None
+    assert read_loose(objects, "../../config") is None
+    assert read_loose(objects, head[:12]) is None
+
+
+def test_run_commit_is_the_same_from_a_packed_snapshot(repo: Path) -> None:
+    worktree = find_worktree(repo)
+    take_snapshot(worktree)
+    (repo / "train.py").write_text("lr = 0.6\n")
+    snap = take_snapshot(worktree)  # a second snapshot: its parent is the first one
+    from_loose = run_commit(worktree, snap)
+    git(repo, "update-ref", "refs/keep/run", from_loose)
+    git(repo, "gc", "-q")
+    assert read_loose(repo / ".git" / "objects", snap.commit) is None
+    assert run_commit(worktree, snap) == from_loose
+    assert git(repo, "rev-parse", f"{from_loose}^@").split() == [
+        git(repo, "rev-parse", "HEAD").strip()
+    ]
