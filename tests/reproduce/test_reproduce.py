@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 
 from tests.support.cli import main_in_process, one_line_error
