@@ -34,7 +34,7 @@ from autocommit.errors import AutocommitError
 from autocommit.tracking import run_tags
 
 if TYPE_CHECKING:
-    from autocommit.engine.submitted_tree import Check
+    from autocommit.engine.submitted_tree import Check, Manifest
 
 
 def launch_env(path: Path | str | None = None) -> dict[str, str]:
@@ -131,15 +131,15 @@ def applies(found: run_tags.Target | None, job: Submitted) -> bool:
 
 
 def worker_tags(job: Submitted, directory: Path | None = None) -> dict[str, str]:
-    """The submitted run's tags, checked against the files of ``directory`` (default: the
-    current one, where launchers put the job's files); never raises."""
+    """The submitted run's tags, checked against the files of ``directory`` (default:
+    :func:`code_directory`); never raises."""
     from autocommit.engine.submitted_tree import Manifest, check
 
     tags = dict(job.tags)
     tags[COMMIT_TAG] = job.commit
     try:
         manifest = Manifest.decode(job.manifest) if job.manifest else None
-        result = check(directory or Path.cwd(), job.tree, manifest)
+        result = check(directory or code_directory(manifest), job.tree, manifest)
     except Exception as exc:
         tags[VERIFIED_TAG] = "false"
         tags[ERROR_TAG] = run_tags.truncate(f"the files here could not be checked: {exc}")
@@ -149,6 +149,23 @@ def worker_tags(job: Submitted, directory: Path | None = None) -> dict[str, str]
         named = manifest is not None and manifest.listed
         tags[ERROR_TAG] = run_tags.truncate(_mismatch(result, named))
     return tags
+
+
+def code_directory(manifest: Manifest | None) -> Path:
+    """Where the submitted files are: the current directory, where launchers put them;
+    else the first import path that holds them (a Ray Tune trial or a Ray Train worker
+    runs in a trial directory of its own, its code on ``sys.path``). A directory "holds
+    them" when the first few files the manifest lists are there."""
+    import sys
+
+    here = Path.cwd()
+    sample = sorted(manifest.entries)[:5] if manifest is not None and manifest.listed else []
+    if not sample:
+        return here
+    for candidate in (str(here), *sys.path):
+        if candidate and all(os.path.lexists(os.path.join(candidate, p)) for p in sample):
+            return Path(candidate)
+    return here
 
 
 def _mismatch(result: Check, named: bool) -> str:

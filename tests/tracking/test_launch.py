@@ -122,6 +122,30 @@ def test_a_worker_names_missing_added_and_mode_changed_paths(repo: Path, tmp_pat
     assert "debug.log" not in error
 
 
+def test_a_worker_in_a_directory_of_its_own_checks_the_code_on_its_import_path(
+    repo: Path, tmp_path: Path
+) -> None:
+    """As a Ray Tune trial or Ray Train worker: the process runs in a trial directory,
+    the submitted files are on ``sys.path``."""
+    project(repo)
+    env = autocommit.launch_env(repo)
+    worker = copy_without_git(repo, tmp_path / "worker")
+    trial = tmp_path / "trial_dir"
+    trial.mkdir()
+    (trial / "result.json").write_text("{}\n")
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    script = (
+        f"import runpy, sys; sys.argv = ['train.py', {uri!r}]; "
+        "runpy.run_module('train', run_name='__main__')"
+    )
+    full = {**os.environ, **env, "PYTHONPATH": str(worker)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=trial, env=full,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    tags = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert tags["autocommit.verified"] == "true", tags.get("autocommit.error")
+
+
 def test_without_a_manifest_a_worker_still_verifies_and_tells_it_cannot_name_paths(
     repo: Path, tmp_path: Path
 ) -> None:
