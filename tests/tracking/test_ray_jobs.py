@@ -122,3 +122,55 @@ def test_ray_jobs_runs_carry_the_submitted_commit_and_whether_the_files_match(
     assert tags["autocommit.commit"] == commit
     assert tags["autocommit.verified"] == "false"
     assert "src/model.py (content differs)" in tags["autocommit.error"]
+
+
+TUNE = """\
+import json, sys
+import mlflow
+from ray import tune
+
+
+def trial(config):
+    mlflow.set_tracking_uri(config["uri"])
+    with mlflow.start_run() as run:
+        mlflow.log_param("lr", config["lr"])
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    tune.report({"tags": json.dumps(tags)})
+
+
+grid = {"uri": sys.argv[1], "lr": tune.grid_search([0.1, 0.01])}
+results = tune.Tuner(trial, param_space=grid).fit()
+print(json.dumps([json.loads(result.metrics["tags"]) for result in results]))
+"""
+
+
+def test_ray_tune_trials_each_carry_the_submitted_commit_verified(
+    repo: Path, ray_cluster: str, server: str
+) -> None:
+    """Trials run in trial directories of their own, with the code on their import path."""
+    project(repo)
+    (repo / "train.py").write_text(TUNE)
+    env = autocommit.launch_env(repo)
+    trials = _submit_logs(ray_cluster, repo, env, server)
+    assert isinstance(trials, list) and len(trials) == 2
+    for tags in trials:
+        assert tags["autocommit.commit"] == env[RUN_COMMIT_VAR]
+        assert tags["autocommit.verified"] == "true", tags.get("autocommit.error")
+
+
+def _submit_logs(cluster: str, repo: Path, env: dict[str, str], tracking: str) -> object:
+    client = job_submission.JobSubmissionClient(cluster)
+    job = client.submit_job(
+        entrypoint=f"{sys.executable} train.py {tracking}",
+        runtime_env={"working_dir": str(repo), "env_vars": env},
+    )
+    deadline = time.monotonic() + 400
+    status = client.get_job_status(job)
+    while not status.is_terminal() and time.monotonic() < deadline:
+        time.sleep(1)
+        status = client.get_job_status(job)
+    logs = client.get_job_logs(job)
+    assert status == job_submission.JobStatus.SUCCEEDED, logs
+    printed = [line for line in logs.splitlines() if line.startswith("[{")]  # Tune logs too
+    assert printed, logs
+    return json.loads(printed[-1])

@@ -12,7 +12,7 @@ from autocommit.notices import note
 
 HELP = (
     "snapshot and pin the working tree now, then run COMMAND (a launcher: sbatch, "
-    "ray job submit, kubectl, mlflow run) with AUTOCOMMIT_RUN_* set, so the job's runs "
+    "mlflow run, a script of yours) with AUTOCOMMIT_RUN_* set, so the job's runs "
     "are tagged with this commit and checked against it; exits with COMMAND's status"
 )
 
