@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from autocommit.contract import (
 from autocommit.errors import AutocommitError
 from tests.gitutil import git
 from tests.mlflowutil import autocommit as autocommit_cli
-from tests.mlflowutil import enable, pinned, tree_of
+from tests.mlflowutil import enable, expected_tree, pinned, tree_of
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -230,3 +231,31 @@ def test_run_variables_are_not_settings(repo: Path, monkeypatch: pytest.MonkeyPa
     for name, value in autocommit.launch_env(repo).items():
         monkeypatch.setenv(name, value)
     assert config.load(repo) == before
+
+
+def test_launch_env_with_a_daemon_running_takes_the_code_as_it_is_now(
+    daemon: object, repo: Path, tmp_path: Path
+) -> None:
+    """The daemon's sync barrier: an edit made just before launch_env() is in the commit."""
+    project(repo)
+    (repo / ".env").unlink()  # expected_tree() would count it; the snapshot leaves it out
+    (repo / "src" / "model.py").write_text("layers = 9\n")
+    env = autocommit.launch_env(repo)
+    assert env[RUN_COMMIT_VAR] in pinned(repo)
+    assert env[RUN_TREE_VAR] == expected_tree(repo, tmp_path)
+    assert git(repo, "show", f"{env[RUN_COMMIT_VAR]}:src/model.py") == "layers = 9\n"
+
+
+def test_launch_env_pushes_the_pin_with_push_on_run(repo: Path, tmp_path: Path) -> None:
+    project(repo)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "config", "autocommit.pushonrun", "true")
+    env = autocommit.launch_env(repo)
+    assert env[RUN_REPOSITORY_VAR] == str(remote)
+    deadline = time.monotonic() + 60
+    while not (pushed := git(remote, "for-each-ref", "--format=%(refname)")):
+        assert time.monotonic() < deadline, "the pin was never pushed"
+        time.sleep(0.2)
+    assert pushed == f"refs/autocommit/pins/{env[RUN_COMMIT_VAR]}\n"
