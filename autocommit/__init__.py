@@ -9,6 +9,14 @@ __version__ = "0.1.0"
 
 def mlflow_tags(path: Path | str | None = None) -> dict[str, str]:
     """The autocommit tags for an MLflow run starting now (see ``autocommit.tracking.run_tags``)."""
-    from autocommit.tracking.run_tags import mlflow_tags as compute
+    from autocommit.tracking.launch import mlflow_tags as compute
+
+    return compute(path)
+
+
+def launch_env(path: Path | str | None = None) -> dict[str, str]:
+    """Snapshot and pin the code now; the environment variables for a job that runs it
+    elsewhere (see ``autocommit.tracking.launch``)."""
+    from autocommit.tracking.launch import launch_env as compute
 
     return compute(path)

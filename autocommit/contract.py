@@ -31,8 +31,21 @@ CHANGES_TAG = "autocommit.changes"
 SKIPPED_TAG = "autocommit.skipped"
 ERROR_TAG = "autocommit.error"
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own, overridden
+VERIFIED_TAG = "autocommit.verified"  # on a worker: its files hash to the submitted tree
+REPOSITORY_TAG = "autocommit.repository"  # on a worker: where the submitted commit lives
 CLEAN_CHANGES = "none"  # autocommit.changes of a run on a clean tree
 MAX_TAG_VALUE = 5000  # characters MLflow keeps of a tag value
+
+# Environment variables a launcher passes to a job that runs the code elsewhere
+# (``autocommit.launch_env()``, ``autocommit exec``). Settings are ``AUTOCOMMIT_<KEY>``
+# too; no setting's name starts with ``run_`` (settings/config.py checks it).
+LAUNCH_PREFIX = "AUTOCOMMIT_RUN_"
+RUN_COMMIT_VAR = LAUNCH_PREFIX + "COMMIT"  # the run commit pinned at submission
+RUN_TREE_VAR = LAUNCH_PREFIX + "TREE"  # its tree: what the worker's files must hash to
+RUN_REPOSITORY_VAR = LAUNCH_PREFIX + "REPOSITORY"  # the remote's URL, else the repository's path
+RUN_WORKTREE_VAR = LAUNCH_PREFIX + "WORKTREE"  # the submitting working tree's path
+RUN_TAGS_VAR = LAUNCH_PREFIX + "TAGS"  # JSON: the tags the run would get there
+RUN_MANIFEST_VAR = LAUNCH_PREFIX + "MANIFEST"  # the tree's paths and short ids (compressed)
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 

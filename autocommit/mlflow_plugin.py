@@ -22,7 +22,8 @@ else:
 
 
 class AutocommitRunContextProvider(_Base):
-    """``in_context``: is the run's repository enabled? ``tags``: snapshot, pin, describe."""
+    """``in_context``: is the run's repository enabled, or was its code submitted from one
+    (``autocommit.launch_env()``)? ``tags``: snapshot, pin, describe; or check the files."""
 
     def __init__(self) -> None:
         # MLflow calls in_context() then tags() right away; keep what in_context found,
@@ -31,9 +32,9 @@ class AutocommitRunContextProvider(_Base):
 
     def in_context(self) -> bool:
         try:
-            from autocommit.tracking import run_tags
+            from autocommit.tracking import launch
 
-            self._found.value = run_tags.find_target()
+            self._found.value = launch.find_source()
         except Exception as exc:
             self._found.value = exc
             return True  # an enabled repository that cannot be read: report it on the run
@@ -43,11 +44,11 @@ class AutocommitRunContextProvider(_Base):
         found: Any = getattr(self._found, "value", None)
         self._found.value = None
         try:
-            from autocommit.tracking import run_tags
+            from autocommit.tracking import launch, run_tags
 
             if isinstance(found, Exception):
                 return run_tags.error_tags(found)
-            target = found if found is not None else run_tags.find_target()
-            return {} if target is None else run_tags.tags_for_target(target)
+            source = found if found is not None else launch.find_source()
+            return {} if source is None else launch.tags_for_source(source)
         except Exception as exc:
             return {"autocommit.error": f"{type(exc).__name__}: {exc}"}

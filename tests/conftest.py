@@ -139,7 +139,7 @@ def tracking(
         mlflow.end_run()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -151,7 +151,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     """A real tracking server (``mlflow server``, sqlite backend) on a free localhost
     port; its URL."""
     pytest.importorskip("mlflow")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(

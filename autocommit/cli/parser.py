@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "maintain",
     "push",
     "fetch",
+    "exec",
     "start",
     "stop",
     "status",

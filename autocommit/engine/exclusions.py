@@ -18,6 +18,7 @@ from autocommit.contract import SKIPPED_TRAILER, quote_path
 from autocommit.settings.config import Settings, format_size
 
 PRIVATE = "readable only by its owner"
+NESTED_REPOSITORY = "nested git repository"  # a directory: everything under it is left out
 # A file nobody else may read (mode 0600, 0400, 0700) would become readable through the
 # object store, whose files are as readable as the repository.
 _READABLE_BY_OTHERS = stat.S_IRGRP | stat.S_IROTH
@@ -44,7 +45,7 @@ class ExclusionRules:
     def reason_to_skip(self, root: Path, path: str) -> str | None:
         """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it."""
         if path.endswith("/"):
-            return "nested git repository"
+            return NESTED_REPOSITORY
         if self._secrets.match_file(path):
             return "secret-looking name"
         if self._excluded.match_file(path):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from autocommit.contract import LAUNCH_PREFIX
 from autocommit.errors import AutocommitError
 from autocommit.gitio import git, git_inputs
 from autocommit.gitio.repo import Worktree
@@ -214,6 +215,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
+# AUTOCOMMIT_RUN_* variables describe a submitted run, not settings.
+assert not any(("AUTOCOMMIT_" + k.upper()).startswith(LAUNCH_PREFIX) for k in KEYS)
 
 # What a file of the repository may set: none of these can run a program, send anything
 # anywhere, enable autocommit or leave out less than the defaults do. ``exclude`` only adds

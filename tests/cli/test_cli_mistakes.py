@@ -67,6 +67,8 @@ CASES = [
     Case("empty", ["push"], "no git remote named 'origin'"),
     Case("empty", ["systemd-unit"], "autocommit is not enabled"),
     Case("repo", ["fetch", "/nowhere.git"], "'/nowhere.git' does not appear to be a git repo"),
+    Case("outside", ["exec", "--", "true"], "not in a repository where autocommit is enabled"),
+    Case("repo", ["exec"], "no command to run"),
     *(
         Case("repo", with_run(verb, UNKNOWN_RUN), f"no MLflow run {UNKNOWN_RUN}")
         for verb in RUN_VERBS
