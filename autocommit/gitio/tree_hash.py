@@ -70,12 +70,24 @@ def tree_id(entries: Mapping[str, tuple[str, str]], like: str) -> str:
     return _write(top, like)
 
 
-def _write(directory: _Dir, like: str) -> str:
-    records: list[tuple[bytes, bytes]] = []  # (sort key, record)
-    for name, (mode, sha) in directory.files.items():
-        records.append((name, mode.encode() + b" " + name + b"\0" + bytes.fromhex(sha)))
-    for name, sub in directory.dirs.items():
-        sha = _write(sub, like)  # a tree's depth is bounded by the file system's paths
-        records.append((name + b"/", TREE_MODE.encode() + b" " + name + b"\0" + bytes.fromhex(sha)))
-    records.sort()
-    return object_id("tree", b"".join(record for _, record in records), like)
+def _write(top: _Dir, like: str) -> str:
+    """The tree id of ``top``, subtrees first, without recursion (trees can be deeper
+    than Python's recursion limit)."""
+    ids: dict[int, str] = {}  # id(_Dir) → its tree id, once written
+    stack = [top]
+    while stack:
+        directory = stack[-1]
+        pending = [sub for sub in directory.dirs.values() if id(sub) not in ids]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        records: list[tuple[bytes, bytes]] = []  # (sort key, record)
+        for name, (mode, sha) in directory.files.items():
+            records.append((name, mode.encode() + b" " + name + b"\0" + bytes.fromhex(sha)))
+        for name, sub in directory.dirs.items():
+            record = TREE_MODE.encode() + b" " + name + b"\0" + bytes.fromhex(ids[id(sub)])
+            records.append((name + b"/", record))
+        records.sort()
+        ids[id(directory)] = object_id("tree", b"".join(r for _, r in records), like)
+    return ids[id(top)]

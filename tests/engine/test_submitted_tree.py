@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,17 @@ def test_differences_are_named_up_to_a_bound(repo: Path) -> None:
 def test_a_manifest_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError, match="not a manifest"):
         Manifest.decode("not base64 at all!")
+
+
+def test_a_tree_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for level in range(1, 1201):  # one level at a time: os.makedirs recurses
+        os.mkdir(repo / "/".join(["d"] * level))
+    (repo / "/".join(["d"] * 1200) / "f.txt").write_text("deep\n")
+    tree = git_tree(repo)
+    try:
+        assert check(repo, tree, None).verified(tree)
+    finally:
+        subprocess.run(["rm", "-rf", "--", str(repo)], check=False)  # pytest's cleanup recurses
