@@ -30,9 +30,17 @@ BRANCH_TAG = "autocommit.branch"
 CHANGES_TAG = "autocommit.changes"
 SKIPPED_TAG = "autocommit.skipped"
 ERROR_TAG = "autocommit.error"
+CONTEXT_TAG = "autocommit.context"  # the pinned commit of what ran beyond the working tree
+CONTEXT_ERROR_TAG = "autocommit.context.error"  # only when that commit could not be made
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own, overridden
 CLEAN_CHANGES = "none"  # autocommit.changes of a run on a clean tree
 MAX_TAG_VALUE = 5000  # characters MLflow keeps of a tag value
+
+# The files of a context commit (README "What exactly ran").
+CONTEXT_ENVIRONMENT = "environment.txt"
+CONTEXT_SESSION = "session.py"
+CONTEXT_DATA = "data.json"
+CONTEXT_DEPENDENCIES = "dependencies.json"
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 
