@@ -112,13 +112,7 @@ class CommitWriter:
 
 def write_commits(root: Path, state_dir: Path, texts: list[bytes]) -> list[str]:
     """Store each commit text with a git process of its own; returns their ids."""
-    return write_objects(root, state_dir, "commit", texts)
-
-
-def write_objects(root: Path, state_dir: Path, kind: str, texts: list[bytes]) -> list[str]:
-    """Store each raw ``kind`` object (``blob``, ``tree``, ``commit``) with a git process
-    of its own; returns their ids."""
-    with contextlib.closing(CommitWriter(root, state_dir, kind=kind)) as writer:
+    with contextlib.closing(CommitWriter(root, state_dir)) as writer:
         return writer.write(texts)
 
 

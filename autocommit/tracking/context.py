@@ -64,8 +64,7 @@ def context_tags(worktree: Worktree, settings: Settings, run_commit: str) -> dic
             return {}
         from autocommit.engine.file_commit import commit_files
 
-        commit = commit_files(worktree, run_commit, files, MESSAGE,
-                              "autocommit: the context of an MLflow run")  # fmt: skip
+        commit = commit_files(worktree, run_commit, files, MESSAGE)
     except Exception as exc:
         what = " ".join(f"{type(exc).__name__}: {exc}".split())[: MAX_TAG_VALUE - 100]
         warn_once(f"no context for this run (its code is recorded): {what}")

@@ -60,21 +60,30 @@ def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _matches(patterns: tuple[str, ...], path: str) -> bool:
+    """Whether ``patterns`` match ``path``; kept, since the same paths come back at every
+    run and matching costs more than everything else a run does with a file."""
+    return _spec(patterns).match_file(path)
+
+
 def data_json(worktree: Worktree, settings: Settings, like: str) -> bytes:
     """The text of ``data.json``: a list of entries sorted by path (``like``: an object
     id of the repository, for its hash algorithm)."""
     patterns = tuple(p for p in settings.data_paths if _inside(p))
-    files = sorted(matching_files(worktree.root, _spec(patterns)))
+    files = sorted(matching_files(worktree.root, patterns))
     cache = _load(worktree.state_dir / CACHE_FILE)
-    secrets = _spec(settings.secret_patterns)
-    entries = [_entry(worktree.root, path, cache, secrets, like) for path in files]
+    secrets = settings.secret_patterns
+    top = str(worktree.root) + os.sep
+    entries = [_entry(top, path, cache, secrets, like) for path in files]
     gone = cache.entries.keys() - set(files)
     for path in gone:  # the cache holds what data_paths names now, no more
         del cache.entries[path]
     cache.changed = cache.changed or bool(gone)
     if cache.changed:
         _save(worktree.state_dir / CACHE_FILE, cache)
-    return (json.dumps([e for e in entries if e], indent=1, sort_keys=True) + "\n").encode()
+    lines = [json.dumps(entry, sort_keys=True) for entry in entries if entry]
+    return ("[\n" + ",\n".join(lines) + "\n]\n").encode()  # one file a line: diffs read well
 
 
 def _inside(pattern: str) -> bool:
@@ -84,14 +93,15 @@ def _inside(pattern: str) -> bool:
     return True
 
 
-def matching_files(root: Path, spec: pathspec.GitIgnoreSpec) -> list[str]:
+def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     """Every file or symbolic link under ``root`` the patterns match (relative paths)."""
     found: list[str] = []
+    top = str(root) + os.sep
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
     while stack:
         directory, whole = stack.pop()
         try:
-            entries = list(os.scandir(root / directory) if directory else os.scandir(root))
+            entries = list(os.scandir(top + directory))
         except OSError:
             continue
         names = {entry.name for entry in entries}
@@ -101,42 +111,42 @@ def matching_files(root: Path, spec: pathspec.GitIgnoreSpec) -> list[str]:
             path = f"{directory}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in _NEVER_WALKED:
-                    stack.append((path + "/", whole or spec.match_file(path + "/")))
-            elif whole or spec.match_file(path):
+                    stack.append((path + "/", whole or _matches(patterns, path + "/")))
+            elif whole or _matches(patterns, path):
                 found.append(path)
     return found
 
 
-def _entry(root: Path, path: str, cache: _Cache, secrets: pathspec.GitIgnoreSpec,
+def _entry(top: str, path: str, cache: _Cache, secrets: tuple[str, ...],
            like: str) -> dict[str, Any] | None:  # fmt: skip
     try:
-        info = os.lstat(root / path)
+        info = os.lstat(top + path)
     except OSError:
         return None  # gone meanwhile
     entry: dict[str, Any] = {"path": path, "size": info.st_size,
                              "mtime": _iso(info.st_mtime_ns), "blob": None}  # fmt: skip
     if stat.S_ISLNK(info.st_mode):
-        entry["symlink"] = os.readlink(root / path)
+        entry["symlink"] = os.readlink(top + path)
         return entry
     if not stat.S_ISREG(info.st_mode):
         return None
-    if secrets.match_file(path):
+    if _matches(secrets, path):
         entry["fingerprint"] = "size+mtime (secret-looking name)"
     elif info.st_size > FULL_HASH_LIMIT:
         entry["fingerprint"] = "size+mtime (over the hash limit)"
     else:
-        entry["blob"] = _blob(root, path, info, cache, like)
+        entry["blob"] = _blob(top + path, path, info, cache, like)
     return entry
 
 
-def _blob(root: Path, path: str, info: os.stat_result, cache: _Cache, like: str) -> str | None:
+def _blob(full: str, path: str, info: os.stat_result, cache: _Cache, like: str) -> str | None:
     key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     known = cache.entries.get(path)
     if known is not None and known[:4] == key and len(known[4]) == len(like):
         return known[4]
     started = time.time_ns()
     try:
-        blob = file_blob_id(root / path, like)
+        blob = file_blob_id(Path(full), like)
     except OSError:
         return None  # unreadable, or changed while read: listed by size and time
     if info.st_mtime_ns < started - _SETTLED_NS:
@@ -145,6 +155,7 @@ def _blob(root: Path, path: str, info: os.stat_result, cache: _Cache, like: str)
     return blob
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _iso(ns: int) -> str:
     moment = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.UTC)
     return moment.isoformat(timespec="microseconds")

@@ -3,8 +3,8 @@
 ``pip install -e ../mylib`` (or a path on ``sys.path``) makes a run import code from
 another git working tree, whose uncommitted edits are part of what ran. Every module
 loaded from a file outside the Python installation, autocommit's own package and the
-run's repository names the working tree holding it; each is listed with its path, remote URL (without
-credentials), HEAD and dirty flag. Where autocommit is enabled there, its exact working
+run's repository names the working tree holding it; each is listed with its path, remote
+URL (without credentials), HEAD and dirty flag. Where autocommit is enabled there, its exact working
 tree gets a pinned run commit, made exactly as the run's own (the daemon's sync barrier
 or an in-process snapshot); where it is not, nothing is written into it and the run gets
 one warning saying how to enable it.

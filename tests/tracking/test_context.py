@@ -18,7 +18,6 @@ from autocommit import contract
 from autocommit.tracking import environment
 from tests.gitutil import assert_private, git, user_state
 from tests.mlflowutil import enable, expected_tree, pinned, tree_of
-from tests.test_mlflow_plugin import tracking_uri  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -47,8 +46,8 @@ def test_context_commit_is_pinned_on_the_run_commit(enabled: Path) -> None:
     assert git(enabled, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
     assert context in pinned(enabled)
     names = git(enabled, "ls-tree", "--name-only", context).split()
-    assert names == [contract.CONTEXT_DATA, contract.CONTEXT_DEPENDENCIES,
-                     contract.CONTEXT_ENVIRONMENT]  # fmt: skip  (pytest is no REPL)
+    parts = [contract.CONTEXT_DATA, contract.CONTEXT_DEPENDENCIES, contract.CONTEXT_ENVIRONMENT]
+    assert names == parts  # pytest is no REPL: no session.py
     assert tree_of(enabled, tags[contract.COMMIT_TAG]) == expected_tree(enabled, enabled.parent)
     again, same = context_of(enabled)
     assert (again[contract.COMMIT_TAG], same) == (tags[contract.COMMIT_TAG], context)
@@ -128,14 +127,16 @@ def install_tiny_package(scratch: Path, target: Path, version: str) -> None:
     source = scratch / f"tinypkg-{version}"
     (source / "tinypkg").mkdir(parents=True)
     (source / "tinypkg" / "__init__.py").write_text(f"VERSION = {version!r}\n")
-    (source / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (source / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [build-system]
         requires = ["setuptools>=61"]
         build-backend = "setuptools.build_meta"
         [project]
         name = "tinypkg"
         version = "{version}"
-    """))
+    """)
+    )
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--upgrade",
                     "--target", str(target), str(source)],
                    check=True, capture_output=True)  # fmt: skip
@@ -311,8 +312,9 @@ def test_a_dependency_not_enabled_is_described_and_left_alone(
 
 
 def test_mlflow_runs_get_the_context_through_the_plugin(
-    enabled: Path, tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)

@@ -1,0 +1,68 @@
+"""``session.py``: the cells a real Jupyter kernel executed, never saved to any notebook."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autocommit import contract
+from tests.gitutil import git
+from tests.mlflowutil import enable
+
+jupyter_client = pytest.importorskip("jupyter_client")
+pytest.importorskip("ipykernel")
+
+
+@pytest.fixture
+def kernel(repo: Path, tmp_path: Path) -> Iterator[Any]:
+    """A real ipykernel, started in the enabled repository, as a notebook server would."""
+    from jupyter_client.manager import start_new_kernel
+
+    enable(repo)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(repo), env=env)
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(client: Any, code: str) -> str:
+    """Run one cell; its standard output (a failing cell fails the test)."""
+    out: list[str] = []
+
+    def hook(message: dict[str, Any]) -> None:
+        if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
+            out.append(message["content"]["text"])
+
+    reply = client.execute_interactive(code, timeout=120, output_hook=hook)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(out)
+
+
+def expected(cells: list[str]) -> str:
+    return "".join(f"# In[{n}]:\n{cell.rstrip()}\n\n" for n, cell in enumerate(cells, start=1))
+
+
+def test_session_holds_the_cells_executed_in_the_kernel(kernel: Any, repo: Path) -> None:
+    cells = [
+        "import mlflow\nlr = 0.1",
+        "def train(rate):\n    return rate * 2  # edited in the notebook, never saved",
+        "lr = 0.05\n%whos",
+        "with mlflow.start_run() as run:\n    print(run.data.tags['autocommit.context'])",
+    ]
+    for cell in cells[:-1]:
+        execute(kernel, cell)
+    first = execute(kernel, cells[-1]).strip()
+    assert git(repo, "show", f"{first}:{contract.CONTEXT_SESSION}") == expected(cells)
+    cells.append("print(__import__('autocommit').mlflow_tags()['autocommit.context'])")
+    second = execute(kernel, cells[-1]).strip()
+    assert git(repo, "show", f"{second}:{contract.CONTEXT_SESSION}") == expected(cells)
+    assert git(repo, "rev-parse", f"{first}^", f"{second}^").split() == [
+        git(repo, "rev-parse", "HEAD").strip()] * 2  # fmt: skip  (the same, clean code)
+    assert list(repo.glob("*.ipynb")) == []
