@@ -84,7 +84,8 @@ def _environment_row() -> Row:
     environment_text()
     cached = [_timed(environment_text) for _ in range(200)]
     fresh = [_timed(_compute) for _ in range(10)]
-    return Row("environment.txt, nothing installed since", "this venv", f"{median_ms(cached):.2f} ms",
+    return Row("environment.txt, nothing installed since", "this venv",
+               f"{median_ms(cached):.2f} ms",
                "reading every distribution's metadata", f"{median_ms(fresh):.1f} ms",
                f"{statistics.median(fresh) / statistics.median(cached):.0f}x less",
                "stat of sys.path and the metadata directories")  # fmt: skip

@@ -412,3 +412,28 @@ def test_a_run_commit_and_its_summary_describe_the_change_from_head(
     # made again without the engine's summary (as git lists it): the same commit
     snap = take_snapshot(find_worktree(enabled))
     assert run_commit(find_worktree(enabled), snap) == commit
+
+
+def test_show_and_diff_report_the_runs_context(enabled: Path, tracking: Any) -> None:
+    """``show`` lists a run's context; ``diff --context`` says which data files differ."""
+    (enabled / ".gitignore").write_text(".venv/\n*.log\ndata/\n")
+    git(enabled, "commit", "-q", "-am", "ignore data")
+    (enabled / "data").mkdir()
+    (enabled / "data" / "train.csv").write_text("x\n1\n")
+    (enabled / "data" / "test.csv").write_text("x\n2\n")
+    first, code = start_run()
+    (enabled / "data" / "train.csv").write_text("x\n3\n")
+    second, same_code = start_run()
+    assert same_code == code
+    status, out, err = autocommit("show", first)
+    assert status == 0, err
+    assert "environment  Python " in out and "distributions" in out
+    assert "data         2 files (2 hashed)" in out
+    status, shown, _ = autocommit("show", first, "--json")
+    context = json.loads(shown)["context"]
+    tags = mlflow.MlflowClient().get_run(first).data.tags
+    assert context["commit"] == tags["autocommit.context"] and context["session"] is None
+    status, out, err = autocommit("diff", first, second, "--context")
+    assert status == 1, err
+    assert "environment.txt: the same" in out and "session.py: the same" in out
+    assert out.endswith("data files that differ:\n  M  data/train.csv\n")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+from typing import TYPE_CHECKING
 
 from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
 
-HELP = "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left out"
+if TYPE_CHECKING:
+    from autocommit.reproduce.context import Context
+
+HELP = (
+    "show the snapshot of a run or revision: its HEAD, files changed vs HEAD, files left "
+    "out, and a run's context (environment, session, data, dependencies)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,14 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autocommit.gitio import git
     from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.context import read_context
     from autocommit.reproduce.describe import describe
     from autocommit.reproduce.resolve import resolve
 
     worktree = find_worktree()
     resolved = resolve(worktree, args.target, tracking_uri=args.tracking_uri)
     found = describe(worktree, resolved)
+    context = read_context(worktree, resolved)
     if args.json:
-        print_json(dataclasses.asdict(found))
+        print_json({**dataclasses.asdict(found),
+                    "context": dataclasses.asdict(context) if context else None})  # fmt: skip
         return 0
     taken = datetime.datetime.fromtimestamp(found.time).strftime("%Y-%m-%d %H:%M:%S")
     head = "(no commit yet)"
@@ -55,4 +65,26 @@ def run(args: argparse.Namespace) -> int:
         print("left out of the snapshot:")
         for skipped in found.skipped:
             print(f"  {skipped.path} ({skipped.reason})" if skipped.reason else f"  {skipped.path}")
+    if context is not None:
+        print_context(context)
     return 0
+
+
+def print_context(context: Context) -> None:
+    """What the run executed beyond the working tree, in a few lines."""
+    print(f"\ncontext   {context.commit}")
+    if not context.present:
+        print("  not in this repository: `autocommit fetch` brings it")
+        return
+    if context.environment:
+        print(f"  environment  {context.environment[0]}, "
+              f"{len(context.environment) - 1} distributions")  # fmt: skip
+    if context.session is not None:
+        print(f"  session      {context.session_cells} cells, "
+              f"{len(context.session.splitlines())} lines")  # fmt: skip
+    hashed = sum(1 for entry in context.data if entry.get("blob"))
+    print(f"  data         {len(context.data)} files ({hashed} hashed)")
+    for dep in context.dependencies:
+        state = "dirty" if dep.get("dirty") else "clean"
+        commit = dep.get("commit") or f"not enabled: HEAD {str(dep.get('head'))[:12]} only"
+        print(f"  dependency   {dep.get('path')} ({state}): {commit}")
