@@ -437,3 +437,31 @@ def test_show_and_diff_report_the_runs_context(enabled: Path, tracking: Any) -> 
     assert status == 1, err
     assert "environment.txt: the same" in out and "session.py: the same" in out
     assert out.endswith("data files that differ:\n  M  data/train.csv\n")
+
+
+def test_checkout_puts_the_context_and_enabled_dependencies_beside_the_code(
+    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    lib = tmp_path / "mylib"
+    lib.mkdir()
+    git(lib, "init", "-q")
+    (lib / "ctxlib_checkout.py").write_text("SCALE = 2\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "library")
+    enable(lib)
+    (lib / "ctxlib_checkout.py").write_text("SCALE = 3  # not committed\n")
+    (lib / "helper.py").write_text("EXTRA = 1\n")
+    monkeypatch.syspath_prepend(str(lib))
+    # imported for the run, forgotten at teardown
+    monkeypatch.setitem(sys.modules, "ctxlib_checkout", __import__("ctxlib_checkout"))
+    run_id, _ = start_run()
+    target = tmp_path / "out"
+    status, _, err = autocommit("checkout", run_id, str(target))
+    assert status == 0, err
+    beside = tmp_path / "out.context"
+    assert (beside / "environment.txt").read_text().startswith("Python ")
+    assert not (beside / "session.py").exists()  # pytest is no notebook
+    assert disk_listing(beside / "mylib") == disk_listing(lib)
+    assert git(beside / "mylib", "status", "--porcelain") == ""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from autocommit import contract
+from autocommit.errors import AutocommitError
 from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
 from autocommit.reproduce.resolve import Resolved
@@ -80,3 +82,44 @@ def data_differences(a: Context, b: Context) -> list[str]:
         elif old[path] != new[path]:
             lines.append(f"  M  {path}")
     return lines
+
+
+def context_dir(directory: Path) -> Path:
+    """Where ``autocommit checkout`` puts a run's context: ``<DIR>.context`` beside DIR."""
+    return directory.with_name(directory.name + ".context")
+
+
+def checkout_context(context: Context, directory: Path) -> list[str]:
+    """Write ``context``'s files into ``directory`` (new) and check out each enabled
+    dependency's pinned commit into ``directory/<its folder name>``; what could not be
+    done, one line each."""
+    from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.restore import checkout
+
+    try:
+        directory.mkdir(parents=True)
+    except FileExistsError:
+        return [f"{directory} already exists: the context was not written"]
+    files = {
+        contract.CONTEXT_ENVIRONMENT: "".join(line + "\n" for line in context.environment),
+        contract.CONTEXT_SESSION: context.session,
+        contract.CONTEXT_DATA: json.dumps(context.data, indent=1) + "\n",
+        contract.CONTEXT_DEPENDENCIES: json.dumps(context.dependencies, indent=1) + "\n",
+    }
+    for name, text in files.items():
+        if text is not None:
+            (directory / name).write_text(text, encoding="utf-8")
+    missing: list[str] = []
+    for dep in context.dependencies:
+        path, commit = Path(str(dep.get("path"))), str(dep.get("commit") or "")
+        name = path.name
+        if not contract.OBJECT_ID.fullmatch(commit):
+            missing.append(f"{path}: not enabled when the run started, HEAD {dep.get('head')}")
+        elif not name or name.startswith(".") or name in files:
+            missing.append(f"{path}: no usable folder name")
+        else:
+            try:
+                checkout(find_worktree(path), commit, directory / name)
+            except AutocommitError as exc:
+                missing.append(f"{path}: {exc.one_line()}")
+    return missing

@@ -8,7 +8,10 @@ from pathlib import Path
 from autocommit.cli.commands import arguments
 from autocommit.notices import note
 
-HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
+HELP = (
+    "check out a run's or revision's exact code into a new worktree (yours is untouched); "
+    "a run's context goes to DIR.context beside it"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autocommit.gitio.repo import find_worktree
+    from autocommit.reproduce.context import checkout_context, context_dir, read_context
     from autocommit.reproduce.resolve import resolve
     from autocommit.reproduce.restore import checkout, default_checkout_dir
 
@@ -34,4 +38,10 @@ def run(args: argparse.Namespace) -> int:
     note(f"checked out {resolved.label}, detached HEAD; "
          f"remove it with `git worktree remove {directory}`")  # fmt: skip
     print(directory)
+    context = read_context(worktree, resolved)
+    if context is not None and context.present:
+        where = context_dir(directory)
+        for missing in checkout_context(context, where):
+            note(f"context: {missing}")
+        note(f"the run's context (environment, session, data, dependencies) is in {where}")
     return 0
