@@ -66,3 +66,44 @@ def test_session_holds_the_cells_executed_in_the_kernel(kernel: Any, repo: Path)
     head = git(repo, "rev-parse", "HEAD").strip()  # clean code: the run commit is HEAD
     assert git(repo, "rev-parse", f"{first}^", f"{second}^").split() == [head, head]
     assert list(repo.glob("*.ipynb")) == []
+
+
+def test_session_holds_the_lines_typed_into_the_plain_repl(repo: Path, tmp_path: Path) -> None:
+    """The interactive interpreter on a terminal (a pseudo-terminal here); lines of
+    earlier sessions, read from ``~/.python_history`` at start-up, are left out."""
+    import pty
+    import select
+    import sys
+    import time
+
+    enable(repo)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".python_history").write_text("password = 'earlier session'\nprint(1)\n")
+    os.utime(home / ".python_history", (time.time() - 60, time.time() - 60))
+    lines = ["import autocommit", "lr = 0.5",
+             "print('CONTEXT', autocommit.mlflow_tags()['autocommit.context'])"]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: an interactive Python in the repository
+        os.chdir(repo)
+        os.execve(sys.executable, [sys.executable, "-q"],
+                  {**os.environ, "HOME": str(home), "TERM": "dumb"})  # fmt: skip
+
+    def read_prompt() -> bytes:
+        seen, deadline = b"", time.monotonic() + 60
+        while not seen.endswith(b">>> ") and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 4096)
+        return seen
+
+    try:
+        read_prompt()
+        for line in lines:
+            os.write(fd, line.encode() + b"\n")
+            out = read_prompt().decode(errors="replace")
+        os.write(fd, b"exit()\n")
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    context = out.split("CONTEXT ")[1].split()[0]
+    assert git(repo, "show", f"{context}:{contract.CONTEXT_SESSION}") == expected(lines)
