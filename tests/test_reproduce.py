@@ -454,8 +454,9 @@ def test_checkout_puts_the_context_and_enabled_dependencies_beside_the_code(
     (lib / "ctxlib_checkout.py").write_text("SCALE = 3  # not committed\n")
     (lib / "helper.py").write_text("EXTRA = 1\n")
     monkeypatch.syspath_prepend(str(lib))
-    # imported for the run, forgotten at teardown
-    monkeypatch.setitem(sys.modules, "ctxlib_checkout", __import__("ctxlib_checkout"))
+    monkeypatch.setitem(sys.modules, "ctxlib_checkout", None)  # forgotten at teardown
+    del sys.modules["ctxlib_checkout"]
+    __import__("ctxlib_checkout")  # imported for the run
     run_id, _ = start_run()
     target = tmp_path / "out"
     status, _, err = autocommit("checkout", run_id, str(target))

@@ -277,8 +277,9 @@ def test_an_enabled_dependency_gets_its_exact_working_tree_pinned(
     (lib / "mylib_enabled" / "__init__.py").write_text("def scale(x):\n    return 3 * x\n")
     (lib / "mylib_enabled" / "new.py").write_text("EXTRA = 1\n")  # untracked, not ignored
     monkeypatch.syspath_prepend(str(lib))
-    # imported for the run, forgotten at teardown
-    monkeypatch.setitem(sys.modules, "mylib_enabled", __import__("mylib_enabled"))
+    monkeypatch.setitem(sys.modules, "mylib_enabled", None)  # forgotten at teardown
+    del sys.modules["mylib_enabled"]
+    __import__("mylib_enabled")  # imported for the run
     before = user_state(lib)
     _, context = context_of(enabled)
     assert user_state(lib) == before
@@ -299,8 +300,9 @@ def test_a_dependency_not_enabled_is_described_and_left_alone(
     make_library(lib, "mylib_plain")
     (lib / "mylib_plain" / "__init__.py").write_text("X = 2\n")
     monkeypatch.syspath_prepend(str(lib))
-    # imported for the run, forgotten at teardown
-    monkeypatch.setitem(sys.modules, "mylib_plain", __import__("mylib_plain"))
+    monkeypatch.setitem(sys.modules, "mylib_plain", None)  # forgotten at teardown
+    del sys.modules["mylib_plain"]
+    __import__("mylib_plain")  # imported for the run
     _, context = context_of(enabled)
     [entry] = dependency_entries(enabled, context, lib)
     assert entry["enabled"] is False and entry["commit"] is None and entry["dirty"] is True
