@@ -15,6 +15,7 @@ import pytest
 
 import autocommit
 from autocommit import contract
+from autocommit.gitio.repo import Worktree
 from autocommit.tracking import environment
 from tests.gitutil import assert_private, git, user_state
 from tests.mlflowutil import enable, expected_tree, pinned, tree_of
@@ -327,3 +328,28 @@ def test_mlflow_runs_get_the_context_through_the_plugin(
     context = tags[contract.CONTEXT_TAG]
     assert git(enabled, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
     assert context == autocommit.mlflow_tags(enabled)[contract.CONTEXT_TAG]
+
+
+def test_a_run_with_the_daemon_running_gets_its_context(daemon: Worktree) -> None:
+    """The daemon makes and pins the run commit; the run's process adds the context."""
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.3\n")
+    tags, context = context_of(root)
+    assert git(root, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
+    assert tree_of(root, tags[contract.COMMIT_TAG]) == expected_tree(root, root.parent)
+    assert context in pinned(root)
+
+
+def test_data_blob_ids_follow_a_sha256_repository(tmp_path: Path) -> None:
+    root = tmp_path / "sha256"
+    root.mkdir()
+    git(root, "init", "-q", "--object-format=sha256")
+    (root / "train.py").write_text("lr = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    enable(root)
+    write_data(root, {"data/a.csv": b"1,2\n"})
+    _, context = context_of(root)
+    assert len(context) == 64
+    [entry] = data_entries(root, context).values()
+    assert entry["blob"] == git(root, "hash-object", "--no-filters", "data/a.csv").strip()
