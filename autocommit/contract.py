@@ -30,6 +30,8 @@ BRANCH_TAG = "autocommit.branch"
 CHANGES_TAG = "autocommit.changes"
 SKIPPED_TAG = "autocommit.skipped"
 ERROR_TAG = "autocommit.error"
+CONTEXT_TAG = "autocommit.context"  # the pinned commit of what ran beyond the working tree
+CONTEXT_ERROR_TAG = "autocommit.context.error"  # only when that commit could not be made
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own, overridden
 VERIFIED_TAG = "autocommit.verified"  # on a worker: its files hash to the submitted tree
 REPOSITORY_TAG = "autocommit.repository"  # on a worker: where the submitted commit lives
@@ -46,6 +48,12 @@ RUN_REPOSITORY_VAR = LAUNCH_PREFIX + "REPOSITORY"  # the remote's URL, else the 
 RUN_WORKTREE_VAR = LAUNCH_PREFIX + "WORKTREE"  # the submitting working tree's path
 RUN_TAGS_VAR = LAUNCH_PREFIX + "TAGS"  # JSON: the tags the run would get there
 RUN_MANIFEST_VAR = LAUNCH_PREFIX + "MANIFEST"  # the tree's paths and short ids (compressed)
+
+# The files of a context commit (README "What exactly ran").
+CONTEXT_ENVIRONMENT = "environment.txt"
+CONTEXT_SESSION = "session.py"
+CONTEXT_DATA = "data.json"
+CONTEXT_DEPENDENCIES = "dependencies.json"
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
-from autocommit.gitio.objects import GITLINK_MODE, TREE_MODE, ObjectReader, TreeEntry, object_id
+from autocommit.gitio.objects import (
+    GITLINK_MODE,
+    TREE_MODE,
+    ObjectReader,
+    TreeEntry,
+    object_id,
+    tree_text,
+)
 from autocommit.gitio.piped import PipedGit
 
 _CHUNK = 256  # trees per write: git's answers must not fill the pipe while we still write
@@ -177,14 +184,4 @@ def _request(entries: list[tuple[str, TreeEntry]], requests: list[bytes],
 
 def tree_id(entries: list[tuple[str, TreeEntry]]) -> str:
     """The id of the tree holding ``entries``, computed as git computes it."""
-
-    def order(item: tuple[str, TreeEntry]) -> bytes:
-        name = item[0].encode(errors="surrogateescape")
-        return name + b"/" if item[1].is_tree else name
-
-    body = b"".join(
-        f"{entry.mode} ".encode() + name.encode(errors="surrogateescape") + b"\0"
-        + bytes.fromhex(entry.sha)
-        for name, entry in sorted(entries, key=order)
-    )  # fmt: skip
-    return object_id("tree", body, entries[0][1].sha)
+    return object_id("tree", tree_text(entries), entries[0][1].sha)

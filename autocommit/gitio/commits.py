@@ -69,11 +69,15 @@ def commit_text(tree: str, parents: list[str], author: str, committer: str, mess
 
 class CommitWriter:
     """``git hash-object -t commit -w --stdin-paths``: writes commit objects, several per
-    request, through one process (kept between requests like the other pipes)."""
+    request, through one process (kept between requests like the other pipes).
 
-    def __init__(self, root: Path, state_dir: Path, *, kept: bool = False) -> None:
+    ``kind`` ``blob`` or ``tree`` writes those objects instead, from their raw content."""
+
+    def __init__(self, root: Path, state_dir: Path, *, kept: bool = False,
+                 kind: str = "commit") -> None:  # fmt: skip
         self._state_dir = state_dir  # where the texts wait for git to read them
-        args = ["hash-object", "-t", "commit", "-w", "--no-filters", "--stdin-paths"]
+        self._kind = kind
+        args = ["hash-object", "-t", kind, "-w", "--no-filters", "--stdin-paths"]
         self._git = PipedGit(root, args, kept=kept)
 
     def start(self) -> None:
@@ -96,9 +100,9 @@ class CommitWriter:
                 os.unlink(path)
         if written is None:
             raise self._git.failure()
-        expected = [object_id("commit", text, written[0]) for text in texts]
+        expected = [object_id(self._kind, text, written[0]) for text in texts]
         if written != expected:
-            raise GitCommandError(["hash-object", "-t", "commit"], 128,
+            raise GitCommandError(["hash-object", "-t", self._kind], 128,
                                   f"git stored {written}, expected {expected}")  # fmt: skip
         return written
 

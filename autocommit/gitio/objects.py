@@ -9,6 +9,7 @@ answers being needed (:meth:`ObjectReader.ask`) so that git works while Python d
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -92,6 +93,38 @@ def object_id(kind: str, body: bytes, like: str) -> str:
     ``like`` (SHA-1 ids have 40 hex digits, SHA-256 ids 64)."""
     algorithm = hashlib.sha256 if len(like) == 64 else hashlib.sha1
     return algorithm(f"{kind} {len(body)}\0".encode() + body).hexdigest()
+
+
+def tree_text(entries: list[tuple[str, TreeEntry]]) -> bytes:
+    """The raw tree object holding ``entries`` (in git's order: a subtree sorts as if its
+    name ended in ``/``)."""
+
+    def order(item: tuple[str, TreeEntry]) -> bytes:
+        name = item[0].encode(errors="surrogateescape")
+        return name + b"/" if item[1].is_tree else name
+
+    return b"".join(
+        f"{entry.mode} ".encode() + name.encode(errors="surrogateescape") + b"\0"
+        + bytes.fromhex(entry.sha)
+        for name, entry in sorted(entries, key=order)
+    )  # fmt: skip
+
+
+def file_blob_id(path: Path, like: str, *, chunk: int = 1 << 20) -> str:
+    """The blob id git gives the bytes of the file at ``path`` as they are (no clean
+    filter, no eol conversion), read in chunks: what ``git hash-object --no-filters``
+    answers, without a process."""
+    algorithm = hashlib.sha256() if len(like) == 64 else hashlib.sha1()
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        algorithm.update(f"blob {size}\0".encode())
+        read = 0
+        while block := file.read(chunk):
+            algorithm.update(block)
+            read += len(block)
+    if read != size:
+        raise OSError(f"{path} changed while it was read")
+    return algorithm.hexdigest()
 
 
 def read_loose(objects_dir: Path, sha: str) -> tuple[str, bytes] | None:

@@ -113,6 +113,10 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     "apikey.txt",
 )
 
+# Where datasets usually are; virtualenvs, caches and mlruns/ are never walked (see
+# autocommit.tracking.data_files).
+DEFAULT_DATA_PATHS: tuple[str, ...] = ("data/", "datasets/")
+
 _SIZE_UNITS = {"": 1, "b": 1}
 for _exponent, _letter in enumerate("kmg", start=1):
     for _suffix in (_letter, _letter + "b", _letter + "ib"):
@@ -145,6 +149,11 @@ class Settings:
     override_mlflow_commit: bool = True  # set mlflow.source.git.commit to the snapshot
     remote: str = "origin"  # where push/fetch share refs/autocommit/*
     push_on_run: bool = False  # push each new pin in the background when a run starts
+    context_environment: bool = True  # a run's context lists Python and its distributions
+    context_session: bool = True  # ... the cells of the IPython session or REPL it ran in
+    context_dependencies: bool = True  # ... the other working trees it imported from
+    context_data: bool = True  # ... the fingerprints of the files data_paths names
+    data_paths: tuple[str, ...] = DEFAULT_DATA_PATHS  # gitignore-style, inside the repository
 
 
 def _parse_bool(value: Any) -> bool:
@@ -212,6 +221,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "override_mlflow_commit": _parse_bool,
     "remote": _parse_str,
     "push_on_run": _parse_bool,
+    "context_environment": _parse_bool,
+    "context_session": _parse_bool,
+    "context_dependencies": _parse_bool,
+    "context_data": _parse_bool,
+    "data_paths": _parse_list,
 }
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
@@ -223,11 +237,15 @@ assert not any(("AUTOCOMMIT_" + k.upper()).startswith(LAUNCH_PREFIX) for k in KE
 # exclusions (it is matched on its own, so a ``!pattern`` cannot undo a secret pattern);
 # ``quiet_period``/``max_wait`` tune when the daemon snapshots (a run always gets the
 # tree as it is); ``daemon``/``hooks`` can only make `autocommit init` do less than by
-# default; ``override_mlflow_commit`` picks which commit MLflow's own tag names. Every
-# other key, and any key added later unless it is listed here, is the user's alone.
+# default; ``override_mlflow_commit`` picks which commit MLflow's own tag names;
+# ``data_paths`` only names files inside the repository whose size, time and hash a run's
+# context records (nothing is copied, sent or run; paths leaving the repository are
+# refused). Every other key, and any key added later unless it is listed here, is the
+# user's alone (the context_* switches among them: session code is the user's to share).
 REPOSITORY_KEYS: frozenset[str] = frozenset(
-    {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit"}
-)
+    {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit",
+     "data_paths"}
+)  # fmt: skip
 assert set(KEYS) >= REPOSITORY_KEYS
 SETTINGS_FILES: tuple[str, ...] = ("pyproject.toml", ".autocommit.toml")
 _GIT_CONFIG_ORIGIN = "git config "  # how a value's origin starts when git config set it

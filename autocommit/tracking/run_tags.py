@@ -242,9 +242,12 @@ def tags_for_target(target: Target) -> dict[str, str]:
 
             run = RunPin(worktree, pool)
             snap = snapshot_for_run(worktree, target.settings, run)
-            return tags_for(worktree, target.settings, snap, run)
+            tags = tags_for(worktree, target.settings, snap, run)
     except Exception as exc:
         return error_tags(exc)
+    from autocommit.tracking.context import context_tags
+
+    return tags | context_tags(worktree, target.settings, run.commit)
 
 
 def mlflow_tags(path: Path | str | None = None) -> dict[str, str]:

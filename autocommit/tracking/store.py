@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocommit.contract import COMMIT_TAG
+from autocommit.contract import COMMIT_TAG, CONTEXT_TAG
 from autocommit.errors import AutocommitError
 
 _PAGE = 1000
@@ -119,10 +119,13 @@ def get_run(run_id: str, requested_uri: str | None) -> RunInfo | None:
 
 
 def runs_by_commit(requested_uri: str | None) -> dict[str, list[RunInfo]]:
-    """Every run with an ``autocommit.commit`` tag, deleted ones included, by that commit."""
+    """Every run with an ``autocommit.commit`` tag, deleted ones included, by that commit
+    and by its context commit (``autocommit.context``): both are pinned for the run."""
     found: dict[str, list[RunInfo]] = {}
     for info in _every_run(requested_uri, f"tags.`{COMMIT_TAG}` LIKE '%'"):
         found.setdefault(info.tags.get(COMMIT_TAG, ""), []).append(info)
+        if info.tags.get(CONTEXT_TAG):
+            found.setdefault(info.tags[CONTEXT_TAG], []).append(info)
     found.pop("", None)
     return found
 

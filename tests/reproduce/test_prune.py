@@ -85,7 +85,7 @@ def test_prune_keeps_every_pinned_run_and_frees_the_rest(
     # a commit, a tree and a blob each, but for the two trees and blobs the runs still use
     assert report["objects_removed"] == report["objects_unreachable"] >= 3 * len(unpinned) - 4
     assert report["bytes_freed"] > 0
-    assert report["pins_kept"] == 3
+    assert report["pins_kept"] == 6  # three runs: their run commits and contexts
     (result,) = report["chains"]
     assert (result["kept_for_pins"], result["pins_on_chain"], result["rewritten"]) == (0, 0, 1)
 
@@ -249,7 +249,8 @@ def test_deleted_runs_get_unpinned(enabled: Path, tracking: Tracking) -> None:
     (root / "train.py").write_text("lr = 1\n")
     gone_run, gone = start_run()
     (root / "train.py").write_text("lr = 2\n")
-    _, kept = start_run()
+    kept_run, kept = start_run()
+    kept_context = tracking.client.get_run(kept_run).data.tags[contract.CONTEXT_TAG]
     (root / "train.py").write_text("lr = 3\n")
     manual = take_snapshot(find_worktree(root)).commit
     refs.pin(root, manual)  # no run refers to it: never unpinned
@@ -257,11 +258,11 @@ def test_deleted_runs_get_unpinned(enabled: Path, tracking: Tracking) -> None:
 
     code, out, err = main_in_process("prune", "--unpin-deleted-runs", "--dry-run")
     assert code == 0, err
-    assert "would unpin 1 commits" in out
+    assert "would unpin 2 commits" in out  # the deleted run's commit and its context
     assert {gone, kept, manual} <= set(refs.list_refs(root, contract.PIN_PREFIX).values())
     code, out, err = main_in_process("prune", "--unpin-deleted-runs", "--older-than", "0")
     assert code == 0, err
-    assert set(refs.list_refs(root, contract.PIN_PREFIX).values()) == {kept, manual}
+    assert set(refs.list_refs(root, contract.PIN_PREFIX).values()) == {kept, kept_context, manual}
     assert_fsck_clean(root)
 
 

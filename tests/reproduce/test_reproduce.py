@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import main_in_process, one_line_error
+from tests.support.daemon import enable
 from tests.support.git import disk_listing, git, tree_listing, user_state
 from tests.support.mlflow import Tracking, start_run
 
@@ -347,3 +348,57 @@ def test_a_run_commit_and_its_summary_describe_the_change_from_head(
     # made again without the engine's summary (as git lists it): the same commit
     snap = take_snapshot(find_worktree(enabled))
     assert run_commit(find_worktree(enabled), snap) == commit
+
+
+def test_show_and_diff_report_the_runs_context(enabled: Path, tracking: Any) -> None:
+    """``show`` lists a run's context; ``diff --context`` says which data files differ."""
+    (enabled / ".gitignore").write_text(".venv/\n*.log\ndata/\n")
+    git(enabled, "commit", "-q", "-am", "ignore data")
+    (enabled / "data").mkdir()
+    (enabled / "data" / "train.csv").write_text("x\n1\n")
+    (enabled / "data" / "test.csv").write_text("x\n2\n")
+    first, code = start_run()
+    (enabled / "data" / "train.csv").write_text("x\n3\n")
+    second, same_code = start_run()
+    assert same_code == code
+    status, out, err = main_in_process("show", first)
+    assert status == 0, err
+    assert "environment  Python " in out and "distributions" in out
+    assert "data         2 files (2 hashed)" in out
+    status, shown, _ = main_in_process("show", first, "--json")
+    context = json.loads(shown)["context"]
+    tags = mlflow.MlflowClient().get_run(first).data.tags
+    assert context["commit"] == tags["autocommit.context"] and context["session"] is None
+    status, out, err = main_in_process("diff", first, second, "--context")
+    assert status == 1, err
+    assert "environment.txt: the same" in out and "session.py: the same" in out
+    assert out.endswith("data files that differ:\n  M  data/train.csv\n")
+
+
+def test_checkout_puts_the_context_and_enabled_dependencies_beside_the_code(
+    enabled: Path, tracking: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    lib = tmp_path / "mylib"
+    lib.mkdir()
+    git(lib, "init", "-q")
+    (lib / "ctxlib_checkout.py").write_text("SCALE = 2\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "library")
+    enable(lib)
+    (lib / "ctxlib_checkout.py").write_text("SCALE = 3  # not committed\n")
+    (lib / "helper.py").write_text("EXTRA = 1\n")
+    monkeypatch.syspath_prepend(str(lib))
+    monkeypatch.setitem(sys.modules, "ctxlib_checkout", None)  # forgotten at teardown
+    del sys.modules["ctxlib_checkout"]
+    __import__("ctxlib_checkout")  # imported for the run
+    run_id, _ = start_run()
+    target = tmp_path / "out"
+    status, _, err = main_in_process("checkout", run_id, str(target))
+    assert status == 0, err
+    beside = tmp_path / "out.context"
+    assert (beside / "environment.txt").read_text().startswith("Python ")
+    assert not (beside / "session.py").exists()  # pytest is no notebook
+    assert disk_listing(beside / "mylib") == disk_listing(lib)
+    assert git(beside / "mylib", "status", "--porcelain") == ""

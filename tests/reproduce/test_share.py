@@ -77,9 +77,13 @@ def test_a_teammate_checks_out_a_run_by_id(
     code, out, err = main_in_process("-C", str(a), "push")
     assert code == 0, err
     assert not_ours(team_remote) == remote_before  # no branch, no tag
+    # each run's context is pinned too
+    client = mlflow.MlflowClient()
+    contexts = [client.get_run(r).data.tags[contract.CONTEXT_TAG] for r in (run1, run2)]
     assert set(refs.list_refs(team_remote, contract.NAMESPACE)) == {
         refs.pin_ref(commit1),
         refs.pin_ref(commit2),
+        *map(refs.pin_ref, contexts),
     }
     # A run's pin carries its code and the user's history, not the snapshots before it.
     assert git(a, "rev-parse", f"{commit2}^@").split() == [git(a, "rev-parse", "HEAD").strip()]

@@ -165,7 +165,8 @@ def test_repository_files_set_only_the_harmless_keys(repo: Path) -> None:
 
 def test_the_allow_list_is_closed() -> None:
     """A key added later is the user's alone unless someone lists it on purpose."""
-    harmless = {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit"}
+    harmless = {"exclude", "quiet_period", "max_wait", "daemon", "hooks", "override_mlflow_commit",
+                "data_paths"}  # fmt: skip
     assert harmless == config.REPOSITORY_KEYS
     assert set(config.KEYS) - config.REPOSITORY_KEYS >= USER_ONLY
 

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from autocommit.gitio.repo import Worktree
 
 
-HELP = "check out a run's or revision's exact code into a new worktree (yours is untouched)"
+HELP = (
+    "check out a run's or revision's exact code into a new worktree (yours is untouched); "
+    "a run's context goes to DIR.context beside it"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def checkout(worktree: Worktree, target: str, into: str | None, *, tracking_uri: str | None) -> int:
+    from autocommit.reproduce.context import checkout_context, context_dir, read_context
     from autocommit.reproduce.resolve import resolve
     from autocommit.reproduce.restore import checkout as check_out
     from autocommit.reproduce.restore import default_checkout_dir
@@ -44,4 +48,10 @@ def checkout(worktree: Worktree, target: str, into: str | None, *, tracking_uri:
     note(f"checked out {resolved.label}, detached HEAD; "
          f"remove it with `git worktree remove {directory}`")  # fmt: skip
     print(directory)
+    context = read_context(worktree, resolved)
+    if context is not None and context.present:
+        where = context_dir(directory)
+        for missing in checkout_context(context, where):
+            note(f"context: {missing}")
+        note(f"the run's context (environment, session, data, dependencies) is in {where}")
     return 0

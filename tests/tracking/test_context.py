@@ -1,0 +1,357 @@
+"""A run's context (``autocommit.context``): environment, data, dependencies, on real git."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import autocommit
+from autocommit import contract
+from autocommit.gitio.repo import Worktree
+from autocommit.tracking import environment
+from tests.support.daemon import enable
+from tests.support.git import assert_private, git, user_state
+from tests.support.mlflow import pinned, tree_of
+from tests.support.oracle import expected_tree
+
+
+@pytest.fixture
+def enabled(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    enable(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def show(root: Path, commit: str, name: str) -> str:
+    return git(root, "show", f"{commit}:{name}")
+
+
+def context_of(root: Path) -> tuple[dict[str, str], str]:
+    tags = autocommit.mlflow_tags(root)
+    assert contract.ERROR_TAG not in tags, tags
+    assert contract.CONTEXT_ERROR_TAG not in tags, tags
+    return tags, tags[contract.CONTEXT_TAG]
+
+
+def test_context_commit_is_pinned_on_the_run_commit(enabled: Path) -> None:
+    (enabled / "train.py").write_text("lr = 0.2\n")  # dirty: a run commit of its own
+    before = user_state(enabled)
+    tags, context = context_of(enabled)
+    assert user_state(enabled) == before, "the context touched the user's state"
+    assert git(enabled, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
+    assert context in pinned(enabled)
+    names = git(enabled, "ls-tree", "--name-only", context).split()
+    parts = [contract.CONTEXT_DATA, contract.CONTEXT_DEPENDENCIES, contract.CONTEXT_ENVIRONMENT]
+    assert names == parts  # pytest is no REPL: no session.py
+    assert tree_of(enabled, tags[contract.COMMIT_TAG]) == expected_tree(enabled)
+    again, same = context_of(enabled)
+    assert (again[contract.COMMIT_TAG], same) == (tags[contract.COMMIT_TAG], context)
+    git(enabled, "fsck", "--no-progress")
+    assert_private(enabled / ".git" / "autocommit")
+
+
+def test_each_part_can_be_turned_off(enabled: Path) -> None:
+    for key in ("contextenvironment", "contextdata", "contextdependencies"):
+        git(enabled, "config", f"autocommit.{key}", "false")
+    tags = autocommit.mlflow_tags(enabled)
+    assert contract.COMMIT_TAG in tags
+    assert contract.CONTEXT_TAG not in tags and contract.CONTEXT_ERROR_TAG not in tags
+    git(enabled, "config", "autocommit.contextdata", "true")
+    _, context = context_of(enabled)
+    assert git(enabled, "ls-tree", "--name-only", context).split() == [contract.CONTEXT_DATA]
+
+
+def test_a_failing_context_never_fails_the_run(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> bytes:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("autocommit.tracking.data_files.data_json", broken)
+    tags = autocommit.mlflow_tags(enabled)
+    assert tags[contract.COMMIT_TAG] == git(enabled, "rev-parse", "HEAD").strip()
+    assert "disk on fire" in tags[contract.CONTEXT_ERROR_TAG]
+    assert contract.CONTEXT_TAG not in tags
+
+
+def test_a_repository_file_may_set_data_paths_but_not_the_switches(enabled: Path) -> None:
+    from autocommit.settings import config
+
+    (enabled / ".autocommit.toml").write_text('data_paths = ["inputs/"]\ncontext_session = false\n')
+    settings = config.load(enabled)
+    assert settings.data_paths == ("inputs/",)
+    assert settings.context_session is True
+
+
+# environment.txt
+
+
+def test_environment_lists_python_and_the_installed_mlflow(enabled: Path) -> None:
+    _, context = context_of(enabled)
+    lines = show(enabled, context, contract.CONTEXT_ENVIRONMENT).splitlines()
+    assert lines[0].startswith(f"Python {sys.version.split()[0]} ")
+    assert f"mlflow=={metadata.version('mlflow')}" in lines
+    assert lines[1:] == sorted(lines[1:], key=str.lower)
+    own = next(line for line in lines if line.startswith("autocommit=="))
+    here = Path(autocommit.__file__).resolve().parents[1]
+    assert own.endswith(f"# editable: {here}"), own  # the test venv installs it with -e
+
+
+def test_an_upgrade_between_two_runs_shows_in_the_environment(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = tmp_path / "site-old", tmp_path / "site-new"
+    old.mkdir()
+    monkeypatch.syspath_prepend(str(old))
+    _, first = context_of(enabled)
+    install_tiny_package(tmp_path, old, "1.0")  # seen by the mtime of a sys.path directory
+    _, second = context_of(enabled)
+    # pip --target leaves an old version's metadata behind: the upgrade goes to a directory
+    # earlier on sys.path, as a virtualenv's site-packages comes before the user's
+    install_tiny_package(tmp_path, new, "2.0")
+    monkeypatch.syspath_prepend(str(new))
+    _, third = context_of(enabled)
+    texts = [show(enabled, c, contract.CONTEXT_ENVIRONMENT) for c in (first, second, third)]
+    assert "tinypkg==" not in texts[0]
+    assert "tinypkg==1.0" in texts[1].splitlines()
+    assert "tinypkg==2.0" in texts[2].splitlines() and "tinypkg==1.0" not in texts[2]
+
+
+def install_tiny_package(scratch: Path, target: Path, version: str) -> None:
+    """``pip install --target``: a real distribution, outside the shared virtualenv."""
+    source = scratch / f"tinypkg-{version}"
+    (source / "tinypkg").mkdir(parents=True)
+    (source / "tinypkg" / "__init__.py").write_text(f"VERSION = {version!r}\n")
+    (source / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "tinypkg"
+        version = "{version}"
+    """)
+    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--upgrade",
+                    "--target", str(target), str(source)],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def test_the_environment_is_read_once_while_nothing_changes(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment.environment_text()
+    calls: list[int] = []
+    real = environment._compute
+
+    def counted() -> tuple[str, list[str]]:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(environment, "_compute", counted)
+    for _ in range(3):
+        environment.environment_text()
+    assert calls == []
+    monkeypatch.syspath_prepend(str(enabled))
+    environment.environment_text()
+    assert calls == [1]
+
+
+# data.json
+
+
+def write_data(root: Path, files: dict[str, bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def data_entries(root: Path, context: str) -> dict[str, dict[str, object]]:
+    return {e["path"]: e for e in json.loads(show(root, context, contract.CONTEXT_DATA))}
+
+
+def test_one_byte_changed_in_ignored_data_changes_exactly_its_entry(enabled: Path) -> None:
+    (enabled / ".gitignore").write_text("data/\ndatasets/\n.venv/\n")
+    git(enabled, "add", ".gitignore")
+    git(enabled, "commit", "-q", "-m", "ignore data")
+    write_data(enabled, {
+        "data/train.csv": b"a,b\n1,2\n", "data/test.csv": b"a,b\n3,4\n",
+        "datasets/images/0.png": b"\x89PNG0", "nested/data/x.bin": b"x",
+        ".venv/lib/data/skip.txt": b"never walked", "mlruns/data/skip.txt": b"never walked",
+    })  # fmt: skip
+    (enabled / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    past = 1_600_000_000
+    for name in ("data/train.csv", "data/test.csv"):  # settled: their hashes get cached
+        os.utime(enabled / name, (past, past))
+    tags, first = context_of(enabled)
+    before = data_entries(enabled, first)
+    assert sorted(before) == ["data/test.csv", "data/train.csv", "datasets/images/0.png",
+                              "nested/data/x.bin"]  # fmt: skip
+    blob = git(enabled, "hash-object", "--no-filters", "data/train.csv").strip()
+    assert before["data/train.csv"]["blob"] == blob
+    assert before["data/train.csv"]["size"] == 8
+    (enabled / "data/train.csv").write_bytes(b"a,b\n1,3\n")
+    os.utime(enabled / "data/train.csv", (past, past + 1))
+    again, second = context_of(enabled)
+    assert again[contract.COMMIT_TAG] == tags[contract.COMMIT_TAG], "the code is the same"
+    after = data_entries(enabled, second)
+    changed = sorted(path for path in before if before[path] != after[path])
+    assert changed == ["data/train.csv"]
+    assert after["data/train.csv"]["blob"] == git(
+        enabled, "hash-object", "--no-filters", "data/train.csv").strip()  # fmt: skip
+    assert_private(enabled / ".git" / "autocommit")
+
+
+def test_data_hashes_are_cached_by_inode_size_and_time(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocommit.tracking import data_files
+
+    write_data(enabled, {f"data/{n}.bin": bytes([n]) * 100 for n in range(5)})
+    for n in range(5):
+        os.utime(enabled / f"data/{n}.bin", (1_600_000_000, 1_600_000_000))
+    context_of(enabled)
+    from autocommit.gitio.objects import file_blob_id as real
+
+    hashed: list[Path] = []
+
+    def counted(path: Path, like: str) -> str:
+        hashed.append(path)
+        return real(path, like)
+
+    monkeypatch.setattr(data_files, "file_blob_id", counted)
+    data_files._caches.clear()  # as a new process: the cache is read from the state dir
+    context_of(enabled)
+    assert hashed == []
+    (enabled / "data/3.bin").write_bytes(b"\0" * 100)
+    context_of(enabled)
+    assert hashed == [enabled / "data/3.bin"]
+
+
+def test_data_paths_never_leave_the_repository(enabled: Path, tmp_path: Path) -> None:
+    (tmp_path / "outside.csv").write_text("secret numbers\n")
+    (enabled / ".autocommit.toml").write_text('data_paths = ["../*.csv", "inputs/"]\n')
+    write_data(enabled, {"inputs/a.csv": b"1\n"})
+    os.symlink(tmp_path / "outside.csv", enabled / "inputs" / "link.csv")
+    _, context = context_of(enabled)
+    entries = data_entries(enabled, context)
+    assert sorted(entries) == ["inputs/a.csv", "inputs/link.csv"]
+    assert entries["inputs/link.csv"]["blob"] is None
+    assert entries["inputs/link.csv"]["symlink"] == str(tmp_path / "outside.csv")
+
+
+# dependencies.json
+
+
+def make_library(root: Path, name: str) -> None:
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text("def scale(x):\n    return 2 * x\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "library")
+    git(root, "remote", "add", "origin", "https://user:token@example.com/team/lib.git")
+
+
+def dependency_entries(root: Path, context: str, lib: Path) -> list[dict[str, Any]]:
+    """The entries about ``lib`` (the tests themselves come from autocommit's working tree,
+    which is listed too)."""
+    entries = json.loads(show(root, context, contract.CONTEXT_DEPENDENCIES))
+    ours = str(Path(autocommit.__file__).resolve().parents[1])
+    assert [e["modules"] for e in entries if e["path"] == ours] == [["tests"]]  # not autocommit
+    return [e for e in entries if e["path"] == str(lib.resolve())]
+
+
+def test_an_enabled_dependency_gets_its_exact_working_tree_pinned(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = tmp_path / "mylib"
+    make_library(lib, "mylib_enabled")
+    enable(lib)
+    (lib / "mylib_enabled" / "__init__.py").write_text("def scale(x):\n    return 3 * x\n")
+    (lib / "mylib_enabled" / "new.py").write_text("EXTRA = 1\n")  # untracked, not ignored
+    monkeypatch.syspath_prepend(str(lib))
+    monkeypatch.setitem(sys.modules, "mylib_enabled", None)  # forgotten at teardown
+    del sys.modules["mylib_enabled"]
+    __import__("mylib_enabled")  # imported for the run
+    before = user_state(lib)
+    _, context = context_of(enabled)
+    assert user_state(lib) == before
+    [entry] = dependency_entries(enabled, context, lib)
+    assert entry["modules"] == ["mylib_enabled"]
+    assert entry["enabled"] is True and entry["dirty"] is True
+    assert entry["head"] == git(lib, "rev-parse", "HEAD").strip()
+    assert entry["remote"] == "https://example.com/team/lib.git"  # no credentials
+    assert tree_of(lib, entry["commit"]) == expected_tree(lib)
+    assert entry["commit"] in pinned(lib)
+
+
+def test_a_dependency_not_enabled_is_described_and_left_alone(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    lib = tmp_path / "otherlib"
+    make_library(lib, "mylib_plain")
+    (lib / "mylib_plain" / "__init__.py").write_text("X = 2\n")
+    monkeypatch.syspath_prepend(str(lib))
+    monkeypatch.setitem(sys.modules, "mylib_plain", None)  # forgotten at teardown
+    del sys.modules["mylib_plain"]
+    __import__("mylib_plain")  # imported for the run
+    _, context = context_of(enabled)
+    [entry] = dependency_entries(enabled, context, lib)
+    assert entry["enabled"] is False and entry["commit"] is None and entry["dirty"] is True
+    assert entry["head"] == git(lib, "rev-parse", "HEAD").strip()
+    assert git(lib, "for-each-ref", "refs/autocommit/") == ""
+    assert not (lib / ".git" / "autocommit").exists()
+    assert any(str(lib) in r.getMessage() and "autocommit init" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+
+
+def test_mlflow_runs_get_the_context_through_the_plugin(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.create_experiment(f"context-{tmp_path.name}",
+                                          artifact_location=(tmp_path / "a").as_uri())  # fmt: skip
+    with mlflow.start_run(experiment_id=experiment) as run:
+        tags: dict[str, str] = run.data.tags
+    context = tags[contract.CONTEXT_TAG]
+    assert git(enabled, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
+    assert context == autocommit.mlflow_tags(enabled)[contract.CONTEXT_TAG]
+
+
+def test_a_run_with_the_daemon_running_gets_its_context(daemon: Worktree) -> None:
+    """The daemon makes and pins the run commit; the run's process adds the context."""
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.3\n")
+    tags, context = context_of(root)
+    assert git(root, "rev-parse", f"{context}^@").split() == [tags[contract.COMMIT_TAG]]
+    assert tree_of(root, tags[contract.COMMIT_TAG]) == expected_tree(root)
+    assert context in pinned(root)
+
+
+def test_data_blob_ids_follow_a_sha256_repository(tmp_path: Path) -> None:
+    root = tmp_path / "sha256"
+    root.mkdir()
+    git(root, "init", "-q", "--object-format=sha256")
+    (root / "train.py").write_text("lr = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    enable(root)
+    write_data(root, {"data/a.csv": b"1,2\n"})
+    _, context = context_of(root)
+    assert len(context) == 64
+    [entry] = data_entries(root, context).values()
+    assert entry["blob"] == git(root, "hash-object", "--no-filters", "data/a.csv").strip()
