@@ -34,15 +34,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from autocommit import locks, state_files
+from autocommit import background, locks, state_files
 from autocommit.gitio import git, gitstate, object_store
 from autocommit.gitio.repo import Worktree
 
@@ -119,21 +117,11 @@ def start_in_background(worktree: Worktree) -> bool:
         state_files.ensure_dir(worktree.state_dir)
         state_files.open_file(marker, "ab").close()
         os.utime(marker)
-        with state_files.open_file(worktree.state_dir / LOG, "ab") as output:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "autocommit", "-C", str(worktree.root),
-                 "maintain", "--if-needed"],
-                env=git.scrubbed_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )  # fmt: skip
+        background.start(worktree.root, ["maintain", "--if-needed"],
+                         worktree.state_dir / LOG, git.scrubbed_env())  # fmt: skip
     except OSError as exc:  # a snapshot was made all the same; the next one tries again
         log.warning("cannot start packing loose objects: %s", exc)
         return False
-    threading.Thread(target=child.wait, name="autocommit-maintain-reaper", daemon=True).start()
     return True
 
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
-from autocommit import contract, state_files
+from autocommit import background, contract, state_files
+from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
 
 CLAIMS = "push-claims"  # under <common git dir>/autocommit/: one file per pin pushed on run
@@ -30,19 +28,8 @@ def push_in_background(worktree: Worktree, commit: str, remote: str) -> bool:
     """
     if not claim_push(worktree, commit):
         return False
-    state_files.ensure_dir(worktree.state_dir)
-    with state_files.open_file(worktree.state_dir / "push.log", "ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "autocommit", "-C", str(worktree.root),
-             "push", "--quiet", "--pin", commit, "--", remote],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )  # fmt: skip
-    # Reap it when it ends, so a long-lived caller (a notebook) collects no zombies.
-    threading.Thread(target=child.wait, name="autocommit-push-reaper", daemon=True).start()
+    background.start(worktree.root, ["push", "--quiet", "--pin", commit, "--", remote],
+                     worktree.state_dir / "push.log", git.scrubbed_env())  # fmt: skip
     return True
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from autocommit.daemon import client
 from autocommit.gitio.repo import Worktree
 from tests.support.daemon import enable, stop_for_sure
-from tests.support.git import git, tree_listing
+from tests.support.engine import sparse_repo
+from tests.support.git import tree_listing
 from tests.support.oracle import expected_tree
 
 
@@ -23,17 +24,7 @@ def synced(worktree: Worktree, timeout: float = 30) -> tuple[str, dict[str, str]
 
 
 def test_sparse_checkout_with_the_daemon(tmp_path: Path) -> None:
-    root = tmp_path / "sparse"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "app").mkdir()
-    (root / "app" / "main.py").write_text("main\n")
-    (root / "data").mkdir()
-    for i in (1, 2, 3):
-        (root / "data" / f"f{i}.txt").write_text(f"{i}\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    git(root, "sparse-checkout", "set", "app")
+    root = sparse_repo(tmp_path / "sparse")
     worktree = enable(root)
     client.start(worktree)
     try:

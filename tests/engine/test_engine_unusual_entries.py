@@ -18,6 +18,7 @@ from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
 from autocommit.settings.config import Settings
 from tests.support.cli import run_cli
+from tests.support.engine import sparse_repo
 from tests.support.git import git, tree_listing, user_state
 from tests.support.oracle import assert_exact, expected_tree
 
@@ -53,23 +54,6 @@ class Snapper:
     def close(self) -> None:
         if self.pipes is not None:
             self.pipes.close()
-
-
-def sparse_repo(root: Path, sparse_index: bool = False) -> Path:
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "app").mkdir()
-    (root / "app" / "main.py").write_text("main\n")
-    (root / "data").mkdir()
-    for i in (1, 2, 3):
-        (root / "data" / f"f{i}.txt").write_text(f"{i}\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    index = ["--sparse-index"] if sparse_index else []  # directories as index entries
-    git(root, "sparse-checkout", "set", "--cone", *index, "app")
-    git(root, "config", "autocommit.enabled", "true")
-    assert not (root / "data").exists()
-    return root
 
 
 @pytest.mark.parametrize("sparse_index", [False, True], ids=["full-index", "sparse-index"])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio.repo import find_worktree
+from tests.support.git import git
 
 
 def snapshots(root: Path, count: int, tag: str) -> list[str]:
@@ -71,3 +72,22 @@ def drop_root_powers() -> list[str] | None:
         os.chmod(locked.name, 0)
         probe = subprocess.run([*prefix, "cat", locked.name], capture_output=True)
     return prefix if probe.returncode != 0 and b"Permission denied" in probe.stderr else None
+
+
+def sparse_repo(root: Path, sparse_index: bool = False) -> Path:
+    """A committed repository with ``app/`` and ``data/``, sparse on ``app`` (cone mode):
+    ``data/f1.txt``… are tracked, skip-worktree, absent from the working tree."""
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "app").mkdir()
+    (root / "app" / "main.py").write_text("main\n")
+    (root / "data").mkdir()
+    for i in (1, 2, 3):
+        (root / "data" / f"f{i}.txt").write_text(f"{i}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    index = ["--sparse-index"] if sparse_index else []  # directories as index entries
+    git(root, "sparse-checkout", "set", "--cone", *index, "app")
+    git(root, "config", "autocommit.enabled", "true")
+    assert not (root / "data").exists()
+    return root

@@ -86,20 +86,26 @@ def _stop_group(pgid: int) -> None:
 def submit(cluster: str, repo: Path, env: dict[str, str], tracking: str) -> dict[str, str]:
     """A job running ``train.py`` from ``repo`` uploaded as its working_dir: its run's tags,
     as the tracking server has them."""
+    logs = job_logs(cluster, repo, env, tracking, timeout=300)
+    tags: dict[str, str] = json.loads(logs.strip().splitlines()[-1])
+    return tags
+
+
+def job_logs(cluster: str, repo: Path, env: dict[str, str], tracking: str, timeout: float) -> str:
+    """Submit ``train.py`` from ``repo`` as its working_dir, wait until it succeeded: its logs."""
     client = job_submission.JobSubmissionClient(cluster)
     job = client.submit_job(
         entrypoint=f"{sys.executable} train.py {tracking}",
         runtime_env={"working_dir": str(repo), "env_vars": env},
     )
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + timeout
     status = client.get_job_status(job)
     while not status.is_terminal() and time.monotonic() < deadline:
         time.sleep(1)
         status = client.get_job_status(job)
-    logs = client.get_job_logs(job)
+    logs: str = client.get_job_logs(job)
     assert status == job_submission.JobStatus.SUCCEEDED, logs
-    tags: dict[str, str] = json.loads(logs.strip().splitlines()[-1])
-    return tags
+    return logs
 
 
 def test_ray_jobs_runs_carry_the_submitted_commit_and_whether_the_files_match(
@@ -158,18 +164,7 @@ def test_ray_tune_trials_each_carry_the_submitted_commit_verified(
 
 
 def _submit_logs(cluster: str, repo: Path, env: dict[str, str], tracking: str) -> object:
-    client = job_submission.JobSubmissionClient(cluster)
-    job = client.submit_job(
-        entrypoint=f"{sys.executable} train.py {tracking}",
-        runtime_env={"working_dir": str(repo), "env_vars": env},
-    )
-    deadline = time.monotonic() + 400
-    status = client.get_job_status(job)
-    while not status.is_terminal() and time.monotonic() < deadline:
-        time.sleep(1)
-        status = client.get_job_status(job)
-    logs = client.get_job_logs(job)
-    assert status == job_submission.JobStatus.SUCCEEDED, logs
+    logs = job_logs(cluster, repo, env, tracking, timeout=400)
     printed = [line for line in logs.splitlines() if line.startswith("[{")]  # Tune logs too
     assert printed, logs
     return json.loads(printed[-1])
