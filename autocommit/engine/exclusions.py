@@ -18,6 +18,7 @@ from autocommit.contract import SKIPPED_TRAILER, quote_path
 from autocommit.settings.config import Settings, format_size
 
 PRIVATE = "readable only by its owner"
+SECRET_NAME = "secret-looking name"
 NESTED_REPOSITORY = "nested git repository"  # a directory: everything under it is left out
 # A file nobody else may read (mode 0600, 0400, 0700) would become readable through the
 # object store, whose files are as readable as the repository.
@@ -47,7 +48,7 @@ class ExclusionRules:
         if path.endswith("/"):
             return NESTED_REPOSITORY
         if self._secrets.match_file(path):
-            return "secret-looking name"
+            return SECRET_NAME
         if self._excluded.match_file(path):
             return "excluded by configuration"
         try:
@@ -64,6 +65,15 @@ class ExclusionRules:
             if not self._include_private and not info.st_mode & _READABLE_BY_OTHERS:
                 return PRIVATE
         return None
+
+    def confidential(self, path: str, info: os.stat_result) -> str | None:
+        """Why no trace of ``path``'s content (not even its hash) may be recorded: a
+        secret-looking name, or a regular file only its owner may read; None when it
+        may. For what a run records beyond its snapshot (data fingerprints)."""
+        if self._secrets.match_file(path):
+            return SECRET_NAME
+        owner_only = stat.S_ISREG(info.st_mode) and not info.st_mode & _READABLE_BY_OTHERS
+        return PRIVATE if owner_only and not self._include_private else None
 
     def partition(self, root: Path, untracked: list[str]) -> tuple[list[str], list[Skipped]]:
         """Split untracked paths into the ones to snapshot and the ones left out."""

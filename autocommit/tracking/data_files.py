@@ -6,7 +6,8 @@ patterns of ``data_paths`` (inside the repository) is listed with its size, modi
 time and git blob id (so a file committed later matches), computed in Python without a
 filter. Ids are cached in the state directory by (device, inode, size, mtime): a run
 re-reads only the files that changed. Files over :data:`FULL_HASH_LIMIT` are fingerprinted
-by size and time alone (``"blob": null``); secret-looking names by size and time too.
+by size and time alone (``"blob": null``); so are secret-looking names and files only
+their owner may read (as snapshots leave them out: not even their hash is recorded).
 
 The walk never enters ``.git``, virtualenvs (a directory holding ``pyvenv.cfg``), other
 repositories, caches or ``mlruns/``, and never follows a symbolic link: a link is listed
@@ -27,6 +28,7 @@ from typing import Any
 
 import pathspec
 
+from autocommit.engine.exclusions import ExclusionRules
 from autocommit.gitio.objects import file_blob_id
 from autocommit.gitio.repo import Worktree
 from autocommit.notices import warn_once
@@ -73,9 +75,9 @@ def data_json(worktree: Worktree, settings: Settings, like: str) -> bytes:
     patterns = tuple(p for p in settings.data_paths if _inside(p))
     files = sorted(matching_files(worktree.root, patterns))
     cache = _load(worktree.state_dir / CACHE_FILE)
-    secrets = settings.secret_patterns
+    rules = ExclusionRules(settings)
     top = str(worktree.root) + os.sep
-    entries = [_entry(top, path, cache, secrets, like) for path in files]
+    entries = [_entry(top, path, cache, rules, like) for path in files]
     gone = cache.entries.keys() - set(files)
     for path in gone:  # the cache holds what data_paths names now, no more
         del cache.entries[path]
@@ -117,7 +119,7 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _entry(top: str, path: str, cache: _Cache, secrets: tuple[str, ...],
+def _entry(top: str, path: str, cache: _Cache, rules: ExclusionRules,
            like: str) -> dict[str, Any] | None:  # fmt: skip
     try:
         info = os.lstat(top + path)
@@ -130,8 +132,8 @@ def _entry(top: str, path: str, cache: _Cache, secrets: tuple[str, ...],
         return entry
     if not stat.S_ISREG(info.st_mode):
         return None
-    if _matches(secrets, path):
-        entry["fingerprint"] = "size+mtime (secret-looking name)"
+    if confidential := rules.confidential(path, info):
+        entry["fingerprint"] = f"size+mtime ({confidential})"
     elif info.st_size > FULL_HASH_LIMIT:
         entry["fingerprint"] = "size+mtime (over the hash limit)"
     else:

@@ -355,3 +355,23 @@ def test_data_blob_ids_follow_a_sha256_repository(tmp_path: Path) -> None:
     assert len(context) == 64
     [entry] = data_entries(root, context).values()
     assert entry["blob"] == git(root, "hash-object", "--no-filters", "data/a.csv").strip()
+
+
+def test_data_paths_from_the_repository_record_no_hash_of_a_private_file(enabled: Path) -> None:
+    """A cloned repository may widen ``data_paths``; a file only you may read, or with a
+    secret-looking name, is still recorded by size and time alone: not even its hash."""
+    (enabled / ".autocommit.toml").write_text('data_paths = ["keys/"]\n')
+    write_data(enabled, {"keys/notes.txt": b"shared\n", "keys/mine.txt": b"hunter2\n",
+                         "keys/api_key.txt": b"k\n"})  # fmt: skip
+    (enabled / "keys" / "mine.txt").chmod(0o600)
+    (enabled / "keys" / "notes.txt").chmod(0o644)
+    (enabled / "keys" / "api_key.txt").chmod(0o644)
+    _, context = context_of(enabled)
+    entries = data_entries(enabled, context)
+    assert entries["keys/notes.txt"]["blob"] is not None
+    assert entries["keys/mine.txt"]["blob"] is None
+    assert entries["keys/mine.txt"]["fingerprint"] == "size+mtime (readable only by its owner)"
+    assert entries["keys/api_key.txt"]["blob"] is None
+    assert entries["keys/api_key.txt"]["fingerprint"] == "size+mtime (secret-looking name)"
+    private_blob = git(enabled, "hash-object", "--no-filters", "keys/mine.txt").strip()
+    assert private_blob not in show(enabled, context, contract.CONTEXT_DATA)
