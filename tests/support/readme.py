@@ -33,7 +33,8 @@ def says(claim: str) -> str:
 def example(name: str) -> list[str]:
     """The commands of the README's example ``name``: one per line of its fenced block,
     without prompts (``$ ``) and without trailing ``# comments``."""
-    marker = re.search(rf"<!-- example: {re.escape(name)} -->\s*\n```[^\n]*\n(.*?)\n```", text(), re.S)
+    pattern = rf"<!-- example: {re.escape(name)} -->\s*\n```[^\n]*\n(.*?)\n```"
+    marker = re.search(pattern, text(), re.S)
     assert marker is not None, f"the README has no example named {name!r}"
     commands = []
     for line in marker.group(1).splitlines():
