@@ -79,9 +79,17 @@ def data_differences(a: Context, b: Context) -> list[str]:
             lines.append(f"  D  {path}")
         elif path not in old:
             lines.append(f"  A  {path}")
-        elif old[path] != new[path]:
+        elif _comparable(old[path], new[path]) != _comparable(new[path], old[path]):
             lines.append(f"  M  {path}")
     return lines
+
+
+def _comparable(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` without its id and what its fingerprint is when either side has no id
+    (a hash still pending, a file over the hash limit): size and time are compared then."""
+    if entry.get("blob") and other.get("blob"):
+        return entry
+    return {key: value for key, value in entry.items() if key not in ("blob", "fingerprint")}
 
 
 def context_dir(directory: Path) -> Path:

@@ -6,8 +6,14 @@ patterns of ``data_paths`` (inside the repository) is listed with its size, modi
 time and git blob id (so a file committed later matches), computed in Python without a
 filter. Ids are cached in the state directory by (device, inode, size, mtime): a run
 re-reads only the files that changed. Files over :data:`FULL_HASH_LIMIT` are fingerprinted
-by size and time alone (``"blob": null``); so are secret-looking names and files only
-their owner may read (as snapshots leave them out: not even their hash is recorded).
+by size and time alone (``"blob": null``, ``"fingerprint"`` says why); so are
+secret-looking names and files only their owner may read (as snapshots leave them out:
+not even their hash is recorded).
+
+A run reads at most :data:`HASH_BUDGET` bytes of files whose id it does not know yet,
+smallest first (always one file, so that every file gets its turn): the first run in a
+repository holding many gigabytes of data does not wait for all of them. The files left
+over are listed by size and time, marked ``"hash pending"``, and hashed by the next runs.
 
 The walk never enters ``.git``, virtualenvs (a directory holding ``pyvenv.cfg``), other
 repositories, caches or ``mlruns/``, and never follows a symbolic link: a link is listed
@@ -22,6 +28,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +42,10 @@ from autocommit.notices import warn_once
 from autocommit.settings.config import Settings
 from autocommit.state_files import ensure_dir, write_atomically
 
-FULL_HASH_LIMIT = 4 * 1024**3  # bytes: larger files get size and time only
+FULL_HASH_LIMIT = 2 * 1024**3  # bytes: larger files get size and time only
+HASH_BUDGET = 512 * 1024**2  # bytes read per run, at least one file (~0.3-1 s of SHA-1)
+OVER_LIMIT = "size+mtime (over the hash limit)"
+PENDING = "size+mtime (hash pending: over this run's hashing budget)"
 CACHE_FILE = "data-hashes.json"
 _SETTLED_NS = 2_000_000_000  # a file changed this recently may change again unseen
 _NEVER_WALKED = frozenset({
@@ -75,16 +85,24 @@ def data_json(worktree: Worktree, settings: Settings, like: str) -> bytes:
     patterns = tuple(p for p in settings.data_paths if _inside(p))
     files = sorted(matching_files(worktree.root, patterns))
     cache = _load(worktree.state_dir / CACHE_FILE)
-    rules = ExclusionRules(settings)
+    confidential = _confidential(settings)
     top = str(worktree.root) + os.sep
-    entries = [_entry(top, path, cache, rules, like) for path in files]
+    entries: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], os.stat_result]] = []
+    for path in files:
+        entry, info = _entry(top, path, cache, confidential, len(like))
+        if entry is not None:
+            entries.append(entry)
+        if entry is not None and info is not None:
+            pending.append((entry, info))
+    _hash_within_budget(top, pending, cache, like)
     gone = cache.entries.keys() - set(files)
     for path in gone:  # the cache holds what data_paths names now, no more
         del cache.entries[path]
     cache.changed = cache.changed or bool(gone)
     if cache.changed:
         _save(worktree.state_dir / CACHE_FILE, cache)
-    lines = [json.dumps(entry, sort_keys=True) for entry in entries if entry]
+    lines = [json.dumps(entry, sort_keys=True) for entry in entries]
     return ("[\n" + ",\n".join(lines) + "\n]\n").encode()  # one file a line: diffs read well
 
 
@@ -119,40 +137,83 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _entry(top: str, path: str, cache: _Cache, rules: ExclusionRules,
-           like: str) -> dict[str, Any] | None:  # fmt: skip
+_Confidential = Callable[[str, os.stat_result], "str | None"]
+
+
+@functools.lru_cache(maxsize=4)
+def _confidential(settings: Settings) -> _Confidential:
+    """``ExclusionRules.confidential``, kept by path and mode for the process: the same
+    paths come back at every run, and matching the secret patterns is what costs."""
+    rules = ExclusionRules(settings)
+    known: dict[tuple[str, int], str | None] = {}
+
+    def confidential(path: str, info: os.stat_result) -> str | None:
+        key = (path, info.st_mode)
+        if key not in known:
+            known[key] = rules.confidential(path, info)
+        return known[key]
+
+    return confidential
+
+
+def _entry(top: str, path: str, cache: _Cache, confidential: _Confidential,
+           id_length: int) -> tuple[dict[str, Any] | None, os.stat_result | None]:  # fmt: skip
+    """The entry of ``path``, with its id when the cache knows it; else marked pending,
+    and its ``stat`` to hash it by."""
     try:
         info = os.lstat(top + path)
     except OSError:
-        return None  # gone meanwhile
+        return None, None  # gone meanwhile
     entry: dict[str, Any] = {"path": path, "size": info.st_size,
                              "mtime": _iso(info.st_mtime_ns), "blob": None}  # fmt: skip
     if stat.S_ISLNK(info.st_mode):
         entry["symlink"] = os.readlink(top + path)
-        return entry
+        return entry, None
     if not stat.S_ISREG(info.st_mode):
-        return None
-    if confidential := rules.confidential(path, info):
-        entry["fingerprint"] = f"size+mtime ({confidential})"
-    elif info.st_size > FULL_HASH_LIMIT:
-        entry["fingerprint"] = "size+mtime (over the hash limit)"
-    else:
-        entry["blob"] = _blob(top + path, path, info, cache, like)
-    return entry
+        return None, None
+    if reason := confidential(path, info):
+        entry["fingerprint"] = f"size+mtime ({reason})"
+        return entry, None
+    if info.st_size > FULL_HASH_LIMIT:
+        entry["fingerprint"] = OVER_LIMIT
+        return entry, None
+    known = cache.entries.get(path)
+    if known is not None and known[:4] == _key(info) and len(known[4]) == id_length:
+        entry["blob"] = known[4]
+        return entry, None
+    entry["fingerprint"] = PENDING
+    return entry, info
+
+
+def _key(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _hash_within_budget(top: str, pending: list[tuple[dict[str, Any], os.stat_result]],
+                        cache: _Cache, like: str) -> None:  # fmt: skip
+    """Hash the files of the ``pending`` entries, smallest first, while :data:`HASH_BUDGET`
+    lasts (the first one whatever its size); the others stay marked pending."""
+    spent = 0
+    for entry, info in sorted(pending, key=lambda item: (item[1].st_size, item[0]["path"])):
+        if spent and spent + info.st_size > HASH_BUDGET:
+            continue
+        spent += info.st_size
+        blob = _blob(top + entry["path"], entry["path"], info, cache, like)
+        entry["blob"] = blob
+        if blob is None:
+            entry["fingerprint"] = "size+mtime (unreadable, or changed while read)"
+        else:
+            del entry["fingerprint"]
 
 
 def _blob(full: str, path: str, info: os.stat_result, cache: _Cache, like: str) -> str | None:
-    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    known = cache.entries.get(path)
-    if known is not None and known[:4] == key and len(known[4]) == len(like):
-        return known[4]
     started = time.time_ns()
     try:
         blob = file_blob_id(Path(full), like)
     except OSError:
-        return None  # unreadable, or changed while read: listed by size and time
+        return None
     if info.st_mtime_ns < started - _SETTLED_NS:
-        cache.entries[path] = (*key, blob)
+        cache.entries[path] = (*_key(info), blob)
         cache.changed = True
     return blob
 

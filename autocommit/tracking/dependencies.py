@@ -4,10 +4,12 @@
 another git working tree, whose uncommitted edits are part of what ran. Every module
 loaded from a file outside the Python installation, autocommit's own package and the
 run's repository names the working tree holding it; each is listed with its path, remote
-URL (without credentials), HEAD and dirty flag. Where autocommit is enabled there, its exact working
-tree gets a pinned run commit, made exactly as the run's own (the daemon's sync barrier
-or an in-process snapshot); where it is not, nothing is written into it and the run gets
-one warning saying how to enable it.
+URL (without credentials), HEAD and dirty flag. Where autocommit is enabled there, its
+exact working tree gets a pinned run commit, made exactly as the run's own (the daemon's
+sync barrier or an in-process snapshot), which also gives HEAD and the dirty flag; where
+it is not, ``git status`` gives them, nothing is written into it and the run gets one
+warning saying how to enable it. A later run of the process reuses an entry while the
+tree's stamp (:mod:`.tree_stamp`: a ``stat`` walk) and the settings are unchanged.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from autocommit.gitio import git
 from autocommit.notices import warn_once
 
+if TYPE_CHECKING:
+    from autocommit.settings.config import Settings
+    from autocommit.tracking.run_tags import Target
+    from autocommit.tracking.tree_stamp import Stamp
+
 _roots: dict[str, str | None] = {}  # directory → top of its working tree (None: none)
+# by working tree: its stamp and settings when last described, and that entry
+_seen: dict[Path, tuple[Stamp, Settings | None, dict[str, Any]]] = {}
 
 
 def dependencies_json(own_root: Path) -> bytes:
@@ -77,18 +86,56 @@ def _root_of(directory: str) -> str | None:
 
 
 def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
-    head = git.run(["rev-parse", "--verify", "--quiet", "HEAD"], root, check=False)
-    status = git.run(["status", "--porcelain", "--untracked-files=normal"], root, check=False)
-    entry: dict[str, Any] = {
-        "path": str(root),
-        "modules": modules,
-        "remote": _remote_url(root),
-        "head": head.stdout.decode().strip() or None,
-        "dirty": bool(status.stdout.strip()),
-        "commit": None,
+    """The entry of ``root``: made anew only when its stamp changed since the last run of
+    this process (or cannot be trusted), since describing it costs git processes or a
+    snapshot."""
+    from autocommit.tracking import run_tags
+
+    target = run_tags.find_target(root)
+    settings = None if target is None else target.settings
+    stamp = _stamp(root)  # taken before the entry: a change meanwhile misses next time
+    seen = _seen.get(root)
+    if stamp is not None and seen is not None and seen[:2] == (stamp, settings):
+        return {**seen[2], "modules": modules}
+    entry: dict[str, Any] = {"path": str(root), "remote": _remote_url(root)}
+    if target is None:
+        entry.update(_unmanaged(root))
+    else:
+        entry.update(_pinned(root, target))
+    if stamp is not None and "error" not in entry:
+        _seen[root] = (stamp, settings, entry)
+    return {**entry, "modules": modules}
+
+
+def _stamp(root: Path) -> Stamp | None:
+    from autocommit.tracking import run_tags
+    from autocommit.tracking.tree_stamp import tree_stamp
+
+    try:
+        worktree = run_tags.worktree_at(root)
+    except Exception:  # described by git, which says what is wrong, at every run
+        return None
+    return tree_stamp(root, worktree.git_dir, worktree.common_dir)
+
+
+def _unmanaged(root: Path) -> dict[str, Any]:
+    """The entry of a repository where autocommit is not enabled, and one warning."""
+    warn_once(f"this run imports code from {root}, where autocommit is not enabled: "
+              f"its uncommitted edits are not recorded (run `autocommit init` there "
+              f"to record them)")  # fmt: skip
+    return {"enabled": False, **_git_state(root), "commit": None}
+
+
+def _git_state(root: Path) -> dict[str, Any]:
+    """HEAD and the dirty flag, as ``git status`` sees them (one git process)."""
+    status = git.run(["status", "--porcelain=v2", "--branch", "--untracked-files=normal"],
+                     root, check=False)  # fmt: skip
+    lines = status.stdout.decode(errors="replace").splitlines()
+    head = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+    return {
+        "head": head if head is not None and head != "(initial)" else None,
+        "dirty": any(not line.startswith("#") for line in lines),
     }
-    entry.update(_pinned(root))
-    return entry
 
 
 def _remote_url(root: Path) -> str | None:
@@ -104,18 +151,12 @@ def _remote_url(root: Path) -> str | None:
     return urlunsplit(parts)
 
 
-def _pinned(root: Path) -> dict[str, Any]:
-    """``{"enabled": True, "commit": <pinned run commit>}`` where autocommit is enabled in
-    ``root``; else ``{"enabled": False}`` and one warning."""
+def _pinned(root: Path, target: Target) -> dict[str, Any]:
+    """HEAD, the dirty flag and the pinned run commit of ``root``'s exact working tree,
+    where autocommit is enabled, from the snapshot (as the run's own tags are)."""
     from autocommit.engine.run_pin import RunPin
     from autocommit.tracking import run_tags
 
-    target = run_tags.find_target(root)
-    if target is None:
-        warn_once(f"this run imports code from {root}, where autocommit is not enabled: "
-                  f"its uncommitted edits are not recorded (run `autocommit init` there "
-                  f"to record them)")  # fmt: skip
-        return {"enabled": False}
     try:
         worktree = run_tags.worktree_at(target.root)
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -124,5 +165,6 @@ def _pinned(root: Path) -> dict[str, Any]:
             run.ensure(snap)
     except Exception as exc:  # the run goes on; its context says what is missing
         warn_once(f"no snapshot of {root}, which this run imports code from: {exc}")
-        return {"enabled": True, "error": f"{type(exc).__name__}: {exc}"}
-    return {"enabled": True, "commit": run.commit}
+        return {"enabled": True, **_git_state(root), "commit": None,
+                "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
+    return {"enabled": True, "head": snap.head, "dirty": snap.dirty, "commit": run.commit}

@@ -235,6 +235,68 @@ def test_data_hashes_are_cached_by_inode_size_and_time(
     (enabled / "data/3.bin").write_bytes(b"\0" * 100)
     context_of(enabled)
     assert hashed == [enabled / "data/3.bin"]
+    os.utime(enabled / "data/3.bin", (1_600_000_000, 1_600_000_000))
+    context_of(enabled)
+    hashed.clear()
+    replacement = enabled / "data" / "new.tmp"  # same size and time, another inode
+    replacement.write_bytes(b"\1" * 100)
+    os.utime(replacement, (1_600_000_000, 1_600_000_000))
+    os.replace(replacement, enabled / "data/2.bin")
+    _, context = context_of(enabled)
+    assert hashed == [enabled / "data/2.bin"]
+    assert data_entries(enabled, context)["data/2.bin"]["blob"] == git(
+        enabled, "hash-object", "--no-filters", "data/2.bin").strip()  # fmt: skip
+
+
+def test_a_run_hashes_within_its_budget_and_marks_the_rest_pending(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Smallest first, at least one file a run; what is left is listed by size and time,
+    marked pending, and hashed by the next runs; ``diff --context`` sees no change in a
+    file whose hash was pending in one run and known in the other."""
+    from autocommit.reproduce.context import Context, data_differences
+    from autocommit.tracking import data_files
+
+    monkeypatch.setattr(data_files, "HASH_BUDGET", 250)
+    sizes = {"data/a.bin": 104, "data/b.bin": 1000, "data/c.bin": 100, "data/d.bin": 101,
+             "data/e.bin": 102, "data/f.bin": 103}  # fmt: skip
+    write_data(enabled, {name: name.encode() * (size // 10) + b"." * (size % 10)
+                         for name, size in sizes.items()})  # fmt: skip
+    for name in sizes:
+        os.utime(enabled / name, (1_600_000_000, 1_600_000_000))
+    runs: list[dict[str, dict[str, object]]] = []
+    while not runs or any(e["blob"] is None for e in runs[-1].values()):
+        runs.append(data_entries(enabled, context_of(enabled)[1]))
+        assert len(runs) <= 4, runs
+    known = [{path for path, entry in run.items() if entry["blob"]} for run in runs]
+    newly = [sorted(now - before) for before, now in zip([set(), *known], known, strict=False)]
+    assert newly == [["data/c.bin", "data/d.bin"], ["data/e.bin", "data/f.bin"],
+                     ["data/a.bin"], ["data/b.bin"]]  # fmt: skip
+    assert runs[0]["data/b.bin"]["fingerprint"] == data_files.PENDING
+    assert runs[0]["data/b.bin"]["size"] == 1000
+    for name in sizes:
+        blob = git(enabled, "hash-object", "--no-filters", name).strip()
+        assert runs[-1][name]["blob"] == blob and "fingerprint" not in runs[-1][name]
+    first, last = (Context("0" * 40, True, data=list(run.values())) for run in (runs[0], runs[-1]))
+    assert data_differences(first, last) == []
+    (enabled / "data/b.bin").write_bytes(b"x" * 1000)  # pending in the first run, changed
+    changed = Context(
+        "0" * 40, True, data=list(data_entries(enabled, context_of(enabled)[1]).values())
+    )
+    assert data_differences(first, changed) == ["  M  data/b.bin"]
+
+
+def test_files_over_the_hash_limit_get_size_and_time_only(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocommit.tracking import data_files
+
+    monkeypatch.setattr(data_files, "FULL_HASH_LIMIT", 50)
+    write_data(enabled, {"data/small.bin": b"s" * 50, "data/large.bin": b"l" * 51})
+    entries = data_entries(enabled, context_of(enabled)[1])
+    assert entries["data/small.bin"]["blob"] is not None
+    assert entries["data/large.bin"]["blob"] is None
+    assert entries["data/large.bin"]["fingerprint"] == "size+mtime (over the hash limit)"
 
 
 def test_data_paths_never_leave_the_repository(enabled: Path, tmp_path: Path) -> None:
@@ -314,6 +376,94 @@ def test_a_dependency_not_enabled_is_described_and_left_alone(
     assert not (lib / ".git" / "autocommit").exists()
     assert any(str(lib) in r.getMessage() and "autocommit init" in r.getMessage()
                for r in caplog.records)  # fmt: skip
+
+
+def test_an_edit_in_a_dependency_between_two_runs_shows_up(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_calls: list[list[str]]
+) -> None:
+    """A process keeps each dependency's entry while the tree's stamp is unchanged (no git
+    process but the settings' read of a settings file a second old, no snapshot); an edit,
+    a commit or an enabled repository's settings change it."""
+    from autocommit.tracking import dependencies, tree_stamp
+
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
+    plain, lib = (tmp_path / "plain").resolve(), (tmp_path / "enabledlib").resolve()
+    make_library(plain, "plain_mod")
+    make_library(lib, "enabled_mod")
+    enable(lib)
+    first = [dependencies._describe(root, ["m"]) for root in (plain, lib)]
+    git_calls.clear()
+    assert [dependencies._describe(root, ["m"]) for root in (plain, lib)] == first
+    assert all(call[:3] == ["config", "-z", "--get-regexp"] for call in git_calls), git_calls
+    assert [entry["dirty"] for entry in first] == [False, False]
+    for root, name in ((plain, "plain_mod"), (lib, "enabled_mod")):
+        (root / name / "__init__.py").write_text("def scale(x):\n    return 4 * x\n")
+    edited = [dependencies._describe(root, ["m"]) for root in (plain, lib)]
+    assert [entry["dirty"] for entry in edited] == [True, True]
+    assert edited[1]["commit"] != first[1]["commit"]
+    assert tree_of(lib, edited[1]["commit"]) == expected_tree(lib)
+    git(plain, "commit", "-q", "-am", "scale by 4")
+    committed = dependencies._describe(plain, ["m"])
+    assert committed["head"] == git(plain, "rev-parse", "HEAD").strip() != first[0]["head"]
+    assert committed["dirty"] is False
+    git(lib, "config", "autocommit.enabled", "false")
+    assert dependencies._describe(lib, ["m"])["enabled"] is False
+
+
+def test_a_tree_changed_in_the_last_two_seconds_has_no_stamp(tmp_path: Path) -> None:
+    """Within the clock's resolution a second edit could leave the times as they were."""
+    from autocommit.tracking.tree_stamp import tree_stamp
+
+    make_library(tmp_path / "lib", "stamped")
+    git_dir = tmp_path / "lib" / ".git"
+    assert tree_stamp(tmp_path / "lib", git_dir, git_dir) is None
+
+
+def test_an_editable_install_from_a_second_enabled_repository_is_recorded_exactly(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pip install -e`` for real (into a prefix of its own, whose ``.pth`` files are read
+    as at start-up): the dependency's pinned commit is its working tree, uncommitted edit
+    included, and environment.txt names the editable source."""
+    import site
+
+    lib = (tmp_path / "editlib").resolve()
+    make_library(lib, "editlib_pkg")
+    (lib / "pyproject.toml").write_text(
+        textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "editlib-pkg"
+        version = "0.1"
+        [tool.setuptools]
+        packages = ["editlib_pkg"]
+    """)
+    )
+    (lib / ".gitignore").write_text("*.egg-info/\nbuild/\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "packaged")
+    enable(lib)
+    prefix = tmp_path / "prefix"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--prefix", str(prefix), "-e", str(lib)],
+                   check=True, capture_output=True)  # fmt: skip
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    [site_dir] = prefix.glob("lib/python*/site-packages")
+    site.addsitedir(str(site_dir))  # its .pth files, as the interpreter reads them
+    (lib / "editlib_pkg" / "__init__.py").write_text("def scale(x):\n    return 5 * x\n")
+    monkeypatch.setitem(sys.modules, "editlib_pkg", None)  # forgotten at teardown
+    del sys.modules["editlib_pkg"]
+    module = __import__("editlib_pkg")
+    assert Path(str(module.__file__)).resolve() == lib / "editlib_pkg" / "__init__.py"
+    _, context = context_of(enabled)
+    [entry] = dependency_entries(enabled, context, lib)
+    assert entry["enabled"] is True and entry["dirty"] is True
+    assert tree_of(lib, entry["commit"]) == expected_tree(lib)
+    assert "return 5 * x" in git(lib, "show", f"{entry['commit']}:editlib_pkg/__init__.py")
+    lines = show(enabled, context, contract.CONTEXT_ENVIRONMENT).splitlines()
+    assert f"editlib-pkg==0.1  # editable: {lib}" in lines
 
 
 def test_mlflow_runs_get_the_context_through_the_plugin(
