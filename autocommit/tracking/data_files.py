@@ -17,7 +17,9 @@ over are listed by size and time, marked ``"hash pending"``, and hashed by the n
 
 The walk never enters ``.git``, virtualenvs (a directory holding ``pyvenv.cfg``), other
 repositories, caches or ``mlruns/``, and never follows a symbolic link: a link is listed
-with its target, whose content stays unread.
+with its target, whose content stays unread. A process keeps each directory's listing
+while the directory's inode and times stay the same, so a later run walks the repository
+with one ``stat`` per directory.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class _Cache:
 
 
 _caches: dict[Path, _Cache] = {}  # by cache file, for the life of the process
+_Listing = tuple[tuple[tuple[str, bool], ...], bool]  # (name, is a directory)…, foreign
+_listings: dict[str, tuple[tuple[int, int, int, int], _Listing]] = {}  # by directory
 
 
 @functools.lru_cache(maxsize=16)
@@ -120,21 +124,44 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
     while stack:
         directory, whole = stack.pop()
-        try:
-            entries = list(os.scandir(top + directory))
-        except OSError:
-            continue
-        names = {entry.name for entry in entries}
-        if directory and (".git" in names or "pyvenv.cfg" in names):
+        entries, foreign = _listing(top + directory)
+        if directory and foreign:
             continue  # another repository, a virtualenv
-        for entry in entries:
-            path = f"{directory}{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in _NEVER_WALKED:
+        for name, is_dir in entries:
+            path = f"{directory}{name}"
+            if is_dir:
+                if name not in _NEVER_WALKED:
                     stack.append((path + "/", whole or _matches(patterns, path + "/")))
             elif whole or _matches(patterns, path):
                 found.append(path)
     return found
+
+
+def _listing(directory: str) -> _Listing:
+    """The names in ``directory``, each with whether it is a directory (not following
+    links), and whether it holds ``.git`` or ``pyvenv.cfg``. Kept for the process by the
+    directory's inode and times, which any entry added, removed or renamed changes: a
+    later run ``stat``s the directory instead of reading it. Not kept while the directory
+    changed in the last two seconds (a second change within the clock's resolution could
+    leave its times as they were)."""
+    started = time.time_ns()
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return (), False
+    key = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+    known = _listings.get(directory)
+    if known is not None and known[0] == key:
+        return known[1]
+    try:
+        with os.scandir(directory) as found:
+            entries = tuple((e.name, e.is_dir(follow_symlinks=False)) for e in found)
+    except OSError:
+        return (), False
+    listing = entries, any(name in (".git", "pyvenv.cfg") for name, _ in entries)
+    if max(info.st_mtime_ns, info.st_ctime_ns) < started - _SETTLED_NS:
+        _listings[directory] = (key, listing)
+    return listing
 
 
 _Confidential = Callable[[str, os.stat_result], "str | None"]

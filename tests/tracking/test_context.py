@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,23 @@ def test_a_run_hashes_within_its_budget_and_marks_the_rest_pending(
         "0" * 40, True, data=list(data_entries(enabled, context_of(enabled)[1]).values())
     )
     assert data_differences(first, changed) == ["  M  data/b.bin"]
+
+
+def test_files_and_data_directories_added_between_two_runs_are_listed(
+    enabled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps each directory's listing by its inode and times: a file added,
+    removed or renamed anywhere (a new ``data/`` deep down too) changes them."""
+    from autocommit.tracking import data_files
+
+    monkeypatch.setattr(data_files, "_SETTLED_NS", 0)  # listings kept at once
+    write_data(enabled, {"data/a.csv": b"1\n", "data/old.csv": b"2\n", "src/m.py": b""})
+    assert sorted(data_entries(enabled, context_of(enabled)[1])) == ["data/a.csv", "data/old.csv"]
+    time.sleep(0.05)  # past the clock's resolution: the directories' times move
+    write_data(enabled, {"data/b.csv": b"3\n", "src/deep/data/c.csv": b"4\n"})
+    os.rename(enabled / "data/old.csv", enabled / "data/new.csv")
+    entries = data_entries(enabled, context_of(enabled)[1])
+    assert sorted(entries) == ["data/a.csv", "data/b.csv", "data/new.csv", "src/deep/data/c.csv"]
 
 
 def test_files_over_the_hash_limit_get_size_and_time_only(
