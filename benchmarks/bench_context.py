@@ -77,6 +77,8 @@ def _start_run_rows(root: Path) -> list[Row]:
             with _context(*baseline):
                 without.append(_time_start_run(edit, True))
         overhead = max(0.0, statistics.median(with_part) - statistics.median(without))
+        if "dependencies" in parts:
+            note += f" ({_dependencies_note(root)})"
         rows.append(Row(f"start_run, context: {' + '.join(parts)}", "1k files",
                         f"{overhead * 1000:.1f} ms added (start_run {median_ms(with_part):.1f},"
                         f" p95 {p95_ms(with_part):.1f})",
@@ -85,6 +87,17 @@ def _start_run_rows(root: Path) -> list[Row]:
                         f"{note}; a file edited before each run: every run writes a new "
                         "context commit, in a process that made runs before"))  # fmt: skip
     return rows
+
+
+def _dependencies_note(root: Path) -> str:
+    """Which dependencies this process has, and which of them cost a git status a run."""
+    from autocommit.tracking import dependencies
+    from autocommit.tracking.tree_stamp import WALK_LIMIT, _too_large
+
+    paths = [d["path"] for d in json.loads(dependencies.dependencies_json(root))]
+    described = [f"{p}, over {WALK_LIMIT} entries: git status at every run"
+                 if Path(p) in _too_large else p for p in paths]  # fmt: skip
+    return "dependencies: " + ("; ".join(described) or "none")
 
 
 def _environment_row() -> Row:
@@ -107,41 +120,37 @@ from autocommit.gitio.repo import find_worktree
 from autocommit.settings.config import load
 from autocommit.tracking import context, data_files, dependencies, environment
 
-root = Path(sys.argv[1])
+root, head, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 worktree, settings = find_worktree(root), load(root)
-head = sys.argv[2]
-parts = {
+part = {
     "environment.txt": environment.environment_text,
     "data.json": lambda: data_files.data_json(worktree, settings, head),
     "dependencies.json": lambda: dependencies.dependencies_json(root),
     "context_files()": lambda: context.context_files(worktree, settings, head),
-}
-times = {}
-for name, part in parts.items():
+}[name]
+times = []
+for _ in range(101):
     start = time.perf_counter()
     part()
-    first = time.perf_counter() - start
-    times[name] = [first]
-    for _ in range(100):
-        start = time.perf_counter()
-        part()
-        times[name].append(time.perf_counter() - start)
+    times.append(time.perf_counter() - start)
 listed = [d["path"] for d in json.loads(dependencies.dependencies_json(root))]
 print(json.dumps({"times": times, "dependencies": listed}))
 """
 
+_PARTS = ("environment.txt", "data.json", "dependencies.json", "context_files()")
+
 
 def _context_files_rows(root: Path) -> list[Row]:
-    """``context_files()`` and each part, in a process of its own that imports nothing
-    from a checkout (this benchmark's checkout would be a dependency of its own): the
-    first call of the process against the calls after it."""
+    """``context_files()`` and each part, each in a process of its own that imports
+    nothing from a checkout (this benchmark's checkout would be a dependency of its own):
+    the first call of the process against the calls after it."""
     head = git(root, "rev-parse", "HEAD").strip()
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(root), head], cwd=root,
-                         capture_output=True, check=True, text=True).stdout  # fmt: skip
-    result = json.loads(out)
     rows = []
-    for name, times in result["times"].items():
-        first, later = times[0], times[1:]
+    for name in _PARTS:
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(root), head, name], cwd=root,
+                             capture_output=True, check=True, text=True).stdout  # fmt: skip
+        result = json.loads(out)
+        first, later = result["times"][0], result["times"][1:]
         note = "target <= 5 ms with the commit" if name == "context_files()" else ""
         if name == "dependencies.json":
             note = f"dependencies: {', '.join(result['dependencies']) or 'none'}"
