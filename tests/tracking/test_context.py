@@ -22,6 +22,7 @@ from tests.support.daemon import enable
 from tests.support.git import assert_private, git, user_state
 from tests.support.mlflow import pinned, tree_of
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 
 @pytest.fixture
@@ -258,6 +259,9 @@ def test_a_run_hashes_within_its_budget_and_marks_the_rest_pending(
     from autocommit.reproduce.context import Context, data_differences
     from autocommit.tracking import data_files
 
+    says("a run reads at most 512 MiB of files it has no hash of yet (smallest first, always "
+         "at least one file)")  # fmt: skip
+    assert data_files.HASH_BUDGET == 512 * 1024**2
     monkeypatch.setattr(data_files, "HASH_BUDGET", 250)
     sizes = {"data/a.bin": 104, "data/b.bin": 1000, "data/c.bin": 100, "data/d.bin": 101,
              "data/e.bin": 102, "data/f.bin": 103}  # fmt: skip
@@ -309,6 +313,8 @@ def test_files_over_the_hash_limit_get_size_and_time_only(
 ) -> None:
     from autocommit.tracking import data_files
 
+    says("files over 2 GiB, secret-looking names and files only their owner may read")
+    assert data_files.FULL_HASH_LIMIT == 2 * 1024**3
     monkeypatch.setattr(data_files, "FULL_HASH_LIMIT", 50)
     write_data(enabled, {"data/small.bin": b"s" * 50, "data/large.bin": b"l" * 51})
     entries = data_entries(enabled, context_of(enabled)[1])
@@ -404,6 +410,9 @@ def test_an_edit_in_a_dependency_between_two_runs_shows_up(
     a commit or an enabled repository's settings change it."""
     from autocommit.tracking import dependencies, tree_stamp
 
+    says("a tree of more than 5000 entries, or one changed in the last two seconds, is "
+         "described anew")  # fmt: skip
+    assert (tree_stamp.WALK_LIMIT, tree_stamp.SETTLED_NS) == (5000, 2_000_000_000)
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
     plain, lib = (tmp_path / "plain").resolve(), (tmp_path / "enabledlib").resolve()
     make_library(plain, "plain_mod")
@@ -428,13 +437,23 @@ def test_an_edit_in_a_dependency_between_two_runs_shows_up(
     assert dependencies._describe(lib, ["m"])["enabled"] is False
 
 
-def test_a_tree_changed_in_the_last_two_seconds_has_no_stamp(tmp_path: Path) -> None:
-    """Within the clock's resolution a second edit could leave the times as they were."""
-    from autocommit.tracking.tree_stamp import tree_stamp
+def test_a_tree_changed_in_the_last_two_seconds_or_too_large_has_no_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within the clock's resolution a second edit could leave the times as they were; a
+    tree too large to walk is asked of git, and not walked again."""
+    from autocommit.tracking import tree_stamp
 
-    make_library(tmp_path / "lib", "stamped")
-    git_dir = tmp_path / "lib" / ".git"
-    assert tree_stamp(tmp_path / "lib", git_dir, git_dir) is None
+    lib, git_dir = tmp_path / "lib", tmp_path / "lib" / ".git"
+    make_library(lib, "stamped")
+    assert tree_stamp.tree_stamp(lib, git_dir, git_dir) is None
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
+    stamp = tree_stamp.tree_stamp(lib, git_dir, git_dir)
+    assert stamp is not None and str(lib / "stamped" / "__init__.py") in {s[0] for s in stamp}
+    monkeypatch.setattr(tree_stamp, "_too_large", set())
+    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 3)
+    assert tree_stamp.tree_stamp(lib, git_dir, git_dir) is None
+    assert lib in tree_stamp._too_large
 
 
 def test_an_editable_install_from_a_second_enabled_repository_is_recorded_exactly(
