@@ -122,8 +122,10 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     top = str(root) + os.sep
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
+    listed: set[str] = set()
     while stack:
         directory, whole = stack.pop()
+        listed.add(top + directory)
         entries, foreign = _listing(top + directory)
         if directory and foreign:
             continue  # another repository, a virtualenv
@@ -134,6 +136,8 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
                     stack.append((path + "/", whole or _matches(patterns, path + "/")))
             elif whole or _matches(patterns, path):
                 found.append(path)
+    for gone in [d for d in _listings if d.startswith(top) and d not in listed]:
+        del _listings[gone]  # directories removed or no longer walked
     return found
 
 
