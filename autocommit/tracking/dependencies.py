@@ -9,7 +9,8 @@ exact working tree gets a pinned run commit, made exactly as the run's own (the 
 sync barrier or an in-process snapshot), which also gives HEAD and the dirty flag; where
 it is not, ``git status`` gives them, nothing is written into it and the run gets one
 warning saying how to enable it. A later run of the process reuses an entry while the
-tree's stamp (:mod:`.tree_stamp`: a ``stat`` walk) and the settings are unchanged.
+tree's stamp (:mod:`.tree_stamp`: a ``stat`` walk, and git's inputs outside the tree such
+as a global excludes file) and the settings are unchanged.
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ from autocommit.gitio import git
 from autocommit.notices import warn_once
 
 if TYPE_CHECKING:
+    from autocommit.gitio.git_inputs import Stat
     from autocommit.settings.config import Settings
     from autocommit.tracking.run_tags import Target
     from autocommit.tracking.tree_stamp import Stamp
 
+    # the tree's stamp, and the stat data of git's inputs outside it (global ignores, …)
+    _Stamps = tuple[Stamp, tuple[Stat, ...]]
+
 _roots: dict[str, str | None] = {}  # directory → top of its working tree (None: none)
 # by working tree: its stamp and settings when last described, and that entry
-_seen: dict[Path, tuple[Stamp, Settings | None, dict[str, Any]]] = {}
+_seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
 
 
 def dependencies_json(own_root: Path) -> bytes:
@@ -107,15 +112,18 @@ def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
     return {**entry, "modules": modules}
 
 
-def _stamp(root: Path) -> Stamp | None:
+def _stamp(root: Path) -> _Stamps | None:
+    from autocommit.gitio import git_inputs
     from autocommit.tracking import run_tags
     from autocommit.tracking.tree_stamp import tree_stamp
 
     try:
         worktree = run_tags.worktree_at(root)
+        inputs = tuple(git_inputs.stat_of(path) for path in git_inputs.files(worktree))
     except Exception:  # described by git, which says what is wrong, at every run
         return None
-    return tree_stamp(root, worktree.git_dir, worktree.common_dir)
+    stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir)
+    return None if stamp is None else (stamp, inputs)
 
 
 def _unmanaged(root: Path) -> dict[str, Any]:

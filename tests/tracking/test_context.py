@@ -421,7 +421,7 @@ def test_an_edit_in_a_dependency_between_two_runs_shows_up(
     first = [dependencies._describe(root, ["m"]) for root in (plain, lib)]
     git_calls.clear()
     assert [dependencies._describe(root, ["m"]) for root in (plain, lib)] == first
-    assert all(call[:3] == ["config", "-z", "--get-regexp"] for call in git_calls), git_calls
+    assert all(call[:2] == ["config", "-z"] for call in git_calls), git_calls  # just written
     assert [entry["dirty"] for entry in first] == [False, False]
     for root, name in ((plain, "plain_mod"), (lib, "enabled_mod")):
         (root / name / "__init__.py").write_text("def scale(x):\n    return 4 * x\n")
@@ -435,6 +435,25 @@ def test_an_edit_in_a_dependency_between_two_runs_shows_up(
     assert committed["dirty"] is False
     git(lib, "config", "autocommit.enabled", "false")
     assert dependencies._describe(lib, ["m"])["enabled"] is False
+
+
+def test_a_dependency_is_described_anew_when_its_ignore_rules_outside_the_tree_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The excludes file named by ``core.excludesFile`` changes what git sees in the tree
+    without touching it: the stamp covers git's inputs too."""
+    from autocommit.tracking import dependencies, tree_stamp
+
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
+    lib = (tmp_path / "lib").resolve()
+    make_library(lib, "lib_mod")
+    ignore = tmp_path / "global-ignore"
+    ignore.write_text("")
+    git(lib, "config", "core.excludesFile", str(ignore))
+    before = dependencies._stamp(lib)
+    assert before is not None and dependencies._stamp(lib) == before
+    ignore.write_text("lib_mod/\n")
+    assert dependencies._stamp(lib) != before
 
 
 def test_a_tree_changed_in_the_last_two_seconds_or_too_large_has_no_stamp(
