@@ -63,6 +63,8 @@ def zero_pause_runs(root: Path, runs: int, seed: int) -> None:
         assert tags["autocommit.head"] == head
         assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
         assert tags["mlflow.source.git.commit"] == commit
+        shadow_tip = git(root, "rev-parse", tags["autocommit.branch"]).strip()
+        assert tree_of(root, shadow_tip) == tree  # clean or not, the tip holds the run's tree
         if commit != head:  # the shadow tip is the run's snapshot: nothing changed since
             snapshot = git(root, "rev-parse", tags["autocommit.branch"]).strip()
             assert_run_commit(root, commit, snapshot)
@@ -164,6 +166,22 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert_run_commit(enabled, back["autocommit.commit"], snapshot)
     assert back["autocommit.commit"] in pinned(enabled) and snapshot not in pinned(enabled)
     assert start_and_tags()["autocommit.commit"] == back["autocommit.commit"]  # the same again
+
+
+def test_a_run_on_work_undone_is_tagged_with_head_and_the_shadow_tip_follows(
+    enabled: Path, tracking: Tracking
+) -> None:
+    with open(enabled / "train.py", "a") as handle:
+        handle.write("wip\n")
+    assert start_and_tags()["autocommit.dirty"] == "true"
+    git(enabled, "checkout", "--", "train.py")
+    tags = start_and_tags()  # in this process: no daemon runs
+    head = git(enabled, "rev-parse", "HEAD").strip()
+    assert (tags["autocommit.commit"], tags["autocommit.dirty"]) == (head, "false")
+    assert tags["autocommit.changes"] == "none"
+    assert git(enabled, "diff", "HEAD", tags["autocommit.branch"]) == ""
+    git(enabled, "merge-base", "--is-ancestor", "HEAD", tags["autocommit.branch"])
+    assert head in pinned(enabled)
 
 
 def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Tracking) -> None:
