@@ -148,3 +148,5 @@ def test_the_printed_commit_is_the_json_commit(repo: Path, where: str) -> None:
         record = json.loads(sh(repo, shlex.join(["autocommit", "snapshot", "--json", *args])).stdout)
         assert record["commit"] == printed
         assert (printed == rev(repo, "HEAD")) == (where == "clean")
+        if args:
+            assert record["pinned"] == printed == rev(repo, f"refs/autocommit/pins/{printed}")
