@@ -145,7 +145,8 @@ def test_the_printed_commit_is_the_json_commit(repo: Path, where: str) -> None:
         (repo / "train.py").write_text("lr = 0.9\n")
     for args in ([], ["--pin"]):
         printed = sh(repo, shlex.join(["autocommit", "snapshot", *args])).stdout.strip()
-        record = json.loads(sh(repo, shlex.join(["autocommit", "snapshot", "--json", *args])).stdout)
+        as_json = shlex.join(["autocommit", "snapshot", "--json", *args])
+        record = json.loads(sh(repo, as_json).stdout)
         assert record["commit"] == printed
         assert (printed == rev(repo, "HEAD")) == (where == "clean")
         if args:
