@@ -132,7 +132,7 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert second["autocommit.dirty"] == "true"
     assert second["autocommit.branch"] == "refs/autocommit/heads/main"
     first_snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
-    assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)  # used as is
+    assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)
     # one line, total first: MLflow's run page shows a tag on one line, cut to its start
     assert (
         second["autocommit.changes"]
@@ -150,6 +150,8 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert committed["autocommit.commit"] == head
     assert committed["mlflow.source.git.commit"] == head
     assert head in pinned(enabled)
+    joined = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()  # HEAD's tree
+    assert git(enabled, "rev-parse", f"{joined}^@").split() == [first_snapshot, head]
 
     train.write_text("lr = 0.1\nprint('training')\n")  # back to the first run's code
     back = start_and_tags()
@@ -157,11 +159,10 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
         enabled, first["autocommit.commit"]
     )
     assert back["autocommit.head"] == head
-    # The chain snapshot builds on the earlier ones (and on HEAD); the run's commit on
-    # HEAD alone, so its pin keeps no earlier snapshot alive.
+    # The chain snapshot builds on the earlier ones (joined to HEAD by the clean run); the
+    # run's commit on HEAD alone, so its pin keeps no earlier snapshot alive.
     snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
-    assert git(enabled, "rev-parse", f"{snapshot}^@").split() == [second["autocommit.commit"],
-                                                                  head]  # fmt: skip
+    assert git(enabled, "rev-parse", f"{snapshot}^@").split() == [joined]
     assert back["autocommit.commit"] != snapshot
     assert_run_commit(enabled, back["autocommit.commit"], snapshot)
     assert back["autocommit.commit"] in pinned(enabled) and snapshot not in pinned(enabled)
