@@ -56,6 +56,7 @@ _REF_ATTEMPTS = 50
 SUMMARY_READ_LIMIT = 20000  # tree entries read to describe a change before asking git
 _DESCRIBED_ENTRIES = 50_000  # tree entries kept by _DescribedTrees (a few MiB)
 AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of snapshots
+CLEAN_SUMMARY = "clean: the snapshot is HEAD"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ class Snapshot:
     head_ref: str | None  # refs/heads/<branch>, or None for a detached HEAD
     shadow_ref: str  # refs/autocommit/heads/<branch> (or the detached chain)
     dirty: bool  # the tree differs from HEAD's
-    created: bool  # a new snapshot commit was written
+    # A new commit was written on the shadow branch (for a clean tree: one holding HEAD's
+    # tree, when the tip held another tree or HEAD moved).
+    created: bool
     reconciled: bool  # the whole tree was scanned (not only the given paths)
     skipped: tuple[Skipped, ...]
     summary: str  # one line: what changed since the previous snapshot
@@ -291,16 +294,19 @@ class _Snapshotter:
         skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
         head_sha = head.sha if head else None
 
-        def result(commit: str, dirty: bool, created: bool, summary: str) -> Snapshot:
+        # A clean tree's snapshot is HEAD; the shadow tip still gets HEAD's tree (below),
+        # so that it always holds the latest snapshot's tree.
+        clean = head is not None and tree == head.tree
+
+        def result(commit: str, created: bool, summary: str) -> Snapshot:
+            if clean and head is not None:
+                commit, summary = head.sha, CLEAN_SUMMARY
             # A run commit (HEAD as only parent) differs from a snapshot with an earlier one.
-            for_run = self.pin is not None and tip is not None
+            for_run = self.pin is not None and tip is not None and not clean
             head_summary = self.head_summary(head, tree) if for_run else None
-            return Snapshot(commit, tree, head_sha, head_ref, shadow, dirty, created,
+            return Snapshot(commit, tree, head_sha, head_ref, shadow, not clean, created,
                             reconciled, skipped, summary, head_summary)  # fmt: skip
 
-        tip: CommitInfo | None = None
-        if head is not None and tree == head.tree:
-            return self._pinned(result(head.sha, False, False, "clean: the snapshot is HEAD"))
         tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
         for _ in range(_REF_ATTEMPTS):
             if (
@@ -308,15 +314,16 @@ class _Snapshotter:
                 and tip.tree == tree
                 and tip.trailers.get(HEAD_TRAILER) == (head_sha or UNBORN)
             ):
-                return self._pinned(
-                    result(tip.sha, True, False, "unchanged since the last snapshot")
-                )
+                return self._pinned(result(tip.sha, False, "unchanged since the last snapshot"))
             summary = self.summary(tip.tree if tip else head.tree if head else None, tree)
+            if clean:  # in `autocommit log`: the chain is back at HEAD's tree
+                summary = f"clean: {summary}"
             text = self.commit_text(tree, tip, head, summary, skipped)
-            snap = result(object_id("commit", text, tree), True, True, summary)
-            pins = self._pins_for(snap, text)
+            sha = object_id("commit", text, tree)
+            snap = result(sha, True, summary)
+            pins = self._pins_for(snap, None if clean else text)  # clean: HEAD exists
             self.pipes.commits.write([text, *(p.text for p in pins if p.text is not None)])
-            if self._record(snap, tip.sha if tip else None, [p.commit for p in pins]):
+            if self._record(shadow, sha, tip.sha if tip else None, [p.commit for p in pins]):
                 return snap
             tip = self._tip_after_failed_update(shadow)
         raise AutocommitError(
@@ -350,12 +357,12 @@ class _Snapshotter:
             self.pipes.refs.pin([p.commit for p in pins])
         return snap
 
-    def _record(self, snap: Snapshot, old: str | None, pins: list[str]) -> bool:
-        """Move the shadow branch to ``snap`` unless it moved from ``old``; pin with it."""
-        if self._has_reflog(snap.shadow_ref):
-            return self.pipes.refs.swap_and_pin(snap.shadow_ref, snap.commit, old, pins)
+    def _record(self, shadow: str, commit: str, old: str | None, pins: list[str]) -> bool:
+        """Move ``shadow`` to ``commit`` unless it moved from ``old``; pin with it."""
+        if self._has_reflog(shadow):
+            return self.pipes.refs.swap_and_pin(shadow, commit, old, pins)
         message = refs.SNAPSHOT_MESSAGE
-        if not refs.compare_and_swap(self.root, snap.shadow_ref, snap.commit, old, message):
+        if not refs.compare_and_swap(self.root, shadow, commit, old, message):
             return False
         if pins:  # the branch's first snapshot: its reflog is created above
             self.pipes.refs.pin(pins)

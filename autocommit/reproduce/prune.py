@@ -2,10 +2,10 @@
 
 A run is pinned on its run commit (:mod:`autocommit.engine.run_commit`): the snapshot's tree
 with HEAD as its only parent, off the shadow chain, so it keeps its own tree and the
-user's history and no snapshot of the chain. A pin that sits on a chain (pinned before
-run commits existed, a chain's first snapshot used as is, a restore point of an older
-version, ``autocommit snapshot --pin``) keeps that snapshot and, through its first
-parent, every older snapshot of the chain.
+user's history and no snapshot of the chain (so do ``autocommit snapshot --pin`` and a
+restore point). A pin that sits on a chain (pinned before run commits existed, a chain's
+first snapshot used as is, a restore point of an older version) keeps that snapshot and,
+through its first parent, every older snapshot of the chain.
 
 So after pruning, each shadow chain is three parts, newest first: the tip and every
 snapshot made at or after the cutoff; a gap where the unpinned snapshots older than the

@@ -78,8 +78,22 @@ def test_stash_everything_gives_a_clean_snapshot(daemon: Worktree) -> None:
     assert client.sync(daemon) is not None
     git(root, "stash", "-q")
     snap = client.sync(daemon)
-    assert snap is not None and not snap.dirty
+    assert snap is not None and not snap.dirty and snap.reconciled  # a git operation: a full scan
     assert snap.commit == git(root, "rev-parse", "HEAD").strip()
+    assert git(root, "diff", "HEAD", "autocommit/heads/main") == ""  # the tip follows
+
+
+def test_an_edit_undone_brings_the_shadow_tip_back_to_heads_tree(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "notes.md").write_text("an untracked thought\n")
+    snap = client.sync(daemon)
+    assert snap is not None and snap.dirty
+    (root / "notes.md").unlink()  # one file event, nothing of git's: an incremental snapshot
+    snap = client.sync(daemon)
+    assert snap is not None and not snap.dirty and not snap.reconciled
+    assert snap.commit == git(root, "rev-parse", "HEAD").strip()
+    assert git(root, "diff", "HEAD", "autocommit/heads/main") == ""
+    git(root, "merge-base", "--is-ancestor", "HEAD", "autocommit/heads/main")
 
 
 def test_rebase_while_editing(daemon: Worktree) -> None:

@@ -64,10 +64,12 @@ def test_no_commits_yet(tmp_path: Path) -> None:
     )
     head = commit_all(root)
     clean = snap(root)
-    assert clean.commit == head and not clean.dirty and not clean.created
+    assert clean.commit == head and not clean.dirty and clean.created
+    clean_tip = git(root, "rev-parse", clean.shadow_ref).strip()  # HEAD's tree, on the chain
+    assert parents(root, clean_tip) == [second.commit, head]
     (root / "a.py").write_text("a = 4\n")
     after_commit = snap(root, ["a.py"])
-    assert parents(root, after_commit.commit) == [second.commit, head]
+    assert parents(root, after_commit.commit) == [clean_tip]
     git(root, "merge-base", "--is-ancestor", head, after_commit.commit)
 
 

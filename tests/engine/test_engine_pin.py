@@ -25,9 +25,9 @@ def test_every_kind_of_snapshot_gets_its_pin(repo: Path) -> None:
         asked.append(snap)
         return run_commit_to_pin(worktree, snap, text)
 
-    clean = take_snapshot(worktree, pin=pin)  # the snapshot is HEAD: pinned as is
+    clean = take_snapshot(worktree, pin=pin)  # HEAD, pinned as is; the chain starts on it
     (repo / "train.py").write_text("lr = 0.2\n")
-    first = take_snapshot(worktree, pin=pin)  # the branch's first snapshot
+    first = take_snapshot(worktree, pin=pin)  # the branch's first dirty snapshot
     (repo / "train.py").write_text("lr = 0.3\n")
     second = take_snapshot(worktree, pin=pin)  # moves the shadow ref and pins, together
     again = take_snapshot(worktree, pin=pin)  # unchanged: the same snapshot and run commit
@@ -38,7 +38,7 @@ def test_every_kind_of_snapshot_gets_its_pin(repo: Path) -> None:
     assert git(repo, "rev-parse", "autocommit/heads/main").strip() == second.commit
     logs = repo / ".git" / "logs" / "refs" / "autocommit"
     assert not (logs / "pins").exists()  # pins get no reflog
-    assert len((logs / "heads" / "main").read_text().splitlines()) == 2
+    assert len((logs / "heads" / "main").read_text().splitlines()) == 3
     git(repo, "fsck", "--strict", "--no-dangling")  # both commits written as git would
 
 

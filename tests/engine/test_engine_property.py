@@ -253,10 +253,15 @@ def _check_snapshot(world: World, snap_of: Snap, full: bool) -> None:
     assert git(world.root, "rev-parse", f"{snap.commit}^{{tree}}").strip() == snap.tree
     if snap.head is not None:
         git(world.root, "merge-base", "--is-ancestor", snap.head, snap.commit)
+    tip = git(world.root, "rev-parse", snap.shadow_ref).strip()
     if snap.dirty:
-        assert git(world.root, "rev-parse", snap.shadow_ref).strip() == snap.commit
+        assert tip == snap.commit
     else:
         assert snap.commit == snap.head
+    # Clean or not, the shadow tip holds the snapshot's tree and descends from HEAD.
+    assert git(world.root, "rev-parse", f"{tip}^{{tree}}").strip() == snap.tree
+    if snap.head is not None:
+        git(world.root, "merge-base", "--is-ancestor", snap.head, tip)
     if world.last_tree is not None:  # the in-process tree diff agrees with git's
         with contextlib.closing(
             ObjectReader(world.root, world.root / ".git" / "objects")

@@ -12,8 +12,9 @@ from tests.support.git import git, tree_listing, user_state
 
 def test_clean_tree_snapshot_is_head(repo: Path) -> None:
     snap = take_snapshot(find_worktree(repo))
-    assert snap.commit == git(repo, "rev-parse", "HEAD").strip()
-    assert not snap.dirty and not snap.created
+    assert snap.commit == git(repo, "rev-parse", "HEAD").strip() and not snap.dirty
+    # The shadow branch starts all the same, holding HEAD's tree.
+    assert snap.created and git(repo, "diff", "HEAD", "autocommit/heads/main") == ""
 
 
 def test_dirty_tree_goes_to_shadow_branch_only(repo: Path) -> None:

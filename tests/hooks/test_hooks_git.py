@@ -20,6 +20,7 @@ from tests.support.cli import run_cli
 from tests.support.daemon import rev, stop_for_sure, wait_for, wait_for_exact_snapshot
 from tests.support.git import git, user_state
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 FIXED_DATES = {
     "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z",
@@ -162,12 +163,13 @@ def test_hook_leaves_another_repository_named_by_git_dir_alone(
 ) -> None:
     other = tmp_path / "other"
     git(tmp_path, "init", "-q", str(other))
+    before = rev(hooked, "autocommit/heads/main")  # init's snapshot of the clean tree
     (hooked / "notes.txt").write_text("new\n")
     env = {**os.environ, "GIT_DIR": str(other / ".git")}
     done = subprocess.run([*AUTOCOMMIT, "hook", "post-commit"], cwd=hooked, env=env,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0 and done.stderr == ""
-    assert rev(hooked, "autocommit/heads/main") is None
+    assert rev(hooked, "autocommit/heads/main") == before
 
 
 def test_checkout_merge_and_amend_move_the_shadow_branch(hooked: Path) -> None:
@@ -190,6 +192,33 @@ def test_checkout_merge_and_amend_move_the_shadow_branch(hooked: Path) -> None:
     assert_shadow_follows(hooked, "autocommit/heads/main")
     log = hook_log(worktree)
     assert log and not [line for line in log if "error" in line]
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["no-daemon", "daemon"])
+def test_a_commit_that_leaves_the_tree_clean_links_the_shadow_branch_to_it(
+    hooked: Path, daemon: bool
+) -> None:
+    says("snapshot: the shadow branch links to the new commit (a clean tree's snapshot is the "
+         "commit itself, and the shadow tip then holds its tree)")  # fmt: skip
+    worktree = find_worktree(hooked)
+    (hooked / "train.py").write_text("lr = 0.3  # committed next\n")
+    assert run_cli(hooked, "snapshot").returncode == 0  # the work in progress, on the chain
+    if daemon:
+        assert run_cli(hooked, "start").returncode == 0
+    try:
+        run_git(hooked, "commit", "-q", "-am", "lr 0.3")  # the tree is clean now
+        settled(hooked)
+        head = rev(hooked, "HEAD")
+        wait_for(lambda: head in git(hooked, "rev-parse", "autocommit/heads/main^@").split(),
+                 what="the shadow branch to link to the commit")  # fmt: skip
+        tip = assert_shadow_follows(hooked, "autocommit/heads/main")
+    finally:
+        if daemon:
+            stop_for_sure(worktree)
+    assert rev(hooked, tip + "^{tree}") == rev(hooked, "HEAD^{tree}")
+    assert git(hooked, "diff", "HEAD", "autocommit/heads/main") == ""
+    expected = "post-commit: told the daemon" if daemon else "post-commit: snapshot "
+    assert hook_log(worktree)[-1].startswith(expected), hook_log(worktree)
 
 
 def test_hooks_fire_in_a_linked_worktree_for_its_own_shadow_branch(

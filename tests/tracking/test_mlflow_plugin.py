@@ -63,6 +63,8 @@ def zero_pause_runs(root: Path, runs: int, seed: int) -> None:
         assert tags["autocommit.head"] == head
         assert tags["autocommit.dirty"] == ("false" if commit == head else "true")
         assert tags["mlflow.source.git.commit"] == commit
+        shadow_tip = git(root, "rev-parse", tags["autocommit.branch"]).strip()
+        assert tree_of(root, shadow_tip) == tree  # clean or not, the tip holds the run's tree
         if commit != head:  # the shadow tip is the run's snapshot: nothing changed since
             snapshot = git(root, "rev-parse", tags["autocommit.branch"]).strip()
             assert_run_commit(root, commit, snapshot)
@@ -130,7 +132,7 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert second["autocommit.dirty"] == "true"
     assert second["autocommit.branch"] == "refs/autocommit/heads/main"
     first_snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
-    assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)  # used as is
+    assert_run_commit(enabled, second["autocommit.commit"], first_snapshot)
     # one line, total first: MLflow's run page shows a tag on one line, cut to its start
     assert (
         second["autocommit.changes"]
@@ -148,6 +150,8 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
     assert committed["autocommit.commit"] == head
     assert committed["mlflow.source.git.commit"] == head
     assert head in pinned(enabled)
+    joined = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()  # HEAD's tree
+    assert git(enabled, "rev-parse", f"{joined}^@").split() == [first_snapshot, head]
 
     train.write_text("lr = 0.1\nprint('training')\n")  # back to the first run's code
     back = start_and_tags()
@@ -155,15 +159,30 @@ def test_long_lived_process_gets_a_new_correct_commit_per_run(
         enabled, first["autocommit.commit"]
     )
     assert back["autocommit.head"] == head
-    # The chain snapshot builds on the earlier ones (and on HEAD); the run's commit on
-    # HEAD alone, so its pin keeps no earlier snapshot alive.
+    # The chain snapshot builds on the earlier ones (joined to HEAD by the clean run); the
+    # run's commit on HEAD alone, so its pin keeps no earlier snapshot alive.
     snapshot = git(enabled, "rev-parse", "refs/autocommit/heads/main").strip()
-    assert git(enabled, "rev-parse", f"{snapshot}^@").split() == [second["autocommit.commit"],
-                                                                  head]  # fmt: skip
+    assert git(enabled, "rev-parse", f"{snapshot}^@").split() == [joined]
     assert back["autocommit.commit"] != snapshot
     assert_run_commit(enabled, back["autocommit.commit"], snapshot)
     assert back["autocommit.commit"] in pinned(enabled) and snapshot not in pinned(enabled)
     assert start_and_tags()["autocommit.commit"] == back["autocommit.commit"]  # the same again
+
+
+def test_a_run_on_work_undone_is_tagged_with_head_and_the_shadow_tip_follows(
+    enabled: Path, tracking: Tracking
+) -> None:
+    with open(enabled / "train.py", "a") as handle:
+        handle.write("wip\n")
+    assert start_and_tags()["autocommit.dirty"] == "true"
+    git(enabled, "checkout", "--", "train.py")
+    tags = start_and_tags()  # in this process: no daemon runs
+    head = git(enabled, "rev-parse", "HEAD").strip()
+    assert (tags["autocommit.commit"], tags["autocommit.dirty"]) == (head, "false")
+    assert tags["autocommit.changes"] == "none"
+    assert git(enabled, "diff", "HEAD", tags["autocommit.branch"]) == ""
+    git(enabled, "merge-base", "--is-ancestor", "HEAD", tags["autocommit.branch"])
+    assert head in pinned(enabled)
 
 
 def test_nested_runs_are_each_tagged_with_their_own_code(enabled: Path, tracking: Tracking) -> None:

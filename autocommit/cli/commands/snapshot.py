@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
 from autocommit.notices import note
 
 if TYPE_CHECKING:
+    from autocommit.engine.snapshot import CommitToPin, Pinner, Snapshot
     from autocommit.gitio.repo import Worktree
 
 
@@ -22,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pin",
         action="store_true",
         help="keep this code alive like a run's: print and pin its run commit (the snapshot's "
-        "tree on HEAD alone, refs/autocommit/pins/<sha>), which prune never removes",
+        "tree on HEAD alone, refs/autocommit/pins/<sha>), which prune never removes; "
+        "with --json it is `commit`",
     )
 
 
@@ -34,22 +36,40 @@ def run(args: argparse.Namespace) -> int:
 
 def snapshot(worktree: Worktree, *, pin: bool, as_json: bool) -> int:
     from autocommit.engine import maintenance
-    from autocommit.engine.run_commit import run_commit
     from autocommit.engine.snapshot import take_snapshot
-    from autocommit.gitio import refs
 
-    snap = take_snapshot(worktree)
+    pinned: list[str] = []
+    snap = take_snapshot(worktree, pin=_run_commit_pinner(worktree, pinned) if pin else None)
     maintenance.start_in_background(worktree)  # past the bound of loose objects
-    commit = snap.commit
-    if pin:
-        # Pinning the chain snapshot would keep every earlier snapshot alive too.
-        commit = run_commit(worktree, snap)
-        refs.pin(worktree.root, commit)
+    commit = pinned[-1] if pin else snap.commit
     if as_json:
-        print_json(snap.to_dict() | ({"pinned": commit} if pin else {}))
+        print_json(record(snap, commit, pinned=pin))
         return 0
     for skipped in snap.skipped:
         note(f"left out {skipped.path} ({skipped.reason})")
     note(f"{snap.summary} → {snap.shadow_ref}" if snap.dirty else snap.summary)
     print(commit)
     return 0
+
+
+def _run_commit_pinner(worktree: Worktree, pinned: list[str]) -> Pinner:
+    """Pins ``snap``'s run commit, as a run's (pinning the chain snapshot would keep every
+    earlier snapshot alive too), in the ref update that records the snapshot; the commit
+    is appended to ``pinned``."""
+    from autocommit.engine.run_commit import run_commit_to_pin
+
+    def pin(snap: Snapshot, text: bytes | None) -> CommitToPin:
+        wanted = run_commit_to_pin(worktree, snap, text)
+        pinned.append(wanted.commit)
+        return wanted
+
+    return pin
+
+
+def record(snap: Snapshot, commit: str, *, pinned: bool) -> dict[str, Any]:
+    """``snapshot --json``: every field is documented in the README (Snapshots)."""
+    data = snap.to_dict()
+    del data["head_summary"]  # the run commit's subject, for the engine's callers
+    snapshot_commit = data.pop("commit")
+    return {"commit": commit, "pinned": commit if pinned else None,
+            "snapshot": snapshot_commit, **data}  # fmt: skip
