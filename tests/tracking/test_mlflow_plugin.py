@@ -29,6 +29,7 @@ from tests.support.mlflow import (
     tree_of,
 )
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -308,7 +309,19 @@ def test_a_half_edited_pyproject_gives_way_to_the_settings_last_read(
     assert not AUTOCOMMIT_KEYS & set(start_and_tags())
 
 
+def test_change_summary_lists_as_many_files_as_fit(enabled: Path, tracking: Tracking) -> None:
+    says("as many files as fit in 5000 characters")
+    assert contract.MAX_TAG_VALUE == 5000
+    for i in range(201):  # more than git's --stat shows by default: every one is listed
+        (enabled / f"module_{i:03}.py").write_text(f"x = {i}\n")
+    changes = start_and_tags()["autocommit.changes"]
+    assert changes.startswith("201 files changed, 201 insertions(+): module_000.py (new) +1, ")
+    assert "… and" not in changes
+    assert changes.count(" (new) +1") == 201
+
+
 def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) -> None:
+    says("as many files as fit in 5000 characters")
     many = enabled / ("a-rather-long-directory-name-" * 3)
     many.mkdir()
     for i in range(400):
@@ -320,6 +333,8 @@ def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) ->
     assert listed[-1].startswith("… and ") and listed[-1].endswith(" more")
     assert int(listed[-1].split()[2]) == 400 - (len(listed) - 1)
     assert "\n" not in changes
+    # Filled up: one more file would not have fit (no fixed count of files).
+    assert len(changes) + len(listed[1]) + 2 > contract.MAX_TAG_VALUE
 
 
 def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) -> None:
