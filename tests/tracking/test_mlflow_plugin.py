@@ -16,6 +16,7 @@ import pytest
 
 from autocommit import contract
 from autocommit.tracking import run_tags
+from tests.support.cli import run_cli
 from tests.support.daemon import enable
 from tests.support.git import assert_private, git, tree_listing, user_state
 from tests.support.mlflow import (
@@ -255,6 +256,52 @@ def test_entry_script_repository_wins_over_current_directory(
     # A launcher of the Python installation (pytest, ipykernel) is not the code: cwd is.
     monkeypatch.setattr(sys, "argv", [sys.executable])
     assert run_tags.entry_directory() == elsewhere
+
+
+@pytest.mark.parametrize("script_in", ["no repository", "a repository not enabled"])
+def test_a_script_outside_the_enabled_repository_it_starts_from_is_warned_about(
+    enabled: Path,
+    tracking: Tracking,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    script_in: str,
+) -> None:
+    says("A script that lives outside the repository gets no tags even when started from "
+         "inside an enabled one")  # fmt: skip
+    says("the plugin then warns once that its runs are not tagged")
+    assert run_cli(enabled, "init", "--no-daemon", "--no-hooks").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if script_in == "a repository not enabled":
+        git(elsewhere, "init", "-q")
+    script = elsewhere / "try.py"
+    script.write_text("import mlflow\n")
+    monkeypatch.setattr(sys, "argv", [str(script)])  # started from `enabled`, the cwd
+    caplog.set_level(logging.WARNING, logger="autocommit")
+    for _ in range(2):
+        assert not {k for k in start_and_tags() if k.startswith("autocommit.")}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "autocommit"]
+    assert len(warnings) == 1, warnings
+    assert f"{script} is outside {enabled}, where autocommit is enabled" in warnings[0]
+    assert "no autocommit tags" in warnings[0]
+
+
+def test_a_script_outside_a_repository_not_enabled_is_not_warned_about(
+    repo: Path,
+    tracking: Tracking,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    says("Where autocommit is not enabled it says nothing.")
+    script = tmp_path / "try.py"
+    script.write_text("import mlflow\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    caplog.set_level(logging.DEBUG, logger="autocommit")
+    assert not {k for k in start_and_tags() if k.startswith("autocommit.")}
+    assert not [r for r in caplog.records if r.name == "autocommit"]
 
 
 def test_broken_repository_still_creates_the_run_with_an_error(
