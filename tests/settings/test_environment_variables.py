@@ -57,3 +57,14 @@ def test_a_repository_not_enabled_is_left_alone(repo: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTOCOMMIT_BOGUS", "1")
         assert find_target(script) is None
+
+
+def test_a_run_in_an_enabled_repository_says_what_is_misspelt(enabled: Path) -> None:
+    """The run starts all the same, with the error on it (and no snapshot)."""
+    import autocommit
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOCOMMIT_ENABLE", "false")
+        tags = autocommit.mlflow_tags(enabled)
+    assert "autocommit.commit" not in tags
+    assert "did you mean AUTOCOMMIT_ENABLED?" in tags["autocommit.error"]
