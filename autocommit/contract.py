@@ -48,6 +48,11 @@ RUN_REPOSITORY_VAR = LAUNCH_PREFIX + "REPOSITORY"  # the remote's URL, else the 
 RUN_WORKTREE_VAR = LAUNCH_PREFIX + "WORKTREE"  # the submitting working tree's path
 RUN_TAGS_VAR = LAUNCH_PREFIX + "TAGS"  # JSON: the tags the run would get there
 RUN_MANIFEST_VAR = LAUNCH_PREFIX + "MANIFEST"  # the tree's paths and short ids (compressed)
+# Every other ``AUTOCOMMIT_*`` variable must be a setting (a typo is an error), except
+# these of the project's own tools: ./dev's virtualenv, the benchmarks' sizes.
+SETTING_VARIABLE_PREFIX = "AUTOCOMMIT_"
+TOOL_VARIABLES = ("AUTOCOMMIT_VENV",)
+TOOL_VARIABLE_PREFIXES = ("AUTOCOMMIT_BENCH_",)
 
 # The files of a context commit (README "What exactly ran").
 CONTEXT_ENVIRONMENT = "environment.txt"

@@ -230,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "autocommit", "-C", str(workdir / "experiment"),
                         "stop"], capture_output=True, env=env)  # fmt: skip
+        if not args.clean:
+            print(f"scratch directory (delete it when done): {workdir}", file=sys.stderr)
         return 1
     finally:
         if args.clean:

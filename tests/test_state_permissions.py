@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from autocommit.hooks import run as hook_entry
 from tests.support.cli import run_cli
 from tests.support.daemon import enable, stop_for_sure
 from tests.support.git import assert_private, git
+from tests.support.mlflow import Tracking, start_run
+from tests.support.readme import example
 
 
 @pytest.fixture(params=[0o022, 0o000], ids=["umask022", "umask000"])
@@ -97,3 +100,30 @@ def test_state_left_open_by_an_older_version_is_narrowed(repo: Path) -> None:
     done = run_cli(repo, "snapshot")
     assert done.returncode == 0, done.stderr
     assert_private(state)
+
+
+def test_the_readme_lists_every_file_a_session_leaves(repo: Path, tracking: Tracking) -> None:
+    """init (daemon and hooks), an edit, a commit (its hooks), an MLflow run: every name in
+    the state directory is one the README lists, and the ones such a session makes are."""
+    listed = example("state-files")
+    assert "index" in listed and "push-claims" in listed
+    worktree = find_worktree(repo)
+    state = repo / ".git" / "autocommit"
+    try:
+        assert run_cli(repo, "init").returncode == 0
+        (repo / "train.py").write_text("lr = 0.3\n")
+        git(repo, "commit", "-q", "-am", "faster")  # the hooks fire
+        assert hook_entry.wait_for_hooks(worktree, timeout=60)
+        (repo / "notes.md").write_text("an idea\n")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(repo)
+            start_run()
+        found = sorted(entry.name for entry in state.iterdir())
+    finally:
+        stop_for_sure(worktree)
+    unlisted = [name for name in found if not any(fnmatch(name, p) for p in listed)]
+    assert not unlisted, f"the README does not list {unlisted}"
+    made = {"index", "index.seed", "state.json", "snapshot.lock", "settings.json",
+            "daemon.lock", "daemon.pid", "daemon.sock", "daemon.log", "daemon.out",
+            "cookies", "hook.lock", "hooks.log"}  # fmt: skip
+    assert made <= set(found), made - set(found)

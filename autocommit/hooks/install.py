@@ -87,7 +87,8 @@ class HookResult:
     name: str
     path: Path
     action: str  # installed, chained, updated, unchanged, removed, restored, absent, refused,
-    # framework (the pre-commit framework runs autocommit's hook there already)
+    # framework (the pre-commit framework runs autocommit's hook there already), held back
+    # (not installed because another hook was refused)
     detail: str = ""  # why it was refused
 
     @property
@@ -106,11 +107,14 @@ class HookResult:
             "restored": f"removed from {self.path.parent}; your own hook is back in its place",
             "absent": f"not installed in {self.path.parent}",
             "framework": f"run by the pre-commit framework ({self.detail})",
+            "held back": "not installed: installing is all or nothing, and another hook "
+            "was refused",
         }.get(self.action, self.detail)
 
 
 def report(results: list[HookResult]) -> int:
-    """One line per hook on stderr; 1 when a hook was left alone, else 0."""
+    """One line per hook on stderr; 1 when a hook was refused (then none was installed),
+    else 0."""
     for result in results:
         note(f"{result.name}: {result.describe()}")
     return 1 if any(r.refused for r in results) else 0
@@ -205,35 +209,74 @@ def _write_script(path: Path, text: str) -> None:
     state_files.write_atomically(path, text.encode(), mode=0o755)
 
 
-def _install_one(directory: Path, name: str, root: Path) -> HookResult:
+@dataclass(frozen=True)
+class _Step:
+    """What installing one hook will do; nothing is written until every hook can go in."""
+
+    result: HookResult
+    script: str | None = None  # the text to write, None for nothing
+    previous: str | None = None  # an older autocommit script it replaces (to undo with)
+
+
+def _plan_one(directory: Path, name: str, root: Path) -> _Step:
     path, original = directory / name, directory / (name + ORIGINAL_SUFFIX)
     script = current_script(name)
     if is_ours(path):
-        if _read(path) == script:
-            return HookResult(name, path, "unchanged")
-        _write_script(path, script)  # installed by another installation of autocommit
-        return HookResult(name, path, "updated")
+        text = _read(path) or ""
+        if text == script:
+            return _Step(HookResult(name, path, "unchanged"))
+        if _edited(text, name):
+            why = f"{path} was edited after autocommit installed it"
+            return _Step(HookResult(name, path, "refused", f"{why}; remove it by hand"))
+        # installed by another installation of autocommit
+        return _Step(HookResult(name, path, "updated"), script, text)
     managed = _manager(path, name)
     if managed:
         config = _pre_commit_runs_ours(path, name, root)
         if config is not None:
-            return HookResult(name, path, "framework", f"autocommit-{name} in {config}")
-        return HookResult(name, path, "refused", managed)
+            return _Step(HookResult(name, path, "framework", f"autocommit-{name} in {config}"))
+        return _Step(HookResult(name, path, "refused", managed))
     if os.path.lexists(path):
         if os.path.lexists(original):
             why = f"{path} is not autocommit's, but {original.name} exists beside it"
-            return HookResult(name, path, "refused", f"{why}; remove or rename one of them")
+            return _Step(HookResult(name, path, "refused", f"{why}; remove or rename one of them"))
         if path.is_dir():
-            return HookResult(name, path, "refused", f"{path} is a directory")
+            return _Step(HookResult(name, path, "refused", f"{path} is a directory"))
+        return _Step(HookResult(name, path, "chained"), script)
+    return _Step(HookResult(name, path, "installed"), script)
+
+
+def _apply(step: _Step) -> None:
+    path = step.result.path
+    if step.result.action == "chained":
+        original = path.with_name(path.name + ORIGINAL_SUFFIX)
         os.rename(path, original)
         try:
-            _write_script(path, script)
+            _write_script(path, step.script or "")
         except BaseException:
             os.rename(original, path)
             raise
-        return HookResult(name, path, "chained")
-    _write_script(path, script)
-    return HookResult(name, path, "installed")
+    elif step.script is not None:
+        _write_script(path, step.script)
+
+
+def _undo(step: _Step) -> None:
+    """Put back what :func:`_apply` changed (after a later hook failed to go in)."""
+    path = step.result.path
+    if step.result.action == "chained":
+        os.replace(path.with_name(path.name + ORIGINAL_SUFFIX), path)
+    elif step.result.action == "updated":
+        _write_script(path, step.previous or "")
+    elif step.result.action == "installed":
+        path.unlink()
+
+
+def _held_back(step: _Step) -> HookResult:
+    """A hook left as it was because another one was refused."""
+    result = step.result
+    if step.script is None or result.refused:
+        return result
+    return HookResult(result.name, result.path, "held back")
 
 
 def _in_working_tree(directory: Path, worktree: Worktree) -> bool:
@@ -258,14 +301,24 @@ def install(worktree: Worktree, names: tuple[str, ...] = HOOK_NAMES) -> list[Hoo
     if directory.exists() and not directory.is_dir():  # e.g. core.hooksPath = /dev/null
         why = f"core.hooksPath is {directory}, which is not a directory: git runs no hooks"
         return [HookResult(n, directory / n, "refused", why) for n in names]
+    # All or nothing: every hook is checked before any is written.
+    steps = [_plan_one(directory, name, worktree.root) for name in names]
+    if any(step.result.refused for step in steps):
+        return [_held_back(step) for step in steps]
+    done: list[_Step] = []
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        return [_install_one(directory, name, worktree.root) for name in names]
+        for step in steps:
+            _apply(step)
+            done.append(step)
     except OSError as exc:
+        for step in reversed(done):
+            _undo(step)
         raise AutocommitError(
             f"cannot install hooks in {directory}: {exc.strerror or exc}",
-            "check that the directory is writable; nothing else was changed",
+            "check that the directory is writable; nothing was changed",
         ) from exc
+    return [step.result for step in steps]
 
 
 def _recorded(text: str, variable: str) -> str:
@@ -276,6 +329,11 @@ def _recorded(text: str, variable: str) -> str:
     return ""
 
 
+def _edited(text: str, name: str) -> bool:
+    """Whether an autocommit hook's ``text`` is not what some installation wrote."""
+    return text != render_script(name, _recorded(text, "python"), _recorded(text, "package"))
+
+
 def _uninstall_one(directory: Path, name: str) -> HookResult:
     path, original = directory / name, directory / (name + ORIGINAL_SUFFIX)
     if not is_ours(path):
@@ -283,8 +341,7 @@ def _uninstall_one(directory: Path, name: str) -> HookResult:
             why = f"{path} is not autocommit's, so {original.name} was left in place"
             return HookResult(name, path, "refused", f"{why}; move it back by hand")
         return HookResult(name, path, "absent")
-    text = _read(path) or ""
-    if text != render_script(name, _recorded(text, "python"), _recorded(text, "package")):
+    if _edited(_read(path) or "", name):
         why = f"{path} was edited after autocommit installed it"
         return HookResult(name, path, "refused", f"{why}; remove it by hand")
     if os.path.lexists(original):

@@ -111,6 +111,14 @@ def run(
         return _report(worktree, name, exc)
 
 
+def started_by_git(environ: Mapping[str, str]) -> bool:
+    """Whether git runs this hook (directly, through the pre-commit framework, husky or
+    lefthook): git exports ``GIT_EXEC_PATH`` to every hook, a shell does not have it.
+    Only then must an error leave the exit status alone (a failing ``post-checkout``
+    would make ``git checkout`` fail)."""
+    return bool(environ.get("GIT_EXEC_PATH"))
+
+
 def _report(worktree: Worktree | None, name: str, exc: Exception) -> str:
     """One line on stderr and in the log."""
     what = exc.one_line() if isinstance(exc, AutocommitError) else repr(exc)

@@ -81,8 +81,6 @@ def restore(worktree: Worktree, target: str, lock_timeout: float = LOCK_TIMEOUT)
     index = PrivateIndex(worktree)
     for _ in range(_ATTEMPTS):
         saved = take_snapshot(worktree, settings=settings, lock_timeout=lock_timeout)
-        pinned = run_commit(worktree, saved)  # keeps no earlier snapshot alive
-        refs.pin(worktree.root, pinned, "autocommit: the working tree before a restore")
         # Holding the snapshot lock keeps the daemon from snapshotting half-written files.
         with index.locked(lock_timeout):
             current = git.out(["write-tree"], worktree.root, env=index.env)
@@ -90,6 +88,9 @@ def restore(worktree: Worktree, target: str, lock_timeout: float = LOCK_TIMEOUT)
                 continue  # a snapshot ran in between: the tree moved on, save it again
             plan = _plan(worktree, saved.tree, target_tree)
             _check_nothing_lost(worktree, index, plan)
+            # The restore point, only once nothing stands in the way: a refusal leaves no pin.
+            pinned = run_commit(worktree, saved)  # keeps no earlier snapshot alive
+            refs.pin(worktree.root, pinned, "autocommit: the working tree before a restore")
             _apply(worktree, target_tree, plan)
             return RestoreResult(saved, pinned, target, plan.write, plan.remove,
                                  plan.submodules)  # fmt: skip

@@ -15,6 +15,7 @@ for that key, with one warning.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import time
@@ -24,7 +25,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from autocommit.contract import LAUNCH_PREFIX
+from autocommit.contract import (
+    LAUNCH_PREFIX,
+    SETTING_VARIABLE_PREFIX,
+    TOOL_VARIABLE_PREFIXES,
+    TOOL_VARIABLES,
+)
 from autocommit.errors import AutocommitError
 from autocommit.gitio import git, git_inputs
 from autocommit.gitio.repo import Worktree
@@ -333,13 +339,44 @@ def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
     return found, includes
 
 
+def environment_variable(key: str) -> str:
+    """The environment variable of a setting: ``max_file_size`` → ``AUTOCOMMIT_MAX_FILE_SIZE``."""
+    return SETTING_VARIABLE_PREFIX + key.upper()
+
+
+_SETTING_VARIABLES = {environment_variable(key): key for key in KEYS}
+
+
 def _from_environment(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     found: dict[str, tuple[Any, str]] = {}
-    for key in KEYS:
-        var = "AUTOCOMMIT_" + key.upper()
-        if var in environ:
-            found[key] = (environ[var], f"environment {var}")
+    for var, value in environ.items():
+        if not var.startswith(SETTING_VARIABLE_PREFIX):
+            continue
+        key = _SETTING_VARIABLES.get(var)
+        if key is not None:
+            found[key] = (value, f"environment {var}")
+        elif not _other_variable(var):
+            raise _unknown_variable(var)
     return found
+
+
+def _other_variable(var: str) -> bool:
+    """An ``AUTOCOMMIT_*`` variable that is not a setting, yet no mistake: a submitted
+    run's (``AUTOCOMMIT_RUN_*``), or one of the project's tools'."""
+    return var in TOOL_VARIABLES or var.startswith((LAUNCH_PREFIX, *TOOL_VARIABLE_PREFIXES))
+
+
+assert not any(_other_variable(var) for var in _SETTING_VARIABLES)
+
+
+def _unknown_variable(var: str) -> AutocommitError:
+    """A typo in a variable's name would otherwise be ignored without a word."""
+    near = difflib.get_close_matches(var.removeprefix(SETTING_VARIABLE_PREFIX).lower(), KEYS, n=1)
+    return AutocommitError(
+        f"unknown setting {var} (environment)",
+        f"did you mean {environment_variable(near[0])}? rename or unset it" if near
+        else f"unset it; a setting's variable is AUTOCOMMIT_<KEY>, KEY one of: {', '.join(KEYS)}",
+    )  # fmt: skip
 
 
 def load(root: Path, environ: Mapping[str, str] | None = None) -> Settings:

@@ -54,6 +54,9 @@ def launch_env(path: Path | str | None = None) -> dict[str, str]:
     start = Path(path if path is not None else Path.cwd()).absolute()
     target = run_tags.find_target(start)
     if target is None:
+        from autocommit.gitio.repo import find_worktree
+
+        find_worktree(start)  # no repository, a bare one: said as every command says it
         raise AutocommitError(
             f"{start} is not in a repository where autocommit is enabled",
             "run `autocommit init` there first, or launch from such a repository",

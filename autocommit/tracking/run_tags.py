@@ -125,6 +125,8 @@ def find_target(path: Path | str | None = None) -> Target | None:
         return None  # the current directory was deleted
     root = repository_root(start)
     if root is None:
+        if path is None:
+            _warn_if_started_in_an_enabled_repository(root)
         return None
     from autocommit.errors import AutocommitError
     from autocommit.settings import config
@@ -136,10 +138,34 @@ def find_target(path: Path | str | None = None) -> Target | None:
             return None  # someone else's broken configuration: not ours to report
         raise
     if not settings.enabled:
+        if path is None:
+            _warn_if_started_in_an_enabled_repository(root)
         return None
     if broken is not None:  # a settings file in the middle of an edit, say
         warn_once(f"{broken.what}; this run uses the settings last read ({broken.todo})")
     return Target(root, settings)
+
+
+def _warn_if_started_in_an_enabled_repository(script_root: Path | None) -> None:
+    """A run whose entry script lives outside the enabled repository it was started from
+    gets no tags: say so, once. A repository autocommit never worked in (no state
+    directory) costs a ``stat``; the settings are read only where it did."""
+    try:
+        here = repository_root(Path.cwd())
+    except FileNotFoundError:
+        return
+    if here is None or here == script_root:
+        return
+    dotgit = here / ".git"
+    if dotgit.is_dir() and not (dotgit / "autocommit").is_dir():
+        return
+    if find_target(here) is None:
+        return
+    warn_once(
+        f"the entry script {sys.argv[0]} is outside {here}, where autocommit is enabled: "
+        "its runs get no autocommit tags (they come from the script's own repository); "
+        "run a script that lives in the repository to have them tagged"
+    )
 
 
 def _enabled_in_git_config(root: Path) -> bool:

@@ -24,6 +24,7 @@ import pytest
 from autocommit.cli import parser as cli
 from tests.support import PROJECT
 from tests.support.git import git
+from tests.support.readme import says
 
 UNKNOWN_RUN = "0123456789abcdef0123456789abcdef"
 VERBS_IN_A_REPOSITORY = [
@@ -34,6 +35,7 @@ VERBS_IN_A_REPOSITORY = [
 ]  # fmt: skip
 RUN_VERBS = [["show"], ["diff", "HEAD"], ["checkout"], ["restore"]]  # a run id goes second
 NOT_A_REPOSITORY = "not a git repository"
+BARE = "is a bare repository, which has no working tree to snapshot; run autocommit in a clone"
 BAD_URIS = [
     ("bogus://foo", "MLflow cannot use the tracking URI 'bogus://foo'"),
     ("file:///nowhere/mlruns", "no MLflow file store at /nowhere/mlruns"),
@@ -67,7 +69,9 @@ CASES = [
     Case("empty", ["push"], "no git remote named 'origin'"),
     Case("empty", ["systemd-unit"], "autocommit is not enabled"),
     Case("repo", ["fetch", "/nowhere.git"], "'/nowhere.git' does not appear to be a git repo"),
-    Case("outside", ["exec", "--", "true"], "not in a repository where autocommit is enabled"),
+    Case("outside", ["exec", "--", "true"], NOT_A_REPOSITORY),
+    Case("repo-not-enabled", ["exec", "--", "true"], "not in a repository where autocommit is"),
+    *(Case("bare", verb, BARE) for verb in [*VERBS_IN_A_REPOSITORY, ["exec", "--", "true"]]),
     Case("repo", ["exec"], "no command to run"),
     *(
         Case("repo", with_run(verb, UNKNOWN_RUN), f"no MLflow run {UNKNOWN_RUN}")
@@ -144,8 +148,13 @@ def places(tmp_path: Path, repo: Path) -> dict[str, Path]:
     outside.mkdir()
     empty = tmp_path / "empty"
     git(tmp_path, "init", "-q", str(empty))
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    not_enabled = tmp_path / "not-enabled"
+    git(tmp_path, "clone", "-q", str(repo), str(not_enabled))
     git(repo, "config", "autocommit.enabled", "true")
-    return {"outside": outside, "empty": empty, "repo": repo}
+    return {"outside": outside, "empty": empty, "repo": repo, "bare": bare,
+            "repo-not-enabled": not_enabled}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
@@ -239,3 +248,17 @@ def test_dash_c_is_repeatable_each_relative_to_the_one_before(
     assert cli.main(["-C", repo.parent.name, "-C", "", "-C", repo.name, "log"]) == 0
     assert "no snapshots on refs/autocommit/heads/main" in capsys.readouterr().out
     assert Path.cwd() == repo.parent.parent  # main() is called in-process: cwd comes back
+
+
+def test_a_bare_repository_is_refused_as_the_readme_says(tmp_path: Path) -> None:
+    says("Refused with one line: a bare repository (`… is a bare repository …; run "
+         "autocommit in a clone or `git worktree add` of it`)")  # fmt: skip
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    done = subprocess.run([sys.executable, "-m", "autocommit", "status"], cwd=bare,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and "not a git repository" not in done.stderr
+    assert done.stderr == (
+        f"autocommit: error: {bare} is a bare repository, which has no working tree to "
+        "snapshot; run autocommit in a clone or `git worktree add` of it\n"
+    )

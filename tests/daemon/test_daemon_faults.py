@@ -4,17 +4,21 @@ working tree."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from autocommit.daemon import client
 from autocommit.daemon.control import DaemonFiles
 from autocommit.gitio.repo import Worktree, find_worktree
+from tests.support.cli import run_cli
 from tests.support.daemon import enable, stop_for_sure, wait_for
 from tests.support.git import git
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 
 def _block_the_shadow_branch(root: Path) -> None:
@@ -100,3 +104,24 @@ def test_a_repository_recreated_at_the_same_path_gets_its_own_daemon(
         _exits(psutil.Process(new_pid), within=5.0)
     finally:
         stop_for_sure(find_worktree(root))
+
+
+@pytest.mark.parametrize("kind", ["main", "linked"])
+def test_readme_deleting_the_working_tree_ends_its_daemon(repo: Path, kind: str) -> None:
+    says("or delete the working tree, the daemon exits by itself")
+    root = repo
+    if kind == "linked":
+        root = repo.parent / "linked"
+        git(repo, "worktree", "add", "-q", str(root))
+    assert run_cli(root, "init").returncode == 0
+    worktree = find_worktree(root)
+    process = _daemon_process(worktree)
+    # As a user does it: `rm -rf`, from a shell whose directory is inside the tree.
+    shell = subprocess.Popen(["sleep", "60"], cwd=root)
+    try:
+        subprocess.run(["rm", "-rf", "--", str(root)], check=True)
+        took = _exits(process, within=10.0)
+    finally:
+        shell.kill()
+        shell.wait()
+    assert took < 3.0, f"the daemon took {took:.1f}s to notice"

@@ -4,6 +4,7 @@ merge, amend, rebase; with and without the daemon; with autocommit gone."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -335,6 +336,23 @@ def test_autocommit_gone_from_the_machine_is_harmless(repo: Path, tmp_path: Path
     assert not (repo / ".git" / "autocommit").exists()
 
 
+def test_a_hook_manager_calling_autocommit_in_the_foreground_never_fails_git(
+    hooked: Path, tmp_path: Path
+) -> None:
+    """As husky, lefthook or the pre-commit framework call it: from git's hook, waited for;
+    a post-checkout's exit status is `git checkout`'s own."""
+    says("Called from a hook of yours or of a hook manager, it exits with status 0 whatever")
+    managed = tmp_path / "managed-hooks"
+    managed.mkdir()
+    script = managed / "post-checkout"
+    script.write_text(f'#!/bin/sh\n{shlex.join(AUTOCOMMIT)} hook post-checkout "$@"\n')
+    script.chmod(0o755)
+    git(hooked, "config", "core.hooksPath", str(managed))
+    git(hooked, "config", "autocommit.maxfilesize", "huge")  # every hook fails
+    stderr = run_git(hooked, "checkout", "-q", "-b", "elsewhere")  # git's own status: 0
+    assert "bad value for max_file_size" in stderr and stderr.count("\n") == 1
+
+
 def test_a_repository_not_enabled_is_left_alone(repo: Path) -> None:
     assert run_cli(repo, "install-hooks").returncode == 0
     (repo / "notes.txt").write_text("new\n")
@@ -355,7 +373,9 @@ def test_an_error_never_fails_git_and_is_logged_once(hooked: Path) -> None:
         "post-commit: error: bad value for max_file_size (git config autocommit.maxfilesize): "
         "expected a size such as 5MiB or 500k, got 'huge'; fix it"
     ]
+    says("Running `autocommit hook post-commit` by hand does the same work in the "
+         "foreground, prints an error on stderr and exits with status 1")  # fmt: skip
     done = run_cli(hooked, "hook", "post-commit")  # by hand: the same line, on stderr
-    assert done.returncode == 0
+    assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "bad value for max_file_size" in done.stderr
     git(hooked, "config", "--unset", "autocommit.maxfilesize")

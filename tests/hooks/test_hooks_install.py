@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autocommit.errors import AutocommitError
 from autocommit.gitio.repo import find_worktree
 from autocommit.hooks import install as hook_install
 from autocommit.hooks.install import ORIGINAL_SUFFIX, current_script, install, uninstall
@@ -19,6 +20,7 @@ from autocommit.hooks.run import HOOK_NAMES
 from tests.support import PROJECT
 from tests.support.cli import run_cli
 from tests.support.git import git
+from tests.support.readme import says
 
 USER_HOOK = b"#!/bin/sh\n# the user's own hook\r\necho 'user hook' \"$@\" >&2\n"
 
@@ -138,13 +140,12 @@ def test_hooks_of_a_hook_manager_are_left_alone(repo: Path, content: bytes, mana
     hooks = repo / ".git" / "hooks"
     (hooks / "post-commit").write_bytes(content)
     os.chmod(hooks / "post-commit", 0o755)
-    before = (hooks / "post-commit").read_bytes()
+    before = snapshot_of(hooks)
     done = run_cli(repo, "install-hooks")
     assert done.returncode == 1
     assert f"managed by {manager}" in done.stderr
-    assert (hooks / "post-commit").read_bytes() == before
-    assert not (hooks / ("post-commit" + ORIGINAL_SUFFIX)).exists()
-    assert (hooks / "post-checkout").read_text() == current_script("post-checkout")
+    assert snapshot_of(hooks) == before  # all or nothing: the other hooks are not installed
+    assert "post-checkout: not installed: installing is all or nothing" in done.stderr
     if manager == "the pre-commit framework":
         assert "id: autocommit-post-commit" in done.stderr
 
@@ -154,13 +155,40 @@ def test_leftover_original_is_never_overwritten(repo: Path) -> None:
     (hooks / "post-commit").write_bytes(b"#!/bin/sh\necho new\n")
     (hooks / ("post-commit" + ORIGINAL_SUFFIX)).write_bytes(USER_HOOK)
     before = snapshot_of(hooks)
+    says("Installing refuses, and says why, when it would have to overwrite something")
+    says("Installing is all or nothing: when one hook is refused, none is installed")
     done = run_cli(repo, "install-hooks")
     assert done.returncode == 1
     assert "remove or rename one of them" in done.stderr
-    after = snapshot_of(hooks)
-    assert {k: v for k, v in after.items() if k.startswith("post-commit")} == {
-        k: v for k, v in before.items() if k.startswith("post-commit")
-    }
+    assert snapshot_of(hooks) == before  # not one hook written, moved or touched
+    for name in set(HOOK_NAMES) - {"post-commit"}:
+        assert f"{name}: not installed: installing is all or nothing" in done.stderr
+    (hooks / ("post-commit" + ORIGINAL_SUFFIX)).unlink()  # once out of the way: all of them
+    assert run_cli(repo, "install-hooks").returncode == 0
+    assert all(hook_install.is_ours(hooks / name) for name in HOOK_NAMES)
+
+
+def test_a_hook_that_cannot_be_written_undoes_the_others(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up at the third hook: the two already in are taken out again."""
+    hooks = repo / ".git" / "hooks"
+    (hooks / "post-checkout").write_bytes(USER_HOOK)  # chained, then put back
+    os.chmod(hooks / "post-checkout", 0o755)
+    before = snapshot_of(hooks)
+    real_write, written = hook_install._write_script, list[str]()
+
+    def fills_up(path: Path, text: str) -> None:
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        real_write(path, text)
+        written.append(path.name)
+
+    monkeypatch.setattr(hook_install, "_write_script", fills_up)
+    with pytest.raises(AutocommitError, match="nothing was changed"):
+        install(find_worktree(repo))
+    assert written == list(HOOK_NAMES[:2])
+    assert snapshot_of(hooks) == before
 
 
 def test_an_edited_hook_is_not_removed(repo: Path) -> None:
@@ -173,6 +201,19 @@ def test_an_edited_hook_is_not_removed(repo: Path) -> None:
     assert "edited after autocommit installed it" in done.stderr
     assert (hooks / "post-merge").read_text().endswith("echo my addition\n")
     assert not (hooks / "post-commit").exists()
+
+
+def test_an_edited_hook_is_not_overwritten(repo: Path) -> None:
+    says("an autocommit hook you edited")
+    hooks = repo / ".git" / "hooks"
+    assert run_cli(repo, "install-hooks").returncode == 0
+    with open(hooks / "post-merge", "a") as handle:
+        handle.write("echo my addition\n")
+    before = snapshot_of(hooks)
+    done = run_cli(repo, "install-hooks")
+    assert done.returncode == 1
+    assert "post-merge was edited after autocommit installed it" in done.stderr
+    assert snapshot_of(hooks) == before
 
 
 def test_hook_scripts_in_the_repository_are_the_generic_scripts() -> None:
@@ -197,3 +238,13 @@ def test_pre_commit_manifest_exposes_every_hook() -> None:
         cwd=PROJECT, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_hook_of_another_installation_is_updated(repo: Path) -> None:
+    hooks = repo / ".git" / "hooks"
+    (hooks / "post-merge").write_text(
+        hook_install.render_script("post-merge", "/other/bin/python", "/other/autocommit")
+    )
+    results = {r.name: r.action for r in install(find_worktree(repo))}
+    assert results["post-merge"] == "updated"
+    assert (hooks / "post-merge").read_text() == current_script("post-merge")

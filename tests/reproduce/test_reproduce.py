@@ -13,6 +13,7 @@ from tests.support.cli import main_in_process, one_line_error
 from tests.support.daemon import enable
 from tests.support.git import disk_listing, git, tree_listing, user_state
 from tests.support.mlflow import Tracking, start_run
+from tests.support.readme import says
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -159,11 +160,18 @@ def test_restore_refuses_to_overwrite_what_no_snapshot_holds(
     git(root, "commit", "-q", "-m", "untrack it")
     (root / "train.log").write_text("precious output, ignored now\n")
     (root / "train.py").write_text("lr = 9\n")
-    before = user_state(root)
+    assert main_in_process("snapshot")[0] == 0  # the shadow branch is up to date, as with a daemon
+    before, refs_before = user_state(root), all_refs(root)
 
+    says("restore refuses with a one-line error and changes nothing")
     code, _, err = main_in_process("restore", target)
     assert "train.log" in one_line_error(code, err)
     assert user_state(root) == before  # nothing written, nothing lost
+    assert all_refs(root) == refs_before  # and no restore point pinned
+
+
+def all_refs(root: Path) -> str:
+    return git(root, "for-each-ref", "--format=%(refname) %(objectname)")
 
 
 @pytest.mark.parametrize(
@@ -236,6 +244,7 @@ def test_restore_aborts_when_a_file_changes_after_the_save(
     monkeypatch.setattr(reproduce, "take_snapshot", snapshot_then_edit)
     code, _, err = main_in_process("restore", target)
     assert "train.py changed while restoring" in one_line_error(code, err)
+    assert "refs/autocommit/pins/" not in all_refs(root)
     assert (root / "train.py").read_text() == "lr = 3, typed after the save\n"
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from autocommit import contract
 from autocommit.tracking import run_tags
+from tests.support.cli import run_cli
 from tests.support.daemon import enable
 from tests.support.git import assert_private, git, tree_listing, user_state
 from tests.support.mlflow import (
@@ -29,6 +30,7 @@ from tests.support.mlflow import (
     tree_of,
 )
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -275,6 +277,52 @@ def test_entry_script_repository_wins_over_current_directory(
     assert run_tags.entry_directory() == elsewhere
 
 
+@pytest.mark.parametrize("script_in", ["no repository", "a repository not enabled"])
+def test_a_script_outside_the_enabled_repository_it_starts_from_is_warned_about(
+    enabled: Path,
+    tracking: Tracking,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    script_in: str,
+) -> None:
+    says("A script that lives outside the repository gets no tags even when started from "
+         "inside an enabled one")  # fmt: skip
+    says("the plugin then warns once that its runs are not tagged")
+    assert run_cli(enabled, "init", "--no-daemon", "--no-hooks").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if script_in == "a repository not enabled":
+        git(elsewhere, "init", "-q")
+    script = elsewhere / "try.py"
+    script.write_text("import mlflow\n")
+    monkeypatch.setattr(sys, "argv", [str(script)])  # started from `enabled`, the cwd
+    caplog.set_level(logging.WARNING, logger="autocommit")
+    for _ in range(2):
+        assert not {k for k in start_and_tags() if k.startswith("autocommit.")}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "autocommit"]
+    assert len(warnings) == 1, warnings
+    assert f"{script} is outside {enabled}, where autocommit is enabled" in warnings[0]
+    assert "no autocommit tags" in warnings[0]
+
+
+def test_a_script_outside_a_repository_not_enabled_is_not_warned_about(
+    repo: Path,
+    tracking: Tracking,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    says("Where autocommit is not enabled it says nothing.")
+    script = tmp_path / "try.py"
+    script.write_text("import mlflow\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    caplog.set_level(logging.DEBUG, logger="autocommit")
+    assert not {k for k in start_and_tags() if k.startswith("autocommit.")}
+    assert not [r for r in caplog.records if r.name == "autocommit"]
+
+
 def test_broken_repository_still_creates_the_run_with_an_error(
     enabled: Path, tracking: Tracking, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -327,7 +375,19 @@ def test_a_half_edited_pyproject_gives_way_to_the_settings_last_read(
     assert not AUTOCOMMIT_KEYS & set(start_and_tags())
 
 
+def test_change_summary_lists_as_many_files_as_fit(enabled: Path, tracking: Tracking) -> None:
+    says("as many files as fit in 5000 characters")
+    assert contract.MAX_TAG_VALUE == 5000
+    for i in range(201):  # more than git's --stat shows by default: every one is listed
+        (enabled / f"module_{i:03}.py").write_text(f"x = {i}\n")
+    changes = start_and_tags()["autocommit.changes"]
+    assert changes.startswith("201 files changed, 201 insertions(+): module_000.py (new) +1, ")
+    assert "… and" not in changes
+    assert changes.count(" (new) +1") == 201
+
+
 def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) -> None:
+    says("as many files as fit in 5000 characters")
     many = enabled / ("a-rather-long-directory-name-" * 3)
     many.mkdir()
     for i in range(400):
@@ -339,6 +399,8 @@ def test_change_summary_fits_the_tag_limit(enabled: Path, tracking: Tracking) ->
     assert listed[-1].startswith("… and ") and listed[-1].endswith(" more")
     assert int(listed[-1].split()[2]) == 400 - (len(listed) - 1)
     assert "\n" not in changes
+    # Filled up: one more file would not have fit (no fixed count of files).
+    assert len(changes) + len(listed[1]) + 2 > contract.MAX_TAG_VALUE
 
 
 def test_skipped_files_are_listed_on_the_run(enabled: Path, tracking: Tracking) -> None:

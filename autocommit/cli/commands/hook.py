@@ -7,7 +7,10 @@ import argparse
 
 from autocommit.hooks.run import HOOK_NAMES
 
-HELP = "what the git hooks call: keep the shadow branch in step (never fails)"
+HELP = (
+    "what the git hooks call: keep the shadow branch in step (never fails under git; "
+    "run by hand, exit status 1 after an error)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from autocommit.hooks import run as hook_entry
 
-    hook_entry.run(args.name, args.args, after_pid=args.after_pid, ready_fd=args.ready_fd)
-    return 0
+    done = hook_entry.run(args.name, args.args, after_pid=args.after_pid, ready_fd=args.ready_fd)
+    # Under git, never a failure: the hook's status would become the git command's.
+    failed = done.startswith("error:") and not hook_entry.started_by_git(os.environ)
+    return 1 if failed else 0

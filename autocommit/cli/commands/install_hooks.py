@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "install the git hooks (an existing hook keeps running; installing twice is a no-op)"
+HELP = (
+    "install the git hooks, all four or none (an existing hook keeps running; "
+    "installing twice is a no-op)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

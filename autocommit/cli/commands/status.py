@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from autocommit.cli.commands import arguments
 from autocommit.cli.output import print_json
+from autocommit.errors import AutocommitError
 
 if TYPE_CHECKING:
     from autocommit.gitio.repo import Worktree
 
 
-HELP = "show the watch daemon's state (exit status 3 when it is not running)"
+HELP = (
+    "show the watch daemon's state (exit status 3 when it is not running, 1 when the "
+    "settings cannot be read)"
+)
 EXIT_NOT_RUNNING = 3
+EXIT_SETTINGS_ERROR = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +38,7 @@ def _duration(seconds: float) -> str:
 
 
 def _lines(info: dict[str, Any]) -> list[str]:
-    if not info.get("enabled", True):
+    if info.get("enabled") is False:
         return ["not enabled in this repository: run `autocommit init` first"]
     if not info.get("running"):
         stale = info.get("stale_pid")
@@ -75,9 +81,21 @@ def status(worktree: Worktree, *, as_json: bool) -> int:
     from autocommit.settings import config
 
     info = client.status(worktree)
-    info["enabled"] = config.load(worktree.root).enabled
+    # Broken settings (a `pyproject.toml` half typed) do not stop the daemon: show its
+    # state beside the error, with the settings last read deciding "enabled".
+    try:
+        settings, broken = config.load_or_last_good(worktree)
+        info["enabled"] = settings.enabled
+    except AutocommitError as exc:  # unreadable, and never read here before
+        broken = exc
+        info["enabled"] = None  # unknown
+    if broken is not None:
+        info["settings_error"] = broken.one_line()
     if as_json:
         print_json(info)
     else:
         print("\n".join(_lines(info)))
+    if broken is not None:
+        print(f"autocommit: error: {broken.one_line()}", file=sys.stderr)
+        return EXIT_SETTINGS_ERROR
     return 0 if info.get("running") else EXIT_NOT_RUNNING
