@@ -39,7 +39,20 @@ def example(name: str) -> list[str]:
     commands = []
     for line in marker.group(1).splitlines():
         line = line.removeprefix("$ ")
-        line = re.sub(r"\s+#(?![^\"']*[\"']).*$", "", line).rstrip()
+        line = _without_comment(line).rstrip()
         if line and not line.startswith("#"):
             commands.append(line)
     return commands
+
+
+def _without_comment(line: str) -> str:
+    """``line`` up to a shell comment: a ``#`` after a blank, outside quotes."""
+    quote = ""
+    for at, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (at == 0 or line[at - 1].isspace()):
+            return line[:at]
+    return line
