@@ -175,7 +175,7 @@ def test_packing_beside_a_busy_git_loses_nothing(repo: Path) -> None:
         '  echo "v$i" > "f$((i % 7)).txt"; echo shared > "same$i.txt"\n'
         # git's own race with any packing (git gc too): prune-packed removes an empty
         # objects/xx/ the moment git made it for a new object; git fails, loses nothing
-        '  for try in 1 2 3; do git add -A && break; sleep 0.1; done\n'
+        "  for try in 1 2 3; do git add -A && break; sleep 0.1; done\n"
         '  for try in 1 2 3; do git -c gc.auto=0 commit -q -m "c$i" && break; sleep 0.1; done\n'
         "done\n"
     )
