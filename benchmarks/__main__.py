@@ -2,6 +2,9 @@
 
     python -m benchmarks                 # default sizes (1k and 10k files)
     python -m benchmarks --large         # adds 100k files (takes several minutes)
+    python -m benchmarks --huge --only engine --only daemon
+                                         # adds 1M files in 50k directories, created once
+                                         # (about 2 minutes) under the system temp dir
     python -m benchmarks --only engine   # one module: benchmarks/bench_engine.py
 
 Each ``benchmarks/bench_<name>.py`` exposes ``run(sizes: tuple[int, ...]) -> list[Row]``.
@@ -19,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import Row
+from benchmarks.common import HUGE, Row
 
 HERE = Path(__file__).parent
 
@@ -48,9 +51,12 @@ def table(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--large", action="store_true", help="also measure 100k files")
+    parser.add_argument(
+        "--huge", action="store_true", help="also measure 1M files (kept under the temp dir)"
+    )
     parser.add_argument("--only", action="append", help="run only bench_<ONLY>.py")
     args = parser.parse_args()
-    sizes = (1000, 10000, 100000) if args.large else (1000, 10000)
+    sizes = (1000, 10000) + ((100000,) if args.large else ()) + ((HUGE,) if args.huge else ())
     names = args.only or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     rows: list[Row] = []
     for name in names:
