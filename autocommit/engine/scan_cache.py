@@ -26,6 +26,7 @@ the ones that changed, as git's own untracked cache does:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -83,8 +84,12 @@ def touch_marker(state_dir: Path) -> int:
 
 
 def load(state_dir: Path) -> ScanCache | None:
+    """The cache; None when there is none, or it was cut short by a crash."""
     try:
-        raw = json.loads(_path(state_dir).read_bytes())
+        text, _, digest = _path(state_dir).read_bytes().rpartition(b"\n")
+        if hashlib.sha1(text).hexdigest().encode() != digest:
+            return None
+        raw = json.loads(text)
         return ScanCache(
             marker=int(raw["marker"]),
             private_index=raw["private_index"],
@@ -102,7 +107,8 @@ def _key(value: list[int]) -> StatKey:
 
 
 def save(state_dir: Path, cache: ScanCache) -> None:
-    """Written whole through a rename: a reader sees the old cache or the new one."""
+    """Written over the old cache with a checksum, as ``state.json`` is (a rename costs a
+    flush to disk on ext4): a write cut short reads as no cache (the next scan walks)."""
     data = {
         "marker": cache.marker,
         "private_index": cache.private_index,
@@ -110,7 +116,8 @@ def save(state_dir: Path, cache: ScanCache) -> None:
         "meta": cache.meta,
         "pending": cache.pending,
     }
-    state_files.write_atomically(_path(state_dir), json.dumps(data).encode())
+    text = json.dumps(data).encode()
+    state_files.write_over(_path(state_dir), text + b"\n" + hashlib.sha1(text).hexdigest().encode())
 
 
 def forget(state_dir: Path) -> None:
