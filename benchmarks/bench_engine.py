@@ -76,8 +76,11 @@ def _alternate(
 
 
 def _fresh_process(root: Path) -> None:
-    """``autocommit snapshot`` as a user or a script runs it: a new process."""
-    subprocess.run([AUTOCOMMIT, "snapshot"], cwd=root, check=True, capture_output=True)
+    """``autocommit snapshot`` as a user or a script runs it: a new process, its modules
+    compiled once (as ``pip install`` does; the warm-up round writes them)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([AUTOCOMMIT, "snapshot"], cwd=root, env=env, check=True,
+                   capture_output=True)  # fmt: skip
 
 
 AUTOCOMMIT = str(Path(sys.executable).with_name("autocommit"))  # the console script

@@ -430,11 +430,14 @@ class _Snapshotter:
             index_digest=digest.digest if digest else state.index_digest if state else None,
             flagged=digest.flagged if digest else state.flagged if state else None,
         )  # fmt: skip
+        snapshot_state.save(self.wt, kept)
+        # The cache after the state: a crash in between leaves the old cache, which no
+        # longer matches the private index a walk rewrote (and after a scan without a
+        # walk, it finds again at least what the new one would have).
         if staged.cache is None:
             scan_cache.forget(self.wt.state_dir)
         else:
             scan_cache.save(self.wt.state_dir, staged.cache)
-        snapshot_state.save(self.wt, kept)
         return staged.tree, staged.left_out
 
     def _rescan(self, inputs: str, state: SnapshotState | None) -> Staged | None:
@@ -450,8 +453,10 @@ class _Snapshotter:
         if found is None:
             return None
         paths, new_cache = found
-        paths = sorted({*paths, *state.skipped})  # left out before: maybe not any more
         if len(paths) > MAX_RESCANNED_PATHS:
+            return None
+        paths = sorted({*paths, *state.skipped})  # left out before: maybe not any more
+        if len(paths) > MAX_INCREMENTAL_PATHS:
             return None
         try:
             tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(paths)
