@@ -80,8 +80,9 @@ def _full_reconcile_after_write(worktree: Worktree, target: Path, repeat: int) -
 
 
 def _idle_cpu(process: psutil.Process) -> float:
-    """CPU seconds the daemon used while nothing happened, per minute."""
-    time.sleep(0.5)
+    """CPU seconds the daemon used while nothing happened, per minute (after the scans
+    the baseline's in-process snapshots make it do have settled)."""
+    time.sleep(3.0)
     before = process.cpu_times()
     time.sleep(IDLE_SECONDS)
     after = process.cpu_times()

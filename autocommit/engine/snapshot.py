@@ -28,7 +28,7 @@ from typing import Any
 from autocommit.contract import HEAD_TRAILER, UNBORN
 from autocommit.engine import scan_cache, snapshot_state
 from autocommit.engine.exclusions import ExclusionRules, Skipped
-from autocommit.engine.full_scan import PrivateIndex, Staged
+from autocommit.engine.full_scan import DiffFiles, PrivateIndex, Staged
 from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.lock import snapshot_lock
@@ -277,6 +277,7 @@ class _Snapshotter:
         self.reader = pipes.reader
         self.rules = ExclusionRules(settings)
         self.index = PrivateIndex(worktree)
+        self.diffing: DiffFiles | None = None  # git diff-files, when a full scan started it
         self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
 
     def take(self, changed: list[str] | None) -> Snapshot:
@@ -287,7 +288,13 @@ class _Snapshotter:
         read_head, read_tip = self._ask_commits(head_ref, shadow)
         self.pipes.commits.start()  # their start-up overlaps with the scan
         self.pipes.refs.start()
-        tree, skipped_map, reconciled = self.stage(changed)
+        if changed is None:  # a full scan: likely without a walk, and then it waits for this
+            self.diffing = self.index.start_diff_files()
+        try:
+            tree, skipped_map, reconciled = self.stage(changed)
+        finally:
+            if self.diffing is not None:
+                self.diffing.cancel()  # a walk after all (or a failure)
         head = read_head()
         skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
         head_sha = head.sha if head else None
@@ -449,7 +456,10 @@ class _Snapshotter:
         cache = scan_cache.load(self.wt.state_dir)
         if cache is None or not self.index.usable(cache):
             return None
-        found = self.index.changed_since(cache)
+        diffing, self.diffing = self.diffing, None
+        if diffing is None:
+            return None
+        found = self.index.changed_since(cache, diffing)
         if found is None:
             return None
         paths, new_cache = found
