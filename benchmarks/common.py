@@ -153,4 +153,6 @@ def sizes_from_env(default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def size_label(files: int) -> str:
+    if files >= 1_000_000 and files % 1_000_000 == 0:
+        return f"{files // 1_000_000}M files"
     return f"{files // 1000}k files" if files >= 1000 else f"{files} files"
