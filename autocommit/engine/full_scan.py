@@ -193,8 +193,11 @@ class PrivateIndex:
         """``git diff-files`` on the private index, started now (None: there is none)."""
         if not self.path.exists():
             return None
-        # (It reads no input: its stdin is closed by communicate().)
-        return DiffFiles(git.popen(["diff-files", "-z", "--name-only"], self.root, env=self.env))
+        # A submodule counts by its commit (what a gitlink records), not by its own
+        # changes, which git would otherwise ask each submodule about. (It reads no input:
+        # its stdin is closed by communicate().)
+        args = ["diff-files", "-z", "--name-only", "--ignore-submodules=dirty"]
+        return DiffFiles(git.popen(args, self.root, env=self.env))
 
     def changed_since(
         self, cache: ScanCache, diffing: DiffFiles
