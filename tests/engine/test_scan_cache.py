@@ -203,3 +203,24 @@ def test_the_cache_is_private_and_a_stranger_index_is_not_trusted(
         env={"GIT_INDEX_FILE": str(worktree.state_dir / "index")})  # fmt: skip
     _, walked = _full_scan(scanned, git_calls)
     assert walked
+
+
+def test_a_submodule_counts_by_its_commit(
+    scanned: Path, tmp_path: Path, git_calls: list[list[str]]
+) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    git(library, "init", "-q")
+    (library / "lib.py").write_text("x = 1\n")
+    git(library, "add", "-A")
+    git(library, "commit", "-q", "-m", "library")
+    git(scanned, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    git(scanned, "commit", "-q", "-m", "add lib")
+    _full_scan(scanned, git_calls)
+    (scanned / "lib" / "lib.py").write_text("x = 2\n")  # its own change: not recorded
+    _, walked = _full_scan(scanned, git_calls)
+    assert not walked
+    git(scanned / "lib", "commit", "-q", "-am", "moved")  # its commit: recorded
+    snap, _ = _full_scan(scanned, git_calls)
+    moved = git(scanned / "lib", "rev-parse", "HEAD").strip()
+    assert tree_listing(scanned, snap.tree)["lib"] == ("160000", moved)
