@@ -1,26 +1,27 @@
 """What a full scan keeps for the next one: the directories of the working tree, by stat.
 
-A full scan stages into the private index (:mod:`autocommit.engine.full_scan`), whose stat
-data git checks itself, with its racy-timestamp rule: only files changed since are
-hashed. What git cannot keep there is where new untracked files may be: ``ls-files
---others`` reads every directory. A directory gains or loses an entry only when its
-mtime changes, so the next full scan ``stat``s each directory kept here and lists only
-the ones that changed, as git's own untracked cache does:
+A full scan that walks (:mod:`autocommit.engine.full_scan`) leaves a private index whose
+stat data git checks itself, with its racy-timestamp rule (``git diff-files``): the
+files changed since are found without hashing the others. What git cannot keep there
+is where new untracked files may be: ``ls-files --others`` reads every directory. A
+directory gains or loses an entry only when its mtime changes, so the next full scan
+``stat``s each directory kept here and reads only the ones that changed, as git's own
+untracked cache does (which ``git status`` alone uses):
 
-- The cache is written by the scan that made it and holds the stat data of every
-  directory of the working tree (not below a ``.git``, nor inside a nested repository)
-  and of every ``.gitignore`` and ``.gitattributes`` found there: a change to one of
-  those changes how the other files count, and sends the next scan back to a full walk.
+- The cache is written by each full scan and holds the stat data of every directory of
+  the working tree (not below a ``.git``, nor inside a nested repository) and of every
+  ``.gitignore`` and ``.gitattributes`` found there: a change to one of those changes
+  how the other files count, and sends the next scan back to a walk.
 - Racy directories: ``marker`` is the mtime of a file touched before the directories
   were looked at, in the file system's own clock. A directory whose mtime or ctime is
   not older than it may have changed in the same tick as it was looked at, so it counts
   as changed next time (as git treats an entry not older than its index).
-- ``private_index``: the stat data of the private index the scan left. Another writer,
+- ``private_index``: the stat data of the private index the walk left. Another writer,
   or a crash between the index and this file, makes them disagree: no cache.
-- ``pending``: the paths found in changed directories since the last full walk. A scan
-  edits the previous snapshot's tree along the paths that changed and leaves the private
-  index as the walk left it, so these are looked at again by every scan until the next
-  walk (too many of them, and the next scan walks).
+- ``pending``: the paths found in changed directories since the last walk. A scan
+  without a walk edits the previous snapshot's tree along the paths that may have
+  changed and leaves the private index as the walk left it, so these are looked at
+  again by every scan until the next walk (too many of them, and the next scan walks).
 """
 
 from __future__ import annotations
