@@ -206,7 +206,8 @@ class PrivateIndex:
         for the next scan: the files whose stat data differ from the private index's
         (``diff-files``, which reads it and writes nothing; git's racy-timestamp rule
         applies), the entries of the directories that changed since ``cache`` was
-        written, and the paths found that way before (``cache.pending``). None when
+        written, and the paths found that way before (``cache.pending``); ``cache``
+        itself when no directory changed (it needs no writing). None when
         that cannot be exact (a ``.gitignore`` or ``.gitattributes`` changed, a nested
         repository may have appeared): the caller walks everything."""
         marker = scan_cache.touch_marker(self.worktree.state_dir)
@@ -217,6 +218,8 @@ class PrivateIndex:
         in_directories, directories = found
         pending = sorted({*cache.pending, *in_directories})
         paths = sorted({*diffing.result(), *pending})
+        if not in_directories:  # no directory changed or is racy: the cache holds as it is
+            return paths, cache
         return paths, ScanCache(marker, cache.private_index, directories, cache.meta, pending)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:

@@ -32,6 +32,7 @@ from autocommit.engine.full_scan import DiffFiles, PrivateIndex, Staged
 from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.lock import snapshot_lock
+from autocommit.engine.scan_cache import ScanCache
 from autocommit.engine.snapshot_state import SnapshotState
 from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.gitio import git, refs
@@ -278,6 +279,7 @@ class _Snapshotter:
         self.rules = ExclusionRules(settings)
         self.index = PrivateIndex(worktree)
         self.diffing: DiffFiles | None = None  # git diff-files, when a full scan started it
+        self.kept_cache: ScanCache | None = None  # the scan cache as read, when it was
         self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
 
     def take(self, changed: list[str] | None) -> Snapshot:
@@ -443,7 +445,7 @@ class _Snapshotter:
         # walk, it finds again at least what the new one would have).
         if staged.cache is None:
             scan_cache.forget(self.wt.state_dir)
-        else:
+        elif staged.cache is not self.kept_cache:  # at 1M files, 4 MB not written again
             scan_cache.save(self.wt.state_dir, staged.cache)
         return staged.tree, staged.left_out
 
@@ -459,6 +461,7 @@ class _Snapshotter:
         diffing, self.diffing = self.diffing, None
         if diffing is None:
             return None
+        self.kept_cache = cache
         found = self.index.changed_since(cache, diffing)
         if found is None:
             return None

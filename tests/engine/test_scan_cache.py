@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,3 +225,20 @@ def test_a_submodule_counts_by_its_commit(
     snap, _ = _full_scan(scanned, git_calls)
     moved = git(scanned / "lib", "rev-parse", "HEAD").strip()
     assert tree_listing(scanned, snap.tree)["lib"] == ("160000", moved)
+
+
+def test_a_cache_that_still_holds_is_not_written_again(
+    scanned: Path, git_calls: list[list[str]]
+) -> None:
+    cache_file = find_worktree(scanned).state_dir / "scan-cache.json"
+    _write(scanned, "src/new.py", "new\n")  # a directory changes: a new cache
+    _full_scan(scanned, git_calls)
+    time.sleep(0.05)  # past the clock tick of the directory's change
+    _full_scan(scanned, git_calls)  # src was racy, maybe: looked at once more
+    written = cache_file.read_bytes()
+    _write(scanned, "src/a.py", "edited in place\n")  # no directory changes
+    _, walked = _full_scan(scanned, git_calls)
+    assert not walked and cache_file.read_bytes() == written
+    _write(scanned, "docs/later.md", "later\n")
+    snap, walked = _full_scan(scanned, git_calls)
+    assert not walked and "docs/later.md" in tree_listing(scanned, snap.tree)
