@@ -1,9 +1,13 @@
 """The full scan: the whole working tree staged into autocommit's private index.
 
 The private index lives under ``<git-dir>/autocommit/index``, never the user's
-``.git/index``. Each full scan re-seeds it from a copy of the user's index (keeping its
-stat data, so unchanged files are not re-hashed), stages the tracked files into it and
-adds the untracked files the exclusion rules keep.
+``.git/index``. A full scan that walks re-seeds it from a copy of the user's index
+(keeping its stat data, so unchanged files are not re-hashed), stages the tracked files
+into it and adds the untracked files the exclusion rules keep. The next full scans walk
+nothing while the walk's result holds: they ask ``git diff-files`` which files changed
+since and :mod:`autocommit.engine.scan_cache` which directories did (see
+:meth:`PrivateIndex.changed_since`); the snapshot engine edits the previous tree along
+those paths.
 """
 
 from __future__ import annotations
