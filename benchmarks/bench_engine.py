@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,10 +25,9 @@ from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio.repo import find_worktree
 from autocommit.settings import config
-from benchmarks.common import Row, fmt_ms, make_repo, ratio, size_label
+from benchmarks.common import Row, bench_repo, file_path, fmt_ms, ratio, size_label
 
 NAIVE = "naive: copy index + add -A + write-tree + commit-tree + update-ref"
-CHANGED = "pkg1/mod0/file1.py"  # a tracked file of make_repo's layout
 
 
 def _repeats(files: int) -> tuple[int, int]:
@@ -56,13 +57,17 @@ def naive_snapshot(root: Path) -> str:
 
 
 def _alternate(
-    root: Path, rounds: int, ours: Callable[[], object], theirs: Callable[[], object]
+    root: Path,
+    changed: str,
+    rounds: int,
+    ours: Callable[[], object],
+    theirs: Callable[[], object],
 ) -> tuple[list[float], list[float]]:
     """Time ``ours`` and ``theirs`` in turns, each right after a one-file change."""
     times: tuple[list[float], list[float]] = ([], [])
     for i in range(rounds + 1):  # the first round warms up
         for action, bucket in ((ours, times[0]), (theirs, times[1])):
-            (root / CHANGED).write_text(f"# changed\nVALUE = {i} {id(bucket)}\n")
+            (root / changed).write_text(f"# changed\nVALUE = {i} {id(bucket)}\n")
             start = time.perf_counter()
             action()
             if i:
@@ -70,27 +75,49 @@ def _alternate(
     return times
 
 
+def _fresh_process(root: Path) -> None:
+    """``autocommit snapshot`` as a user or a script runs it: a new process, its modules
+    compiled once (as ``pip install`` does; the warm-up round writes them)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([AUTOCOMMIT, "snapshot"], cwd=root, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+
+
+AUTOCOMMIT = str(Path(sys.executable).with_name("autocommit"))  # the console script
+
+
 def measure(files: int) -> dict[str, list[float]]:
     one_change_rounds, full_rounds = _repeats(files)
+    changed = file_path(1, files)
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
-        root = make_repo(Path(tmp) / "repo", files)
+        root = bench_repo(Path(tmp) / "repo", files)
         worktree = find_worktree(root)
         settings = config.load(root)  # loaded once, as the daemon does
         take_snapshot(worktree, settings=settings)
         with contextlib.closing(GitPipes(worktree, kept=True)) as pipes:
             incremental, naive = _alternate(
                 root,
+                changed,
                 one_change_rounds,
-                lambda: take_snapshot(worktree, [CHANGED], settings, pipes=pipes),
+                lambda: take_snapshot(worktree, [changed], settings, pipes=pipes),
                 lambda: naive_snapshot(root),
             )
         full, naive_full = _alternate(
             root,
+            changed,
             full_rounds,
             lambda: take_snapshot(worktree, None, settings),
             lambda: naive_snapshot(root),
         )
-    return {"incremental": incremental, "naive": naive, "full": full, "naive_full": naive_full}
+        fresh, naive_fresh = _alternate(
+            root, changed, full_rounds, lambda: _fresh_process(root), lambda: naive_snapshot(root)
+        )
+    return {"incremental": incremental, "naive": naive, "full": full, "naive_full": naive_full,
+            "fresh": fresh, "naive_fresh": naive_fresh}  # fmt: skip
+
+
+def _of_naive(t: dict[str, list[float]], key: str) -> str:
+    return f"{statistics.median(t[key]) / statistics.median(t['naive_' + key]):.2f}x naive"
 
 
 def run(sizes: tuple[int, ...]) -> list[Row]:
@@ -104,7 +131,11 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
                 "what the daemon does per change"),
             Row("full-scan snapshot (no paths)", size, fmt_ms(t["full"]),
                 NAIVE, fmt_ms(t["naive_full"]), ratio(t["full"], t["naive_full"]),
-                "without the daemon, and after git operations"),
+                f"without the daemon, and after git operations; {_of_naive(t, 'full')}, "
+                "target <= 0.5x"),
+            Row("`autocommit snapshot`, a fresh process", size, fmt_ms(t["fresh"]),
+                NAIVE, fmt_ms(t["naive_fresh"]), ratio(t["fresh"], t["naive_fresh"]),
+                f"imports, settings and a full scan; {_of_naive(t, 'fresh')}, target <= 0.6x"),
         ]  # fmt: skip
     return rows
 

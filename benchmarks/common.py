@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,25 +34,83 @@ def git(cwd: Path, *args: str, input: bytes | None = None) -> str:
     ).stdout.decode()
 
 
-def make_repo(root: Path, files: int, *, dirs_per_level: int = 30) -> Path:
-    """A committed, packed repository of ``files`` small Python files in a two-level tree.
+FILES_PER_DIR = 20  # a lived-in layout: 1M files in 50k directories
 
-    The commit starts no background ``gc --auto`` (it would run during the measurements
-    that follow); the repository is packed in the foreground instead, as a lived-in one is.
+
+def file_path(i: int, files: int) -> str:
+    """Where :func:`make_repo` puts file ``i`` of ``files``: round robin over
+    ``files / FILES_PER_DIR`` directories, two levels deep (file 0 is in ``pkg0/mod0``,
+    file 1 in ``pkg1/mod0``, whatever the size)."""
+    dirs = max(1, -(-files // FILES_PER_DIR))
+    top = max(1, math.isqrt(dirs - 1) + 1)  # the first level: about sqrt(dirs) folders
+    d = i % dirs
+    return f"pkg{d % top}/mod{d // top}/file{i}.py"
+
+
+def make_repo(root: Path, files: int) -> Path:
+    """A committed, packed repository of ``files`` small Python files, 20 per directory.
+
+    The commit is written by ``git fast-import`` (one pack, no loose objects, no
+    background ``gc --auto``) and checked out by ``git reset --hard``, which writes the
+    files and an index with their stat data, as a lived-in repository has.
     """
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q")
     git(root, "config", "user.name", "bench")
     git(root, "config", "user.email", "bench@example.com")
-    for i in range(files):
-        rel = f"pkg{i % dirs_per_level}/mod{(i // dirs_per_level) % dirs_per_level}/file{i}.py"
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# file {i}\nVALUE = {i}\n")
-    git(root, "add", "-A")
-    git(root, "-c", "gc.auto=0", "commit", "-q", "-m", f"{files} files")
-    git(root, "gc", "-q")
+    branch = git(root, "symbolic-ref", "HEAD").strip()
+    with subprocess.Popen(["git", "fast-import", "--quiet"], cwd=root, stdin=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL) as proc:  # fmt: skip
+        assert proc.stdin is not None
+        proc.stdin.write(_fast_import_stream(files, branch))
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise RuntimeError("git fast-import failed")
+    git(root, "reset", "-q", "--hard")
     git(root, "status", "--porcelain")  # refresh the index stat data, as a user's git would
+    return root
+
+
+def _fast_import_stream(files: int, branch: str) -> bytes:
+    """One commit of ``files`` files for ``git fast-import`` (blobs inline)."""
+    lines = [f"commit {branch}\ncommitter bench <bench@example.com> 1700000000 +0000\n"
+             f"data {len(f'{files} files')}\n{files} files\n"]  # fmt: skip
+    for i in range(files):
+        content = f"# file {i}\nVALUE = {i}\n"
+        lines.append(f"M 100644 inline {file_path(i, files)}\ndata {len(content)}\n{content}\n")
+    return "".join(lines).encode()
+
+
+HUGE = 1_000_000  # from this size on, repositories are kept between runs (--huge)
+
+
+def bench_repo(scratch: Path, files: int) -> Path:
+    """A repository of ``files`` files: made in ``scratch``, or kept between runs at
+    :data:`HUGE` files and more (see :func:`cached_repo`)."""
+    return cached_repo(files) if files >= HUGE else make_repo(scratch, files)
+
+
+def cached_repo(files: int) -> Path:
+    """A repository of :func:`make_repo`'s layout kept under the system temp dir between
+    benchmark runs (a million files take minutes to create), put back to its committed
+    state: autocommit's refs, state and settings removed, changed files restored.
+    Prints how long creating it took, the first time."""
+    root = Path(tempfile.gettempdir()) / f"autocommit-bench-{files}-files"
+    done = root / ".git" / "bench-complete"
+    if not done.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        began = time.perf_counter()
+        make_repo(root, files)
+        done.write_text(f"{time.perf_counter() - began:.0f}\n")
+        print(f"created {root} in {done.read_text().strip()} s", file=sys.stderr, flush=True)
+        return root
+    for ref in git(root, "for-each-ref", "--format=%(refname)", "refs/autocommit/").split():
+        git(root, "update-ref", "-d", ref)
+    shutil.rmtree(root / ".git" / "autocommit", ignore_errors=True)
+    subprocess.run(["git", "config", "--remove-section", "autocommit"], cwd=root,
+                   capture_output=True)  # fmt: skip
+    git(root, "reset", "-q", "--hard")
+    git(root, "clean", "-fdq")
     return root
 
 
@@ -91,4 +153,6 @@ def sizes_from_env(default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def size_label(files: int) -> str:
+    if files >= 1_000_000 and files % 1_000_000 == 0:
+        return f"{files // 1_000_000}M files"
     return f"{files // 1000}k files" if files >= 1000 else f"{files} files"

@@ -1,31 +1,43 @@
 """The full scan: the whole working tree staged into autocommit's private index.
 
 The private index lives under ``<git-dir>/autocommit/index``, never the user's
-``.git/index``. Each full scan re-seeds it from a copy of the user's index (keeping its
-stat data, so unchanged files are not re-hashed), stages the tracked files into it and
-adds the untracked files the exclusion rules keep.
+``.git/index``. A full scan that walks re-seeds it from a copy of the user's index
+(keeping its stat data, so unchanged files are not re-hashed), stages the tracked files
+into it and adds the untracked files the exclusion rules keep. The next full scans walk
+nothing while the walk's result holds: they ask ``git diff-files`` which files changed
+since and :mod:`autocommit.engine.scan_cache` which directories did (see
+:meth:`PrivateIndex.changed_since`); the snapshot engine edits the previous tree along
+those paths.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import shutil
-from collections.abc import Sequence
+import subprocess
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from autocommit import state_files
+from autocommit.engine import scan_cache
 from autocommit.engine.exclusions import ExclusionRules
 from autocommit.engine.file_kind import why_git_cannot_add
 from autocommit.engine.lock import snapshot_lock
-from autocommit.engine.snapshot_state import IndexDigest, index_digest
+from autocommit.engine.scan_cache import ScanCache
+from autocommit.engine.snapshot_state import IndexDigest, index_digest, stat_key
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
 
 _RETRIES = 5  # a path that changes each time update-index reaches it: tries before failing
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class Staged:
     left_out: dict[str, str]
     untracked: list[str]
     seed_digest: IndexDigest | None = None  # what the user's index tracked (when asked for)
+    cache: ScanCache | None = None  # for the next full scan (None: none could be made)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,28 @@ class _Staging:
     tree: str
     left_out: dict[str, str]  # path → why git could not add it
     untracked: list[str]  # the untracked files added
+
+
+class DiffFiles:
+    """``git diff-files`` started ahead: at 100k files its ``lstat`` of every file is
+    most of a full scan without a walk, so the rest of the scan's start runs beside it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
+    def result(self) -> list[str]:
+        """The paths whose stat data differ from the private index's."""
+        out, err = self._proc.communicate()
+        if self._proc.returncode != 0:
+            raise GitCommandError(["diff-files"], self._proc.returncode,
+                                  err.decode(errors="replace"))  # fmt: skip
+        return git.nul_split(out)
+
+    def cancel(self) -> None:
+        """Not needed after all: end it (it only reads) and reap it."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
 
 
 class PrivateIndex:
@@ -119,14 +154,17 @@ class PrivateIndex:
         """
         listing_args = ["ls-files", "-z", "--others", "--exclude-standard"]
         seed_env = {"GIT_INDEX_FILE": str(self.seed)}
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        marker = scan_cache.touch_marker(self.worktree.state_dir)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the walk beside git's
             # The context carries the snapshot lock to the thread's git child.
-            run = contextvars.copy_context().run
-            listing = pool.submit(run, git.run, listing_args, self.root, env=seed_env)
-            digest = pool.submit(run, index_digest, self.root, self.seed) if digest_seed else None
+            listing = pool.submit(_in_context(git.run), listing_args, self.root, env=seed_env)
+            digest = (pool.submit(_in_context(index_digest), self.root, self.seed)
+                      if digest_seed else None)  # fmt: skip
+            walked = pool.submit(_walk, self.root)
             staged = self._stage(rules, guess)
             untracked = git.nul_split(listing.result().stdout)
             seed_digest = digest.result() if digest else None
+            directories = walked.result()
         kept, skipped = rules.partition(self.root, untracked)
         kept_set = set(kept)
         if not kept_set.issuperset(staged.untracked):
@@ -141,7 +179,52 @@ class PrivateIndex:
         tree = self.write_tree() if missing else staged.tree
         # git wrote the private index (and any split-index file) with your umask.
         state_files.narrow(self.worktree.state_dir)
-        return Staged(tree, left_out, kept, seed_digest)
+        cache = None
+        if directories is not None:
+            cache = ScanCache(marker, stat_key(self.path), *directories)
+        return Staged(tree, left_out, kept, seed_digest, cache)
+
+    def usable(self, cache: ScanCache | None) -> bool:
+        """Whether ``cache`` describes the private index as it is (and the seed is there)."""
+        return (
+            cache is not None
+            and cache.private_index is not None
+            and cache.private_index == stat_key(self.path)
+            and self.seed.exists()
+        )
+
+    def start_diff_files(self) -> DiffFiles | None:
+        """``git diff-files`` on the private index, started now (None: there is none)."""
+        if not self.path.exists():
+            return None
+        # A submodule counts by its commit (what a gitlink records), not by its own
+        # changes, which git would otherwise ask each submodule about. (It reads no input:
+        # its stdin is closed by communicate().)
+        args = ["diff-files", "-z", "--name-only", "--ignore-submodules=dirty"]
+        return DiffFiles(git.popen(args, self.root, env=self.env))
+
+    def changed_since(
+        self, cache: ScanCache, diffing: DiffFiles
+    ) -> tuple[list[str], ScanCache] | None:
+        """The paths that may differ from what the last full walk found, and the cache
+        for the next scan: the files whose stat data differ from the private index's
+        (``diff-files``, which reads it and writes nothing; git's racy-timestamp rule
+        applies), the entries of the directories that changed since ``cache`` was
+        written, and the paths found that way before (``cache.pending``); ``cache``
+        itself when no directory changed (it needs no writing). None when
+        that cannot be exact (a ``.gitignore`` or ``.gitattributes`` changed, a nested
+        repository may have appeared): the caller walks everything."""
+        marker = scan_cache.touch_marker(self.worktree.state_dir)
+        found = scan_cache.look_around(self.root, cache)  # while git stats the files
+        if found is None:
+            diffing.cancel()
+            return None
+        in_directories, directories = found
+        pending = sorted({*cache.pending, *in_directories})
+        paths = sorted({*diffing.result(), *pending})
+        if not in_directories:  # no directory changed or is racy: the cache holds as it is
+            return paths, cache
+        return paths, ScanCache(marker, cache.private_index, directories, cache.meta, pending)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:
         """``add -u``, the untracked files of ``guess`` the rules keep, ``write-tree``."""
@@ -204,6 +287,21 @@ class PrivateIndex:
 
     def write_tree(self) -> str:
         return self._git(["write-tree"]).decode().strip()
+
+
+def _in_context(function: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``function`` run in a copy of this thread's context (each call its own copy): the
+    context carries the snapshot lock to git children started on another thread."""
+    context = contextvars.copy_context()
+    return functools.partial(context.run, function)
+
+
+def _walk(root: Path) -> scan_cache.Walked | None:
+    """The working tree's directories (None: too many to keep)."""
+    try:
+        return scan_cache.walk(root)
+    except OverflowError:
+        return None
 
 
 def _culprit(stderr: bytes, paths: list[str]) -> str | None:

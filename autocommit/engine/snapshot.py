@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from autocommit.contract import HEAD_TRAILER, UNBORN
-from autocommit.engine import snapshot_state
+from autocommit.engine import scan_cache, snapshot_state
 from autocommit.engine.exclusions import ExclusionRules, Skipped
-from autocommit.engine.full_scan import PrivateIndex
+from autocommit.engine.full_scan import DiffFiles, PrivateIndex, Staged
 from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.lock import snapshot_lock
+from autocommit.engine.scan_cache import ScanCache
 from autocommit.engine.snapshot_state import SnapshotState
 from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.gitio import git, refs
@@ -50,6 +51,7 @@ from autocommit.settings import config
 from autocommit.settings.config import Settings
 
 MAX_INCREMENTAL_PATHS = 2000
+MAX_RESCANNED_PATHS = 500  # paths changed since the last walk; beyond, walk again
 MAX_GUESSED_UNTRACKED = 2000  # untracked files remembered for the next full scan
 STALE_REF_LOCK_AGE = 1.0  # seconds; update-ref holds a ref lock for a millisecond or so
 _REF_ATTEMPTS = 50
@@ -279,6 +281,8 @@ class _Snapshotter:
         self.reader = pipes.reader
         self.rules = ExclusionRules(settings)
         self.index = PrivateIndex(worktree)
+        self.diffing: DiffFiles | None = None  # git diff-files, when a full scan started it
+        self.kept_cache: ScanCache | None = None  # the scan cache as read, when it was
         self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
 
     def take(self, changed: list[str] | None) -> Snapshot:
@@ -289,7 +293,13 @@ class _Snapshotter:
         read_head, read_tip = self._ask_commits(head_ref, shadow)
         self.pipes.commits.start()  # their start-up overlaps with the scan
         self.pipes.refs.start()
-        tree, skipped_map, reconciled = self.stage(changed)
+        if changed is None:  # a full scan: likely without a walk, and then it waits for this
+            self.diffing = self.index.start_diff_files()
+        try:
+            tree, skipped_map, reconciled = self.stage(changed)
+        finally:
+            if self.diffing is not None:
+                self.diffing.cancel()  # a walk after all (or a failure)
         head = read_head()
         skipped = tuple(Skipped(p, r) for p, r in sorted(skipped_map.items()))
         head_sha = head.sha if head else None
@@ -417,21 +427,62 @@ class _Snapshotter:
         self.pipes.after_full_scan()
         core = _git_settings(self.root, self.inputs)
         self.index.sparse = core.sparse_checkout
-        self.index.reseed_from_user_index()
-        staged = self.index.stage_everything(
-            self.rules, state.untracked if state else (), digest_seed=self.pipes.kept
-        )
+        staged = self._rescan(inputs, state)
+        if staged is None:
+            self.index.reseed_from_user_index()
+            staged = self.index.stage_everything(
+                self.rules, state.untracked if state else (), digest_seed=True
+            )
+        else:
+            assert state is not None
+            index_stat = state.index_stat  # tracks the same as when the seed was copied
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
         untracked = staged.untracked if len(staged.untracked) <= MAX_GUESSED_UNTRACKED else []
+        digest = staged.seed_digest
         kept = SnapshotState(
             staged.tree, inputs, index_stat, staged.left_out,
             file_mode=core.file_mode, symlinks=core.symlinks, untracked=untracked,
-            index_digest=staged.seed_digest.digest if staged.seed_digest else None,
-            flagged=staged.seed_digest.flagged if staged.seed_digest else None,
+            index_digest=digest.digest if digest else state.index_digest if state else None,
+            flagged=digest.flagged if digest else state.flagged if state else None,
         )  # fmt: skip
         snapshot_state.save(self.wt, kept)
+        # The cache after the state: a crash in between leaves the old cache, which no
+        # longer matches the private index a walk rewrote (and after a scan without a
+        # walk, it finds again at least what the new one would have).
+        if staged.cache is None:
+            scan_cache.forget(self.wt.state_dir)
+        elif staged.cache is not self.kept_cache:  # at 1M files, 4 MB not written again
+            scan_cache.save(self.wt.state_dir, staged.cache)
         return staged.tree, staged.left_out
+
+    def _rescan(self, inputs: str, state: SnapshotState | None) -> Staged | None:
+        """A full scan without a walk (:mod:`autocommit.engine.scan_cache`): the previous
+        snapshot's tree edited along the paths that may have changed since the last
+        walk, when what decides the tree is unchanged since (None: walk everything)."""
+        if state is None or state.inputs != inputs or not self._index_tracks_the_same(state):
+            return None
+        cache = scan_cache.load(self.wt.state_dir)
+        if cache is None or not self.index.usable(cache):
+            return None
+        diffing, self.diffing = self.diffing, None
+        if diffing is None:
+            return None
+        self.kept_cache = cache
+        found = self.index.changed_since(cache, diffing)
+        if found is None:
+            return None
+        paths, new_cache = found
+        if len(paths) > MAX_RESCANNED_PATHS:
+            return None
+        paths = sorted({*paths, *state.skipped})  # left out before: maybe not any more
+        if len(paths) > MAX_INCREMENTAL_PATHS:
+            return None
+        try:
+            tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(paths)
+        except NeedsFullScan:
+            return None
+        return Staged(tree, skipped, state.untracked, None, new_cache)
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:
         """One line: how many files changed since ``old_tree``, naming the first three."""

@@ -13,10 +13,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autocommit import state_files
+from autocommit.errors import GitCommandError
 from autocommit.gitio import git, git_inputs
 from autocommit.gitio.repo import Worktree
 from autocommit.settings.config import Settings
@@ -69,18 +71,38 @@ def is_flagged(tag: str) -> bool:
     return tag == "S" or tag.islower()
 
 
+_FLAGGED = re.compile(rb"(?:^|(?<=\0))(?:S|[a-z]) [^\t\0]*\t([^\0]*)\0")
+_CHUNK = 1 << 20
+
+
 def index_digest(root: Path, index_file: Path | None = None) -> IndexDigest:
     """A digest of what an index tracks (paths, modes, object ids, stages, and the
     skip-worktree and assume-unchanged flags) but not its stat data: ``git status`` and
     IDEs rewrite the index to refresh stat data, which changes nothing a snapshot depends
     on; and the paths it flags. ``index_file``: a copy of the index to read instead of
-    the worktree's own (read, never written)."""
+    the worktree's own (read, never written). The listing is read a chunk at a time: at
+    a million files it is about 100 MB, which the daemon should not hold."""
     env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
-    listing = git.run(["ls-files", "-z", "--stage", "-t", "-v"], root, env=env).stdout
-    flagged = [entry.split("\t", 1)[1] for entry in git.nul_split(listing)
-               if is_flagged(entry[0])]  # fmt: skip
+    args = ["ls-files", "-z", "--stage", "-t", "-v"]
+    proc = git.popen(args, root, env=env)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.close()
+    digest = hashlib.sha1()
+    flagged: list[str] = []
+    rest = b""
+    while chunk := proc.stdout.read(_CHUNK):
+        digest.update(chunk)
+        data = rest + chunk
+        end = data.rfind(b"\0") + 1  # whole entries only; the rest waits for the next
+        if len(flagged) <= MAX_FLAGGED:
+            flagged += [m.group(1).decode(errors="surrogateescape")
+                        for m in _FLAGGED.finditer(data, 0, end)]  # fmt: skip
+        rest = data[end:]
+    stderr = proc.stderr.read()
+    if proc.wait() != 0:
+        raise GitCommandError(args, proc.returncode, stderr.decode(errors="replace"))
     kept = flagged if len(flagged) <= MAX_FLAGGED else None
-    return IndexDigest(hashlib.sha1(listing).hexdigest(), kept)
+    return IndexDigest(digest.hexdigest(), kept)
 
 
 def _path(worktree: Worktree) -> Path:

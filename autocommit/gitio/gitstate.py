@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from autocommit.gitio.repo import Worktree
 
 # Files and directories git keeps while a multi-step operation is under way or stopped.
@@ -98,6 +96,8 @@ def _inside(cwd: str, root: Path) -> bool:
 def user_git_activity(worktree: Worktree, any_command: bool = False) -> Busy | None:
     """A running git command (that changes the tree, or ``any_command``) or pre-commit
     hook of the user's in this worktree."""
+    import psutil  # here: a snapshot in a new process seldom needs it, and it costs ~10 ms
+
     found: Busy | None = None
     me = os.getpid()
     for proc in psutil.process_iter(["cmdline", "ppid"]):

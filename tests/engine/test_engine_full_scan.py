@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.engine import snapshot_state
+from autocommit.engine import scan_cache, snapshot_state
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio.repo import find_worktree
 from tests.support.git import git, user_state
@@ -44,12 +44,19 @@ STEPS: list[tuple[str, Callable[[Path], object]]] = [
 ]
 
 
-def test_every_guess_ends_in_the_exact_tree(repo: Path, git_calls: list[list[str]]) -> None:
+@pytest.mark.parametrize("scan_cache_kept", [False, True])
+def test_every_guess_ends_in_the_exact_tree(
+    repo: Path, git_calls: list[list[str]], scan_cache_kept: bool
+) -> None:
+    """Without the scan cache, each full scan starts from your index and guesses; with
+    it, each one starts from the last one's private index and changed directories."""
     worktree = find_worktree(repo)
     take_snapshot(worktree)
     for step, change in STEPS:
         change(repo)
         before = user_state(repo)
+        if not scan_cache_kept:
+            scan_cache.forget(worktree.state_dir)
         git_calls.clear()
         snap = take_snapshot(worktree)  # no paths: a full scan
         assert user_state(repo) == before, step
@@ -57,10 +64,14 @@ def test_every_guess_ends_in_the_exact_tree(repo: Path, git_calls: list[list[str
         state = snapshot_state.load(worktree)
         assert state is not None and state.tree == snap.tree, step
         listed = set(git(repo, "ls-files", "-z", "--others", "--exclude-standard").split("\0"))
-        assert set(state.untracked) == listed - {""}, step
+        if not scan_cache_kept:  # (a scan without a walk keeps the last walk's guesses)
+            assert set(state.untracked) == listed - {""}, step
         adds = [c for c in git_calls if c[:1] == ["update-index"] and "--add" in c]
-        if step == "one more, guessed ones unchanged":  # only the new file was added late
-            assert len(adds) == 2, git_calls
+        if step == "one more, guessed ones unchanged" and not scan_cache_kept:
+            assert len(adds) == 2, git_calls  # only the new file was added late
+        if step == "one more, guessed ones unchanged" and scan_cache_kept:
+            assert not adds, git_calls  # the new file found without a walk, the tree edited
+            assert ["ls-files", "-z", "--others", "--exclude-standard"] not in git_calls
 
 
 def test_without_hard_links_the_private_index_is_a_copy(

@@ -1,0 +1,230 @@
+"""What a full scan keeps for the next one: the directories of the working tree, by stat.
+
+A full scan that walks (:mod:`autocommit.engine.full_scan`) leaves a private index whose
+stat data git checks itself, with its racy-timestamp rule (``git diff-files``): the
+files changed since are found without hashing the others. What git cannot keep there
+is where new untracked files may be: ``ls-files --others`` reads every directory. A
+directory gains or loses an entry only when its mtime changes, so the next full scan
+``stat``s each directory kept here and reads only the ones that changed, as git's own
+untracked cache does (which ``git status`` alone uses):
+
+- The cache is written by each full scan and holds the stat data of every directory of
+  the working tree (not below a ``.git``, nor inside a nested repository) and of every
+  ``.gitignore`` and ``.gitattributes`` found there: a change to one of those changes
+  how the other files count, and sends the next scan back to a walk.
+- Racy directories: ``marker`` is the mtime of a file touched before the directories
+  were looked at, in the file system's own clock. A directory whose mtime or ctime is
+  not older than it may have changed in the same tick as it was looked at, so it counts
+  as changed next time (as git treats an entry not older than its index).
+- ``private_index``: the stat data of the private index the walk left. Another writer,
+  or a crash between the index and this file, makes them disagree: no cache.
+- ``pending``: the paths found in changed directories since the last walk. A scan
+  without a walk edits the previous snapshot's tree along the paths that may have
+  changed and leaves the private index as the walk left it, so these are looked at
+  again by every scan until the next walk (too many of them, and the next scan walks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocommit import state_files
+
+MAX_DIRECTORIES = 200_000  # beyond, no cache: a full walk each time
+META_FILES = (".gitignore", ".gitattributes")
+
+StatKey = tuple[int, int, int, int]  # mtime_ns, ctime_ns, inode, mode
+Walked = tuple[dict[str, StatKey], dict[str, "StatKey | None"]]  # directories, meta files
+
+
+def stat_key(info: os.stat_result) -> StatKey:
+    return info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode
+
+
+@dataclass
+class ScanCache:
+    marker: int  # mtime (ns) of the marker file, touched before the walk
+    private_index: list[int] | None  # snapshot_state.stat_key of the private index left
+    directories: dict[str, StatKey]  # "" is the top of the working tree
+    meta: dict[str, StatKey | None]  # .gitignore/.gitattributes paths → stat key
+    pending: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the working tree's directories since the cache was written."""
+
+    directories: list[str]  # changed or new directories (whose entries to look at)
+    gone: list[str]  # directories no longer there
+    meta_changed: bool  # a .gitignore or .gitattributes appeared, changed or went
+
+
+def _path(state_dir: Path) -> Path:
+    return state_dir / "scan-cache.json"
+
+
+def _marker(state_dir: Path) -> Path:
+    return state_dir / "scan-marker"
+
+
+def touch_marker(state_dir: Path) -> int:
+    """Touch the marker file and return its mtime: the file system's now."""
+    path = _marker(state_dir)
+    fd = state_files.open_fd(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        os.utime(fd)
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
+
+
+def load(state_dir: Path) -> ScanCache | None:
+    """The cache; None when there is none, or it was cut short by a crash."""
+    try:
+        text, _, digest = _path(state_dir).read_bytes().rpartition(b"\n")
+        if hashlib.sha1(text).hexdigest().encode() != digest:
+            return None
+        raw = json.loads(text)
+        return ScanCache(
+            marker=int(raw["marker"]),
+            private_index=raw["private_index"],
+            directories={str(k): _key(v) for k, v in raw["directories"].items()},
+            meta={str(k): None if v is None else _key(v) for k, v in raw["meta"].items()},
+            pending=[str(p) for p in raw["pending"]],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _key(value: list[int]) -> StatKey:
+    mtime, ctime, ino, mode = (int(v) for v in value)
+    return mtime, ctime, ino, mode
+
+
+def save(state_dir: Path, cache: ScanCache) -> None:
+    """Written over the old cache with a checksum, as ``state.json`` is (a rename costs a
+    flush to disk on ext4): a write cut short reads as no cache (the next scan walks)."""
+    data = {
+        "marker": cache.marker,
+        "private_index": cache.private_index,
+        "directories": cache.directories,
+        "meta": cache.meta,
+        "pending": cache.pending,
+    }
+    text = json.dumps(data).encode()
+    state_files.write_over(_path(state_dir), text + b"\n" + hashlib.sha1(text).hexdigest().encode())
+
+
+def forget(state_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_path(state_dir))
+
+
+def _unchanged(old: StatKey | None, new: StatKey | None, marker: int) -> bool:
+    """Equal stat data, and not racy: older than the marker."""
+    return old is not None and old == new and old[0] < marker and old[1] < marker
+
+
+def _lstat(path: str) -> StatKey | None:
+    try:
+        return stat_key(os.lstat(path))
+    except OSError:
+        return None
+
+
+def check(root: Path, cache: ScanCache) -> tuple[Changes, dict[str, StatKey]]:
+    """Each directory and meta file ``stat``ed again against ``cache``: what changed,
+    and every directory's stat key now (new directories under changed ones walked)."""
+    top = str(root)
+    now: dict[str, StatKey] = {}
+    changed: list[str] = []
+    gone: list[str] = []
+    for rel, old in cache.directories.items():
+        key = _lstat(os.path.join(top, rel) if rel else top)
+        if key is None or not stat.S_ISDIR(key[3]):
+            gone.append(rel)
+            continue
+        now[rel] = key
+        if not _unchanged(old, key, cache.marker):
+            changed.append(rel)
+    meta_changed = any(
+        not _unchanged(old, _lstat(os.path.join(top, rel)), cache.marker)
+        for rel, old in cache.meta.items()
+    )
+    for rel in list(changed):  # new directories (and meta files) under changed ones
+        entries = _entries(top, rel)
+        if any(name in META_FILES and _join(rel, name) not in cache.meta for name, _ in entries):
+            meta_changed = True
+        for name, is_dir in entries:
+            sub = _join(rel, name)
+            if is_dir and sub not in now:
+                found, meta = walk(root, sub)
+                now.update(found)
+                changed.extend(found)
+                meta_changed = meta_changed or bool(meta)
+    return Changes(changed, gone, meta_changed), now
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def _entries(top: str, rel: str) -> list[tuple[str, bool]]:
+    """``(name, is a directory to walk)`` for the entries of a directory (not ``.git``)."""
+    try:
+        with os.scandir(os.path.join(top, rel) if rel else top) as it:
+            return [(e.name, e.is_dir(follow_symlinks=False)) for e in it if e.name != ".git"]
+    except OSError:
+        return []
+
+
+def walk(root: Path, start: str = "") -> Walked:
+    """Every directory from ``start`` down (not below a ``.git``, nor inside a nested
+    repository), and every meta file, with their stat keys."""
+    top = str(root)
+    directories: dict[str, StatKey] = {}
+    meta: dict[str, StatKey | None] = {}
+    todo = [start]
+    while todo:
+        rel = todo.pop()
+        path = os.path.join(top, rel) if rel else top
+        key = _lstat(path)
+        if key is None or not stat.S_ISDIR(key[3]):
+            continue
+        directories[rel] = key
+        if len(directories) > MAX_DIRECTORIES:
+            raise OverflowError("too many directories to keep")
+        if rel and os.path.lexists(os.path.join(path, ".git")):
+            continue  # a nested repository: its own files are not ours
+        for name, is_dir in _entries(top, rel):
+            sub = _join(rel, name)
+            if is_dir:
+                todo.append(sub)
+            elif name in META_FILES:
+                meta[sub] = _lstat(os.path.join(top, sub))
+    return directories, meta
+
+
+def look_around(root: Path, cache: ScanCache) -> tuple[list[str], dict[str, StatKey]] | None:
+    """The paths to look at in the directories changed since ``cache`` (the entries of
+    those that changed, and the new and vanished ones themselves), and every directory's
+    stat key now. None when a change may change how other files count (a meta file, a
+    nested repository where there was none)."""
+    changes, directories = check(root, cache)
+    if changes.meta_changed:
+        return None
+    new = [d for d in changes.directories if d not in cache.directories]
+    old = [d for d in changes.directories if d in cache.directories]
+    if any(d and os.path.lexists(os.path.join(root, d, ".git")) for d in old):
+        return None
+    top = str(root)
+    found = [*new, *changes.gone]
+    for rel in old:
+        found.extend(_join(rel, name) for name, is_dir in _entries(top, rel) if not is_dir)
+    return found, directories
