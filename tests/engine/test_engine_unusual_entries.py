@@ -150,6 +150,21 @@ def test_fifo_where_a_tracked_file_was(repo: Path, kept: bool) -> None:
         check(repo, snap)
 
 
+@pytest.mark.parametrize("kept", [False, True], ids=["in-process", "daemon-pipes"])
+def test_a_directory_where_a_tracked_file_was(repo: Path, kept: bool) -> None:
+    """The file is gone and the directory's files are new: both oracles agree."""
+    with contextlib.closing(Snapper(repo, kept)) as snap_of:
+        snap_of(None)
+        (repo / "train.py").unlink()
+        (repo / "train.py").mkdir()
+        (repo / "train.py" / "inner.py").write_text("inside\n")
+        for snap in (snap_of(["train.py", "train.py/inner.py"]),
+                     snap_of(None)):  # fmt: skip
+            listing = tree_listing(repo, snap.tree)
+            assert "train.py" not in listing and "train.py/inner.py" in listing
+            check(repo, snap)
+
+
 def test_fifo_from_the_cli(repo: Path) -> None:
     git(repo, "config", "autocommit.enabled", "true")
     (repo / "train.py").unlink()

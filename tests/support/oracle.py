@@ -152,6 +152,8 @@ def expected_listing(
             else:
                 mode = index_mode if index_mode.startswith("100") else "100644"
             expected[path] = (mode, _blob_id(root, path))
+        elif stat.S_ISDIR(info.st_mode):
+            continue  # a directory where the file was: gone, its files are untracked
         elif path in indexed:  # a FIFO, say: git cannot add it and keeps the index's
             expected[path] = indexed[path]
     untracked = [p for p in files if p not in tracked]
