@@ -24,7 +24,7 @@ def test_the_daemon_pins_the_run_commit_of_its_snapshot(daemon: Worktree) -> Non
     (root / "train.py").write_text("lr = 0.2\n")
     synced = client.sync_for_run(daemon)
     assert synced is not None
-    _, run = synced
+    snap, run = synced
     assert run is not None and run.newly_pinned
     assert_run_commit(root, run.commit, snap.commit)
     assert run.commit == run_commit(daemon, snap)
@@ -76,8 +76,9 @@ def test_the_daemon_pins_a_run_s_context_on_its_run_commit(daemon: Worktree) -> 
     (root / "train.py").write_text("lr = 0.6\n")
     files = {CONTEXT_ENVIRONMENT: b"Python 3\nmlflow==3\n", CONTEXT_DATA: b"[\n\xff\n]\n"}
     synced = client.sync_for_run(daemon, context=files)
-    assert synced is not None and synced[1] is not None
-    _, run = synced
+    assert synced is not None
+    run = synced[1]
+    assert run is not None
     assert run.context is not None and {run.commit, run.context} <= pinned(root)
     assert git(root, "rev-parse", f"{run.context}^@").split() == [run.commit]
     for name, content in files.items():

@@ -115,7 +115,8 @@ def test_a_malformed_context_is_refused_and_the_run_goes_on(
     daemon: Worktree, processes: list[list[str]]
 ) -> None:
     root = daemon.root
-    for context in ({"../escape": "x"}, {contract.CONTEXT_DATA: 1}, [], {}):
+    bad: list[object] = [{"../escape": "x"}, {contract.CONTEXT_DATA: 1}, [], {}]
+    for context in bad:
         answer = control.request(daemon, {"op": "sync", "run": True, "context": context}, 30)
         assert answer["ok"] is False and "bad context" in answer["error"], context
     (root / "train.py").write_text("lr = 0.6\n")
