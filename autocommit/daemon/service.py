@@ -34,7 +34,7 @@ from autocommit.daemon.control import DaemonFiles
 from autocommit.daemon.event_paths import Kind
 from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
 from autocommit.daemon.server import ControlServer
-from autocommit.engine.file_commit import FileCommits, TreeStore
+from autocommit.engine.file_commit import FileCommits, FileTree, TreeStore
 from autocommit.engine.ignored import IgnoredPaths
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.maintenance import IdleMaintenance
@@ -260,6 +260,7 @@ class Daemon:
         if paths == [] and self.last_snapshot is not None and not batch.index_changed:
             # nothing relevant changed since the last snapshot
             self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
+            self._ready_for_next()
             return True
         started = time.monotonic()
         self.snapshotting = True
@@ -294,7 +295,16 @@ class Daemon:
                 snap.summary,
             )
         self._answer(batch.syncs, snap, run)
+        self._ready_for_next()
         return True
+
+    def _ready_for_next(self) -> None:
+        """Start the next ref update's git now, while nobody waits: the next snapshot (a
+        run's, likely) then spends no process start on it. An idle one changes nothing."""
+        try:
+            self.pipes.refs.start()
+        except Exception as exc:  # that snapshot starts it itself
+            log.debug("could not start update-ref ahead: %s", exc)
 
     def _idle_for(self) -> float:
         """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
@@ -449,6 +459,17 @@ class Daemon:
                 raise ValueError(f"bad context file {name!r}")
         return {name: text.encode(errors="surrogateescape") for name, text in files.items()}
 
+    def _store_ahead(self, context: dict[str, bytes] | None) -> None:
+        """Write a run's context tree while its cookie travels and the snapshot is made
+        (it does not depend on the run commit); the snapshot thread writes it otherwise."""
+        last = self.last_snapshot
+        if context is None or last is None:
+            return
+        try:
+            self._trees.write(FileTree.of(context, last.tree))
+        except Exception as exc:
+            log.debug("could not write a run's context ahead: %s", exc)
+
     def _sync(
         self, timeout: float, for_run: bool, context: dict[str, bytes] | None
     ) -> dict[str, Any]:
@@ -465,6 +486,7 @@ class Daemon:
                 except OSError as exc:  # e.g. someone removed .git/autocommit/
                     log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
                     self.pending.mark_seen(request)
+                self._store_ahead(context)
                 if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
                     log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
                     self.pending.mark_seen(request)
@@ -539,6 +561,7 @@ class Daemon:
             self._server.start()
             worker.start()
             self.maintenance.start()
+            self._trees.start()  # the first run's context costs no process start
             log.info("ready (pid %d)", os.getpid())
             tell(f"READY=1\nMAINPID={os.getpid()}")
             self._stop.wait()

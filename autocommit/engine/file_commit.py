@@ -58,13 +58,15 @@ def commit_on(parent: str, parent_text: bytes, tree: FileTree, message: str) -> 
 
 class TreeStore:
     """Writes the blobs and the tree of :class:`FileTree` s: ``git hash-object -w``, one
-    process per kind (``kept``: for the daemon's whole life, shared by its threads)."""
+    process per kind (``kept``: for the daemon's whole life, shared by its threads), each
+    tree once (a tree written ahead, as a request arrives, is not written again)."""
 
     def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
         root, state_dir = worktree.root, worktree.state_dir
         self._blobs = CommitWriter(root, state_dir, kept=kept, kind="blob")
         self._trees = CommitWriter(root, state_dir, kept=kept, kind="tree")
         self._lock = threading.Lock()
+        self._written: set[str] = set()  # trees stored by this store (with their blobs)
 
     def start(self) -> None:
         """Start both now, so that their start-ups overlap with whatever comes before."""
@@ -75,9 +77,14 @@ class TreeStore:
     def write(self, tree: FileTree) -> None:
         """Store ``tree`` and its blobs (git checks each id against the one computed)."""
         with self._lock:
+            if tree.id in self._written:
+                return
             if tree.files:
                 self._blobs.write(list(tree.files.values()))
             self._trees.write([tree.text])
+            if len(self._written) >= 256:
+                self._written.clear()
+            self._written.add(tree.id)
 
     def close(self) -> None:
         with self._lock:
