@@ -5,7 +5,9 @@ provider taken out of MLflow's registry), same MLflow, same sqlite store, runs
 interleaved. Before every run one file is edited, and the run starts with no pause.
 Without the daemon the overhead is compared with the naive snapshot (copy the index,
 ``git add -A``, ``write-tree``, ``commit-tree``); with the daemon with the targets
-(<= 25 ms at 1k files, <= 60 ms at 100k).
+(<= 8 ms at the median, <= 15 ms at the 95th percentile, at every size), and broken
+down into its steps: those of the plugin in the MLflow process (timed by wrapping the
+functions it calls) and those of the daemon (as its sync answer reports them).
 """
 
 from __future__ import annotations
@@ -205,11 +207,20 @@ def _breakdown(edit: Callable[[], None], repeat: int, label: str) -> list[Row]:
         rows = phases.rows(label, plain)
     ours = [r["start_run with the plugin"] for r in phases.runs]
     overhead = [o - statistics.median(plain) for o in ours]
-    rows.insert(0, Row("start_run overhead, daemon running (breakdown runs)", label,
-                       f"{median_ms(overhead):.1f} ms (p95 {p95_ms(overhead):.1f})",
-                       "MLflow's start_run without the plugin", fmt_ms(plain), "-",
-                       "target <= 8 ms p50, <= 15 ms p95; overhead = each run minus the "
-                       "median without the plugin"))  # fmt: skip
+    gathering = [sum(t for n, t in r.items() if n.startswith("context: ")) for r in phases.runs]
+    rest = [o - g for o, g in zip(overhead, gathering, strict=True)]
+    rows[:0] = [
+        Row("start_run overhead, daemon running (breakdown runs)", label,
+            f"{median_ms(overhead):.1f} ms (p95 {p95_ms(overhead):.1f})",
+            "MLflow's start_run without the plugin", fmt_ms(plain), "-",
+            "target <= 8 ms p50, <= 15 ms p95; overhead = each run minus the median "
+            "without the plugin"),
+        Row("start_run overhead, daemon running, without gathering the context files", label,
+            f"{median_ms(rest):.1f} ms (p95 {p95_ms(rest):.1f})",
+            "MLflow's start_run without the plugin", fmt_ms(plain), "-",
+            "the overhead minus the context: rows below (the snapshot, the pins, the "
+            "context commit and the plugin itself)"),
+    ]  # fmt: skip
     return rows
 
 
@@ -322,11 +333,10 @@ def _measure_size(files: int, scratch: Path) -> list[Row]:
         with _daemon(root):
             ours, plain, _ = _side_by_side(edit, repeat)
             breakdown = _breakdown(edit, repeat, label)
-        target = 25 if files <= 1000 else 60
         factor = _overhead(ours, plain) / statistics.median(naive)
         rows.append(Row("start_run overhead, daemon running", label,
                         _overhead_text(ours, plain), NAIVE, f"{median_ms(naive):.1f} ms",
-                        f"{factor:.2f}x naive", f"target <= {target} ms p50"))  # fmt: skip
+                        f"{factor:.2f}x naive", "target <= 8 ms p50"))  # fmt: skip
         rows += breakdown
     else:
         rows.append(Row("start_run overhead, daemon running", label, "n/a", NAIVE, "-", "-",
