@@ -34,6 +34,7 @@ class SyncRequest:
         self.context = context  # the run's context files: a commit on the run commit
         self.seen = False  # its cookie came through the watch: every earlier change is recorded
         self.done = threading.Event()
+        self.delivered = threading.Event()  # its answer is made: the daemon may go on
         self.snapshot: Snapshot | None = None
         self.run: PinnedRun | None = None
         self.error: str | None = None

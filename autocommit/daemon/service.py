@@ -57,6 +57,7 @@ MAX_PACE = 10.0
 POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
 POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
+DELIVERY_WAIT = 0.05  # the most the snapshot thread lets sync answers go out first
 DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
 MAX_SYNC_WAIT = 3600.0
 
@@ -260,7 +261,7 @@ class Daemon:
         if paths == [] and self.last_snapshot is not None and not batch.index_changed:
             # nothing relevant changed since the last snapshot
             self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
-            self._ready_for_next()
+            self._ready_for_next(batch.syncs)
             return True
         started = time.monotonic()
         self.snapshotting = True
@@ -283,6 +284,8 @@ class Daemon:
         if paths is None:
             self._full_scan_seconds = time.monotonic() - started
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
+        took = time.monotonic() - started
+        self._answer(batch.syncs, snap, run)  # first: someone may be waiting
         if snap.created:
             self.snapshots_created += 1
             self.maintenance.wrote()
@@ -290,17 +293,21 @@ class Daemon:
                 "snapshot %s on %s in %.0f ms (%s): %s",
                 snap.commit[:12],
                 snap.shadow_ref,
-                1000 * (time.monotonic() - started),
+                1000 * took,
                 "full scan" if paths is None else f"{len(paths)} paths",
                 snap.summary,
             )
-        self._answer(batch.syncs, snap, run)
-        self._ready_for_next()
+        self._ready_for_next(batch.syncs)
         return True
 
-    def _ready_for_next(self) -> None:
+    def _ready_for_next(self, answered: list[SyncRequest]) -> None:
         """Start the next ref update's git now, while nobody waits: the next snapshot (a
-        run's, likely) then spends no process start on it. An idle one changes nothing."""
+        run's, likely) then spends no process start on it. An idle one changes nothing.
+        The answers just given go out first (a process start holds this thread, and
+        Python's lock with it, for a few milliseconds)."""
+        deadline = time.monotonic() + DELIVERY_WAIT
+        for request in answered:
+            request.delivered.wait(max(0.0, deadline - time.monotonic()))
         try:
             self.pipes.refs.start()
         except Exception as exc:  # that snapshot starts it itself
@@ -501,6 +508,7 @@ class Daemon:
         answer = {"ok": True, "snapshot": request.snapshot.to_dict(), "phases": request.phases()}
         if request.run is not None:
             answer["run"] = request.run.to_dict()
+        request.delivered.set()
         return answer
 
     def _state(self) -> str:
