@@ -5,14 +5,11 @@ small files whose only parent is the run commit. Every id is computed here first
 author, committer and dates are the parent's, so equal files on the same parent give the
 same commit, and when that commit is already pinned nothing is written at all.
 
-A run's context is usually written together with its run commit (:class:`FileCommits`,
-handed to :class:`~autocommit.engine.run_pin.RunPin`): the blobs and the tree through
-``git hash-object -w`` (a process per kind, kept by the watch daemon), the commit with
-the run commit and the pin in the same ref update as the run's. :func:`commit_files`
-writes one on its own: blobs, tree and commit through ``git hash-object -w`` and the pin
-through ``git update-ref --stdin``, the four started at once so that their start-ups
-overlap (``git fast-import``, one process for all, starts slower than the four
-together). Nothing touches the index or the working tree.
+Such commits are written together with the run commit (:class:`FileCommits`, handed to
+:class:`~autocommit.engine.run_pin.RunPin`): the blobs and the tree through ``git
+hash-object -w`` (a process per kind, kept by the watch daemon), the commit with the run
+commit's and its pin in the same ref update. Nothing touches the index or the working
+tree.
 """
 
 from __future__ import annotations
@@ -25,9 +22,7 @@ from autocommit.engine.snapshot import CommitToPin
 from autocommit.gitio import refs
 from autocommit.gitio.commits import CommitWriter, commit_text
 from autocommit.gitio.objects import TreeEntry, object_id, tree_text
-from autocommit.gitio.refs import RefUpdater
 from autocommit.gitio.repo import Worktree
-from autocommit.state_files import ensure_dir
 
 _FILE_MODE = "100644"
 
@@ -122,30 +117,3 @@ class FileCommits:
                 wanted[made[key]] = CommitToPin(made[key], text)
         self.made = made
         return tuple(wanted.values())
-
-
-def commit_files(worktree: Worktree, parent: str, files: dict[str, bytes], message: str) -> str:
-    """The pinned commit holding exactly ``files`` (name → content, no directories) on top
-    of ``parent``."""
-    tree = FileTree.of(files, parent)
-    text = commit_on(parent, commit_text_of(worktree, parent), tree, message)
-    commit = object_id("commit", text, parent)
-    if refs.pin_seen(worktree, commit):
-        return commit
-    root, state_dir = worktree.root, ensure_dir(worktree.state_dir)
-    objects = [("blob", list(files.values())), ("tree", [tree.text]), ("commit", [text])]
-    writers = [CommitWriter(root, state_dir, kind=kind) for kind, _ in objects]
-    pinner = RefUpdater(root)
-    try:
-        for writer in writers:  # all started at once: their start-ups overlap
-            writer.start()
-        pinner.start()
-        for writer, (_, texts) in zip(writers, objects, strict=True):
-            if texts:
-                writer.write(texts)
-        pinner.pin([commit])
-    finally:
-        pinner.close()
-        for writer in writers:
-            writer.close()
-    return commit

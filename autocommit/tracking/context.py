@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from autocommit.gitio.repo import Worktree
     from autocommit.settings.config import Settings
 
-MESSAGE = CONTEXT_MESSAGE
 _KEY = "run"  # the one context of a run's own process
 
 
@@ -92,16 +91,19 @@ def context_tags(gathered: Gathered | None, run: RunPin) -> dict[str, str]:
     """``{autocommit.context: <pinned commit>}`` for ``run`` (whose commit is made), made
     and pinned now unless it was with the run commit; ``{}`` when every part is turned
     off. Never raises."""
-    if gathered is None or (isinstance(gathered, dict) and not gathered):
+    if isinstance(gathered, Exception):
+        return _error_tags(gathered)
+    if not gathered or run.context is None:
         return {}
     try:
-        if isinstance(gathered, Exception):
-            raise gathered
         run.ensure_context()
-        assert run.context is not None and run.context.made is not None
-        commit = run.context.made[_KEY]
     except Exception as exc:
-        what = " ".join(f"{type(exc).__name__}: {exc}".split())[: MAX_TAG_VALUE - 100]
-        warn_once(f"no context for this run (its code is recorded): {what}")
-        return {CONTEXT_ERROR_TAG: what}
-    return {CONTEXT_TAG: commit}
+        return _error_tags(exc)
+    made = run.context.made or {}
+    return {CONTEXT_TAG: made[_KEY]} if _KEY in made else {}
+
+
+def _error_tags(exc: Exception) -> dict[str, str]:
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())[: MAX_TAG_VALUE - 100]
+    warn_once(f"no context for this run (its code is recorded): {what}")
+    return {CONTEXT_ERROR_TAG: what}

@@ -80,8 +80,6 @@ def test_the_daemon_s_context_is_the_commit_the_run_s_process_would_make(
 ) -> None:
     """Deterministic: made by the daemon or by the run, the same files on the same run
     commit are the same commit (bytes that are not UTF-8 included)."""
-    from autocommit.engine.file_commit import commit_files
-
     root = daemon.root
     odd = b"[\n" + json.dumps({"path": "data/x"}).encode() + b"\xff\xfe\n]\n"
     monkeypatch.setattr("autocommit.tracking.data_files.data_json", lambda *args: odd)
@@ -94,8 +92,28 @@ def test_the_daemon_s_context_is_the_commit_the_run_s_process_would_make(
         name: autocommit_git.run(["show", f"{context}:{name}"], root).stdout
         for name in git(root, "ls-tree", "--name-only", context).split()
     }
-    made = commit_files(daemon, tags[contract.COMMIT_TAG], files, contract.CONTEXT_MESSAGE)
-    assert made == context
+    assert by_git(root, tags[contract.COMMIT_TAG], files) == context
+
+
+def by_git(root: Path, parent: str, files: dict[str, bytes]) -> str:
+    """The commit ``git mktree`` and ``git commit-tree`` make of ``files`` on ``parent``,
+    with the parent's author, committer and dates."""
+    run = autocommit_git.run
+    blobs = {name: run(["hash-object", "-w", "--stdin"], root, input=content).stdout
+             for name, content in files.items()}  # fmt: skip
+    lines = [f"100644 blob {blob.decode().strip()}\t{name}" for name, blob in blobs.items()]
+    tree = run(["mktree"], root, input="\n".join(lines).encode() + b"\n").stdout.decode().strip()
+    header = git(root, "cat-file", "commit", parent).partition("\n\n")[0]
+    fields = dict(line.split(" ", 1) for line in header.splitlines())
+    env: dict[str, str] = {}
+    for role in ("author", "committer"):
+        name, _, rest = fields[role].partition(" <")
+        email, _, date = rest.partition("> ")
+        prefix = f"GIT_{role.upper()}_"
+        env.update({prefix + "NAME": name, prefix + "EMAIL": email, prefix + "DATE": date})
+    message = contract.CONTEXT_MESSAGE.encode()
+    made = run(["commit-tree", tree, "-p", parent], root, input=message, env=env)
+    return made.stdout.decode().strip()
 
 
 def test_a_context_too_large_for_a_request_is_written_by_the_run(
