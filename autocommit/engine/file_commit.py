@@ -15,6 +15,7 @@ tree.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from autocommit.engine.run_commit import commit_text_of
@@ -25,6 +26,7 @@ from autocommit.gitio.objects import TreeEntry, object_id, tree_text
 from autocommit.gitio.repo import Worktree
 
 _FILE_MODE = "100644"
+FRESH = 60.0  # seconds a tree just written is taken as still there
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,15 @@ def commit_on(parent: str, parent_text: bytes, tree: FileTree, message: str) -> 
 class TreeStore:
     """Writes the blobs and the tree of :class:`FileTree` s: ``git hash-object -w``, one
     process per kind (``kept``: for the daemon's whole life, shared by its threads), each
-    tree once (a tree written ahead, as a request arrives, is not written again)."""
+    tree once in a while (a tree written ahead, as a request arrives, is not written again
+    for :data:`FRESH` seconds: long before ``git gc`` could prune it unreferenced)."""
 
     def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
         root, state_dir = worktree.root, worktree.state_dir
         self._blobs = CommitWriter(root, state_dir, kept=kept, kind="blob")
         self._trees = CommitWriter(root, state_dir, kept=kept, kind="tree")
         self._lock = threading.Lock()
-        self._written: set[str] = set()  # trees stored by this store (with their blobs)
+        self._written: dict[str, float] = {}  # tree → when stored (with its blobs)
 
     def start(self) -> None:
         """Start both now, so that their start-ups overlap with whatever comes before."""
@@ -72,14 +75,15 @@ class TreeStore:
     def write(self, tree: FileTree) -> None:
         """Store ``tree`` and its blobs (git checks each id against the one computed)."""
         with self._lock:
-            if tree.id in self._written:
+            now = time.monotonic()
+            if now - self._written.get(tree.id, -FRESH) < FRESH:
                 return
             if tree.files:
                 self._blobs.write(list(tree.files.values()))
             self._trees.write([tree.text])
             if len(self._written) >= 256:
                 self._written.clear()
-            self._written.add(tree.id)
+            self._written[tree.id] = now
 
     def close(self) -> None:
         with self._lock:
