@@ -224,6 +224,36 @@ def _breakdown(edit: Callable[[], None], repeat: int, label: str) -> list[Row]:
     return rows
 
 
+def _context_in_sync(root: Path, edit: Callable[[], None], repeat: int, label: str) -> Row:
+    """What writing a run's context costs the daemon's sync: the same sync for a run
+    with this process's context files and without, alternated, an edit before each (so
+    that every context commit is new)."""
+    from autocommit.daemon import client
+    from autocommit.tracking import context, run_tags
+
+    target = run_tags.find_target(root)
+    assert target is not None
+    worktree = run_tags.worktree_at(root)
+    like = git(root, "rev-parse", "HEAD").strip()
+    files = context.context_files(worktree, target.settings, like)
+    timed: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeat + 1):
+        for with_context in (True, False):
+            edit()
+            start = time.perf_counter()
+            synced = client.sync_for_run(worktree, context=files if with_context else None)
+            timed[with_context].append(time.perf_counter() - start)
+            made = synced is not None and synced[1] is not None and synced[1].context
+            if with_context != bool(made):
+                raise RuntimeError("the daemon did not write the run's context")
+    ours, plain = timed[True][1:], timed[False][1:]
+    extra = statistics.median(ours) - statistics.median(plain)
+    return Row("daemon sync for a run, with its context files (commit and pin made with "
+               "the run commit)", label, fmt_ms(ours), "the same sync without them",
+               fmt_ms(plain), f"+{extra * 1000:.1f} ms",
+               "the context commit costs the run's process nothing more")  # fmt: skip
+
+
 _GIT_CONTEXT_PROBE = """
 import sys, time
 sys.argv[0] = sys.argv[1]  # the entry script MLflow looks up: a file of the repository
@@ -333,6 +363,7 @@ def _measure_size(files: int, scratch: Path) -> list[Row]:
         with _daemon(root):
             ours, plain, _ = _side_by_side(edit, repeat)
             breakdown = _breakdown(edit, repeat, label)
+            breakdown.append(_context_in_sync(root, edit, repeat, label))
         factor = _overhead(ours, plain) / statistics.median(naive)
         rows.append(Row("start_run overhead, daemon running", label,
                         _overhead_text(ours, plain), NAIVE, f"{median_ms(naive):.1f} ms",
