@@ -75,11 +75,11 @@ def test_with_the_daemon_the_run_s_process_writes_nothing(
     git(root, "fsck", "--strict", "--no-progress")
 
 
-def test_the_daemon_s_context_is_the_commit_the_run_s_process_would_make(
+def test_the_daemon_s_context_is_the_commit_git_itself_makes(
     daemon: Worktree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Deterministic: made by the daemon or by the run, the same files on the same run
-    commit are the same commit (bytes that are not UTF-8 included)."""
+    """Byte for byte what ``git mktree`` and ``git commit-tree`` make of the same files on
+    the run commit, with its author and dates (bytes that are not UTF-8 included)."""
     root = daemon.root
     odd = b"[\n" + json.dumps({"path": "data/x"}).encode() + b"\xff\xfe\n]\n"
     monkeypatch.setattr("autocommit.tracking.data_files.data_json", lambda *args: odd)
