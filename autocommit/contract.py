@@ -59,6 +59,10 @@ CONTEXT_ENVIRONMENT = "environment.txt"
 CONTEXT_SESSION = "session.py"
 CONTEXT_DATA = "data.json"
 CONTEXT_DEPENDENCIES = "dependencies.json"
+CONTEXT_FILES = frozenset(
+    {CONTEXT_ENVIRONMENT, CONTEXT_SESSION, CONTEXT_DATA, CONTEXT_DEPENDENCIES}
+)
+CONTEXT_MESSAGE = "autocommit: what the run executed beyond its working tree\n"
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 

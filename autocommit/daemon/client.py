@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from autocommit import state_files
-from autocommit.daemon.control import EXIT_ALREADY_RUNNING, DaemonFiles, DaemonUnavailable, request
+from autocommit.daemon.control import (
+    EXIT_ALREADY_RUNNING,
+    MAX_REQUEST,
+    DaemonFiles,
+    DaemonUnavailable,
+    encode,
+    request,
+)
 from autocommit.errors import AutocommitError
 from autocommit.gitio.repo import Worktree
 
@@ -60,11 +67,16 @@ def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
 
 
 def sync_for_run(
-    worktree: Worktree, timeout: float = 5.0
+    worktree: Worktree, timeout: float = 5.0, context: dict[str, bytes] | None = None
 ) -> tuple[Snapshot, PinnedRun | None] | None:
     """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
-    and the run's change summary (None from a daemon that does not make them)."""
-    answer = _sync(worktree, timeout, for_run=True)
+    and the run's change summary (None from a daemon that does not make them).
+
+    ``context``: the run's context files; the daemon makes their commit on the run commit
+    and pins it in the same ref update (``PinnedRun.context``; None when it did not:
+    a daemon of an older version, or files too large for a request).
+    """
+    answer = _sync(worktree, timeout, for_run=True, context=context)
     if answer is None:
         return None
     from autocommit.engine.run_commit import PinnedRun
@@ -74,11 +86,18 @@ def sync_for_run(
     return Snapshot.from_dict(answer["snapshot"]), PinnedRun.from_dict(run) if run else None
 
 
-def _sync(worktree: Worktree, timeout: float, for_run: bool) -> dict[str, Any] | None:
+def _sync(
+    worktree: Worktree, timeout: float, for_run: bool, context: dict[str, bytes] | None = None
+) -> dict[str, Any] | None:
     # The daemon gives up a little earlier than we do, so that its answer still arrives.
     wait = max(0.1, timeout - min(SYNC_MARGIN, timeout / 10))
+    fields: dict[str, Any] = {"run": for_run, "timeout": wait}
+    if context:
+        texts = {name: text.decode(errors="surrogateescape") for name, text in context.items()}
+        if len(encode({"op": "sync", **fields, "context": texts})) <= MAX_REQUEST:
+            fields["context"] = texts  # else the run writes its context itself
     try:
-        answer = _ask(worktree, "sync", timeout, run=for_run, timeout=wait)
+        answer = _ask(worktree, "sync", timeout, **fields)
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None

@@ -23,7 +23,7 @@ from autocommit import locks
 from autocommit.gitio.repo import Worktree
 
 MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
-MAX_REQUEST = 64 * 1024  # a request: a few fields; the daemon refuses anything larger
+MAX_REQUEST = 512 * 1024  # a request: a few fields and a run's context; no more is read
 EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100

@@ -9,6 +9,7 @@ whose cookie has been seen makes a batch due at once.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,19 +26,36 @@ MAX_PATHS = 5000
 class SyncRequest:
     """One caller waiting for the snapshot of the tree as of its request."""
 
-    def __init__(self, token: str, for_run: bool = False) -> None:
+    def __init__(
+        self, token: str, for_run: bool = False, context: dict[str, bytes] | None = None
+    ) -> None:
         self.token = token
         self.for_run = for_run  # an MLflow run starts: make and pin its run commit too
+        self.context = context  # the run's context files: a commit on the run commit
         self.seen = False  # its cookie came through the watch: every earlier change is recorded
         self.done = threading.Event()
+        self.delivered = threading.Event()  # its answer is made: the daemon may go on
         self.snapshot: Snapshot | None = None
         self.run: PinnedRun | None = None
         self.error: str | None = None
+        self.times = {"received": time.monotonic()}  # when each step was reached
+
+    def mark(self, step: str) -> None:
+        self.times.setdefault(step, time.monotonic())
+
+    def phases(self) -> dict[str, float]:
+        """Milliseconds from each step reached to the next: where the wait went."""
+        steps = sorted(self.times.items(), key=lambda item: item[1])
+        return {
+            step: round(1000 * (when - before), 3)
+            for (_, before), (step, when) in itertools.pairwise(steps)
+        }
 
     def finish(
         self, snapshot: Snapshot | None, error: str | None = None, run: PinnedRun | None = None
     ) -> None:
         self.snapshot, self.error, self.run = snapshot, error, run
+        self.mark("answered")
         self.done.set()
 
 
@@ -106,6 +124,7 @@ class PendingChanges:
             request = self._requests.get(token)
             if request is not None:
                 request.seen = True
+                request.mark("cookie seen")
                 self._cond.notify_all()
 
     # -- sync requests ----------------------------------------------------------------
@@ -192,6 +211,7 @@ class PendingChanges:
         syncs = [r for r in self._requests.values() if r.seen]
         for request in syncs:
             del self._requests[request.token]
+            request.mark("taken")
         batch = Batch(
             set(self._paths), self._full, set(self._reasons), syncs, self._first, self._last,
             index_changed=self._index,

@@ -14,6 +14,7 @@ another thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import errno
 import itertools
@@ -28,10 +29,12 @@ from typing import Any
 import psutil
 
 from autocommit import state_files
+from autocommit.contract import CONTEXT_FILES, CONTEXT_MESSAGE
 from autocommit.daemon.control import DaemonFiles
 from autocommit.daemon.event_paths import Kind
 from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
 from autocommit.daemon.server import ControlServer
+from autocommit.engine.file_commit import FileCommits, FileTree, TreeStore
 from autocommit.engine.ignored import IgnoredPaths
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.maintenance import IdleMaintenance
@@ -54,6 +57,7 @@ MAX_PACE = 10.0
 POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
 POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
+DELIVERY_WAIT = 0.05  # the most the snapshot thread lets sync answers go out first
 DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
 MAX_SYNC_WAIT = 3600.0
 
@@ -96,6 +100,7 @@ class Daemon:
         self.ignored = IgnoredPaths(worktree.root)
         self.pipes = GitPipes(worktree, kept=True)  # used by the snapshot thread only
         self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
+        self._trees = TreeStore(worktree, kept=True)  # runs' contexts: blobs and trees
         self.started = time.time()
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
@@ -256,10 +261,13 @@ class Daemon:
         if paths == [] and self.last_snapshot is not None and not batch.index_changed:
             # nothing relevant changed since the last snapshot
             self._answer(batch.syncs, self.last_snapshot, self._run_pin(batch.syncs))
+            self._ready_for_next(batch.syncs)
             return True
         started = time.monotonic()
         self.snapshotting = True
         run = self._run_pin(batch.syncs)
+        for request in batch.syncs:
+            request.mark("checked")
         try:
             snap = take_snapshot(self.worktree, paths, self.settings, pipes=self.pipes, pin=run)
         except Exception as exc:
@@ -271,9 +279,13 @@ class Daemon:
         finally:
             self.snapshotting = False
         self._failures = 0
+        for request in batch.syncs:
+            request.mark("snapshot")
         if paths is None:
             self._full_scan_seconds = time.monotonic() - started
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
+        took = time.monotonic() - started
+        self._answer(batch.syncs, snap, run)  # first: someone may be waiting
         if snap.created:
             self.snapshots_created += 1
             self.maintenance.wrote()
@@ -281,12 +293,25 @@ class Daemon:
                 "snapshot %s on %s in %.0f ms (%s): %s",
                 snap.commit[:12],
                 snap.shadow_ref,
-                1000 * (time.monotonic() - started),
+                1000 * took,
                 "full scan" if paths is None else f"{len(paths)} paths",
                 snap.summary,
             )
-        self._answer(batch.syncs, snap, run)
+        self._ready_for_next(batch.syncs)
         return True
+
+    def _ready_for_next(self, answered: list[SyncRequest]) -> None:
+        """Start the next ref update's git now, while nobody waits: the next snapshot (a
+        run's, likely) then spends no process start on it. An idle one changes nothing.
+        The answers just given go out first (a process start holds this thread, and
+        Python's lock with it, for a few milliseconds)."""
+        deadline = time.monotonic() + DELIVERY_WAIT
+        for request in answered:
+            request.delivered.wait(max(0.0, deadline - time.monotonic()))
+        try:
+            self.pipes.refs.start()
+        except Exception as exc:  # that snapshot starts it itself
+            log.debug("could not start update-ref ahead: %s", exc)
 
     def _idle_for(self) -> float:
         """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
@@ -295,23 +320,33 @@ class Daemon:
         return time.monotonic() - (self.pending.last_change or 0.0)
 
     def _run_pin(self, requests: list[SyncRequest]) -> RunPin | None:
-        """What makes the run commit when an MLflow run waits for this snapshot."""
+        """What makes the run commit (and each run's context commit on it, pinned with
+        it) when an MLflow run waits for this snapshot."""
         if not any(request.for_run for request in requests):
             return None
         if self._describer is None:
             self._describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
-        return RunPin(self.worktree, self._describer)
+        files = {r.token: r.context for r in requests if r.for_run and r.context is not None}
+        context = FileCommits(files, CONTEXT_MESSAGE, self._trees) if files else None
+        return RunPin(self.worktree, self._describer, context, pipes=self.pipes)
 
     def _answer(self, requests: list[SyncRequest], snap: Snapshot, run: RunPin | None) -> None:
-        """Answer the sync requests; those for a run get its pinned run commit too."""
+        """Answer the sync requests; those for a run get its pinned run commit too, and
+        their context commit when they sent one."""
         pinned = None
         if run is not None:
             try:
                 pinned = run.pinned(snap)
             except Exception as exc:  # the plugin makes it itself then
                 log.warning("no run commit for %s: %s", snap.commit[:12], exc)
+        made = run.context.made if run is not None and run.context is not None else None
+        if run is not None and run.context is not None and run.context.error is not None:
+            log.warning("no context commit (the run makes it): %s", run.context.error)
         for request in requests:
-            request.finish(snap, run=pinned if request.for_run else None)
+            ran = pinned if request.for_run else None
+            if ran is not None and made is not None and request.token in made:
+                ran = dataclasses.replace(ran, context=made[request.token])
+            request.finish(snap, run=ran)
 
     def _failed(self, exc: Exception, batch: Batch) -> None:
         """Record the error, answer the batch's sync requests, rescan everything later."""
@@ -401,7 +436,11 @@ class Daemon:
             timeout = _sync_timeout(message.get("timeout"))
             if timeout is None:
                 return {"ok": False, "error": f"bad sync timeout {message.get('timeout')!r}"}
-            return self._sync(timeout, bool(message.get("run")))
+            try:
+                context = self._context_of(message.get("context"))
+            except ValueError as exc:
+                return {"ok": False, "error": str(exc)}
+            return self._sync(timeout, bool(message.get("run")), context)
         if op == "notify":
             self._last_git_activity = time.monotonic()
             self.pending.reconcile(f"git {message.get('event', 'operation')}")
@@ -414,8 +453,34 @@ class Daemon:
             return {"ok": True, "pid": os.getpid()}
         return {"ok": False, "error": f"unknown request {op!r}"}
 
-    def _sync(self, timeout: float, for_run: bool) -> dict[str, Any]:
-        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}", for_run)
+    @staticmethod
+    def _context_of(files: Any) -> dict[str, bytes] | None:
+        """The run's context files a sync request carries (name → text, the names of
+        :data:`~autocommit.contract.CONTEXT_FILES` only); None without them."""
+        if files is None:
+            return None
+        if not isinstance(files, dict) or not files:
+            raise ValueError("bad context: a non-empty object of file names and texts")
+        for name, text in files.items():
+            if name not in CONTEXT_FILES or not isinstance(text, str):
+                raise ValueError(f"bad context file {name!r}")
+        return {name: text.encode(errors="surrogateescape") for name, text in files.items()}
+
+    def _store_ahead(self, context: dict[str, bytes] | None) -> None:
+        """Write a run's context tree while its cookie travels and the snapshot is made
+        (it does not depend on the run commit); the snapshot thread writes it otherwise."""
+        last = self.last_snapshot
+        if context is None or last is None:
+            return
+        try:
+            self._trees.write(FileTree.of(context, last.tree))
+        except Exception as exc:
+            log.debug("could not write a run's context ahead: %s", exc)
+
+    def _sync(
+        self, timeout: float, for_run: bool, context: dict[str, bytes] | None
+    ) -> dict[str, Any]:
+        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}", for_run, context)
         cookie = self.files.cookies / request.token
         self.pending.add_request(request)
         try:
@@ -428,6 +493,7 @@ class Daemon:
                 except OSError as exc:  # e.g. someone removed .git/autocommit/
                     log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
                     self.pending.mark_seen(request)
+                self._store_ahead(context)
                 if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
                     log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
                     self.pending.mark_seen(request)
@@ -439,9 +505,10 @@ class Daemon:
                 os.unlink(cookie)
         if request.snapshot is None:
             return {"ok": False, "error": request.error or "the daemon is stopping"}
-        answer = {"ok": True, "snapshot": request.snapshot.to_dict()}
+        answer = {"ok": True, "snapshot": request.snapshot.to_dict(), "phases": request.phases()}
         if request.run is not None:
             answer["run"] = request.run.to_dict()
+        request.delivered.set()
         return answer
 
     def _state(self) -> str:
@@ -502,6 +569,7 @@ class Daemon:
             self._server.start()
             worker.start()
             self.maintenance.start()
+            self._trees.start()  # the first run's context costs no process start
             log.info("ready (pid %d)", os.getpid())
             tell(f"READY=1\nMAINPID={os.getpid()}")
             self._stop.wait()
@@ -518,6 +586,7 @@ class Daemon:
             if self._watcher is not None:
                 self._watcher.stop()
             self.pipes.close()
+            self._trees.close()
             if self._describer is not None:
                 self._describer.shutdown()
             log.info("stopped")

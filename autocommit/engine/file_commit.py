@@ -3,52 +3,121 @@
 A run's context (:mod:`autocommit.tracking.context`) is such a commit: a flat tree of
 small files whose only parent is the run commit. Every id is computed here first; the
 author, committer and dates are the parent's, so equal files on the same parent give the
-same commit, and when that commit is already pinned nothing is written at all. Else the
-blobs, the tree and the commit go through ``git hash-object -w`` (one process per kind)
-and the pin through ``git update-ref --stdin``, the four started at once so that their
-start-ups overlap (``git fast-import``, one process for all, starts slower than the four
-together); nothing touches the index or the working tree.
+same commit, and when that commit is already pinned nothing is written at all.
+
+Such commits are written together with the run commit (:class:`FileCommits`, handed to
+:class:`~autocommit.engine.run_pin.RunPin`): the blobs and the tree through ``git
+hash-object -w`` (a process per kind, kept by the watch daemon), the commit with the run
+commit's and its pin in the same ref update. Nothing touches the index or the working
+tree.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+
 from autocommit.engine.run_commit import commit_text_of
+from autocommit.engine.snapshot import CommitToPin
 from autocommit.gitio import refs
 from autocommit.gitio.commits import CommitWriter, commit_text
 from autocommit.gitio.objects import TreeEntry, object_id, tree_text
-from autocommit.gitio.refs import RefUpdater
 from autocommit.gitio.repo import Worktree
-from autocommit.state_files import ensure_dir
 
 _FILE_MODE = "100644"
+FRESH = 60.0  # seconds a tree just written is taken as still there
 
 
-def commit_files(worktree: Worktree, parent: str, files: dict[str, bytes], message: str) -> str:
-    """The pinned commit holding exactly ``files`` (name → content, no directories) on top
-    of ``parent``."""
-    blobs = {name: object_id("blob", content, parent) for name, content in files.items()}
-    tree = tree_text([(name, TreeEntry(_FILE_MODE, sha)) for name, sha in blobs.items()])
-    header = commit_text_of(worktree, parent).decode(errors="surrogateescape").partition("\n\n")[0]
+@dataclass(frozen=True)
+class FileTree:
+    """The objects of a flat tree of files (name → content), ids computed in Python."""
+
+    files: dict[str, bytes]
+    text: bytes  # the raw tree object
+    id: str
+
+    @classmethod
+    def of(cls, files: dict[str, bytes], like: str) -> FileTree:
+        """``like``: an object id of the repository, for its hash algorithm."""
+        blobs = {name: object_id("blob", content, like) for name, content in files.items()}
+        text = tree_text([(name, TreeEntry(_FILE_MODE, sha)) for name, sha in blobs.items()])
+        return cls(files, text, object_id("tree", text, like))
+
+
+def commit_on(parent: str, parent_text: bytes, tree: FileTree, message: str) -> bytes:
+    """The text of the commit of ``tree`` whose only parent is ``parent`` (its raw text
+    ``parent_text``), with the parent's author, committer and dates."""
+    header = parent_text.decode(errors="surrogateescape").partition("\n\n")[0]
     fields = dict(line.split(" ", 1) for line in header.splitlines() if " " in line)
-    text = commit_text(object_id("tree", tree, parent), [parent], fields["author"],
-                       fields["committer"], message)  # fmt: skip
-    commit = object_id("commit", text, parent)
-    if refs.pin_seen(worktree, commit):
-        return commit
-    root, state_dir = worktree.root, ensure_dir(worktree.state_dir)
-    objects = [("blob", list(files.values())), ("tree", [tree]), ("commit", [text])]
-    writers = [CommitWriter(root, state_dir, kind=kind) for kind, _ in objects]
-    pinner = RefUpdater(root)
-    try:
-        for writer in writers:  # all started at once: their start-ups overlap
-            writer.start()
-        pinner.start()
-        for writer, (_, texts) in zip(writers, objects, strict=True):
-            if texts:
-                writer.write(texts)
-        pinner.pin([commit])
-    finally:
-        pinner.close()
-        for writer in writers:
-            writer.close()
-    return commit
+    return commit_text(tree.id, [parent], fields["author"], fields["committer"], message)
+
+
+class TreeStore:
+    """Writes the blobs and the tree of :class:`FileTree` s: ``git hash-object -w``, one
+    process per kind (``kept``: for the daemon's whole life, shared by its threads), each
+    tree once in a while (a tree written ahead, as a request arrives, is not written again
+    for :data:`FRESH` seconds: long before ``git gc`` could prune it unreferenced)."""
+
+    def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
+        root, state_dir = worktree.root, worktree.state_dir
+        self._blobs = CommitWriter(root, state_dir, kept=kept, kind="blob")
+        self._trees = CommitWriter(root, state_dir, kept=kept, kind="tree")
+        self._lock = threading.Lock()
+        self._written: dict[str, float] = {}  # tree → when stored (with its blobs)
+
+    def start(self) -> None:
+        """Start both now, so that their start-ups overlap with whatever comes before."""
+        with self._lock:
+            self._blobs.start()
+            self._trees.start()
+
+    def write(self, tree: FileTree) -> None:
+        """Store ``tree`` and its blobs (git checks each id against the one computed)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._written.get(tree.id, -FRESH) < FRESH:
+                return
+            if tree.files:
+                self._blobs.write(list(tree.files.values()))
+            self._trees.write([tree.text])
+            if len(self._written) >= 256:
+                self._written.clear()
+            self._written[tree.id] = now
+
+    def close(self) -> None:
+        with self._lock:
+            self._blobs.close()
+            self._trees.close()
+
+
+@dataclass
+class FileCommits:
+    """Commits of in-memory files (name → content), each named by a key, to be made on a
+    run commit as it is made (:class:`~autocommit.engine.run_pin.RunPin`): their trees
+    are written through ``store``, their commits and pins with the run commit's."""
+
+    files: dict[str, dict[str, bytes]]
+    message: str
+    store: TreeStore
+    made: dict[str, str] | None = None  # key → the commit made on the run commit
+    error: Exception | None = None  # why they could not be made as the run commit was
+
+    def on(
+        self, worktree: Worktree, parent: str, parent_text: bytes | None
+    ) -> tuple[CommitToPin, ...]:
+        """Name each commit on ``parent`` (``parent_text``: its text when at hand) and
+        write its tree; those still to be written and pinned."""
+        if parent_text is None:
+            parent_text = commit_text_of(worktree, parent)
+        wanted: dict[str, CommitToPin] = {}
+        made: dict[str, str] = {}
+        for key, files in self.files.items():
+            tree = FileTree.of(files, parent)
+            text = commit_on(parent, parent_text, tree, self.message)
+            made[key] = object_id("commit", text, parent)
+            if made[key] not in wanted and not refs.pin_seen(worktree, made[key]):
+                self.store.write(tree)  # before the commit: a pin never names a missing tree
+                wanted[made[key]] = CommitToPin(made[key], text)
+        self.made = made
+        return tuple(wanted.values())

@@ -29,15 +29,18 @@ class PinnedRun:
     commit: str
     newly_pinned: bool  # this request wrote the pin (it was not there before)
     changes: str | None  # ``git diff --stat`` of HEAD → snapshot; None for a clean tree
+    context: str | None = None  # the run's context commit, pinned with it (when asked)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"commit": self.commit, "newly_pinned": self.newly_pinned, "changes": self.changes}
+        return {"commit": self.commit, "newly_pinned": self.newly_pinned,
+                "changes": self.changes, "context": self.context}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PinnedRun:
-        changes = data["changes"]
+        changes, context = data["changes"], data.get("context")
         return cls(str(data["commit"]), bool(data["newly_pinned"]),
-                   None if changes is None else str(changes))  # fmt: skip
+                   None if changes is None else str(changes),
+                   None if context is None else str(context))  # fmt: skip
 
 
 def commit_text_of(worktree: Worktree, commit: str) -> bytes:

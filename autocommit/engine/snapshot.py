@@ -173,6 +173,7 @@ class CommitToPin:
 
     commit: str
     text: bytes | None = None
+    also: tuple[CommitToPin, ...] = ()  # written and pinned with it (a run's context)
 
 
 Pinner = Callable[["Snapshot", "bytes | None"], CommitToPin]
@@ -355,7 +356,7 @@ class _Snapshotter:
         if self.pin is None:
             return []
         wanted = self.pin(snap, text)
-        return [] if refs.pin_seen(self.wt, wanted.commit) else [wanted]
+        return [w for w in (wanted, *wanted.also) if not refs.pin_seen(self.wt, w.commit)]
 
     def _pinned(self, snap: Snapshot) -> Snapshot:
         """``snap`` (an existing commit), with what the caller asks pinned."""

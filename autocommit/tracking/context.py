@@ -5,8 +5,11 @@ and whose tree holds ``environment.txt`` (:mod:`.environment`), ``session.py``
 (:mod:`.session`, IPython or the REPL only), ``data.json`` (:mod:`.data_files`) and
 ``dependencies.json`` (:mod:`.dependencies`), each of which a ``context_*`` setting turns
 off. The commit is made from those files and the run commit alone, so the same context
-on the same code is the same commit (and nothing is written for it again). A failure
-never fails the run: the run keeps its code tags and gets ``autocommit.context.error``.
+on the same code is the same commit (and nothing is written for it again). The files are
+gathered before the snapshot and handed over with it (:func:`commits`), so that the
+commit is written and pinned together with the run commit: by the daemon in the same
+sync request, or by the in-process snapshot. A failure never fails the run: the run
+keeps its code tags and gets ``autocommit.context.error``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from autocommit.contract import (
     CONTEXT_DEPENDENCIES,
     CONTEXT_ENVIRONMENT,
     CONTEXT_ERROR_TAG,
+    CONTEXT_MESSAGE,
     CONTEXT_SESSION,
     CONTEXT_TAG,
     MAX_TAG_VALUE,
@@ -25,14 +29,17 @@ from autocommit.contract import (
 from autocommit.notices import warn_once
 
 if TYPE_CHECKING:
+    from autocommit.engine.file_commit import FileCommits, TreeStore
+    from autocommit.engine.run_pin import RunPin
     from autocommit.gitio.repo import Worktree
     from autocommit.settings.config import Settings
 
-MESSAGE = "autocommit: what the run executed beyond its working tree\n"
+_KEY = "run"  # the one context of a run's own process
 
 
-def context_files(worktree: Worktree, settings: Settings, run_commit: str) -> dict[str, bytes]:
-    """The files of the context of a run starting now on ``run_commit``."""
+def context_files(worktree: Worktree, settings: Settings, like: str) -> dict[str, bytes]:
+    """The files of the context of a run starting now (``like``: an object id of the
+    repository, for its hash algorithm)."""
     files: dict[str, bytes] = {}
     if settings.context_environment:
         from autocommit.tracking.environment import environment_text
@@ -47,7 +54,7 @@ def context_files(worktree: Worktree, settings: Settings, run_commit: str) -> di
     if settings.context_data:
         from autocommit.tracking.data_files import data_json
 
-        files[CONTEXT_DATA] = data_json(worktree, settings, run_commit)
+        files[CONTEXT_DATA] = data_json(worktree, settings, like)
     if settings.context_dependencies:
         from autocommit.tracking.dependencies import dependencies_json
 
@@ -55,18 +62,48 @@ def context_files(worktree: Worktree, settings: Settings, run_commit: str) -> di
     return files
 
 
-def context_tags(worktree: Worktree, settings: Settings, run_commit: str) -> dict[str, str]:
-    """``{autocommit.context: <pinned commit>}`` for a run on ``run_commit``; ``{}`` when
-    every part is turned off. Never raises."""
-    try:
-        files = context_files(worktree, settings, run_commit)
-        if not files:
-            return {}
-        from autocommit.engine.file_commit import commit_files
+Gathered = dict[str, bytes] | Exception  # a run's context files, or why there are none
 
-        commit = commit_files(worktree, run_commit, files, MESSAGE)
+
+def gather(worktree: Worktree, settings: Settings, like: str) -> Gathered:
+    """:func:`context_files`, or the exception that kept them from being read."""
+    try:
+        return context_files(worktree, settings, like)
     except Exception as exc:
-        what = " ".join(f"{type(exc).__name__}: {exc}".split())[: MAX_TAG_VALUE - 100]
-        warn_once(f"no context for this run (its code is recorded): {what}")
-        return {CONTEXT_ERROR_TAG: what}
-    return {CONTEXT_TAG: commit}
+        return exc
+
+
+def commits(gathered: Gathered | None, store: TreeStore) -> FileCommits | None:
+    """What the run commit's maker makes and pins with it for ``gathered``."""
+    from autocommit.engine.file_commit import FileCommits
+
+    if not isinstance(gathered, dict) or not gathered:
+        return None
+    return FileCommits({_KEY: gathered}, CONTEXT_MESSAGE, store)
+
+
+def files_of(context: FileCommits | None) -> dict[str, bytes] | None:
+    """The files of the run's context, for the daemon to commit with the run commit."""
+    return None if context is None else context.files.get(_KEY)
+
+
+def context_tags(gathered: Gathered | None, run: RunPin) -> dict[str, str]:
+    """``{autocommit.context: <pinned commit>}`` for ``run`` (whose commit is made), made
+    and pinned now unless it was with the run commit; ``{}`` when every part is turned
+    off. Never raises."""
+    if isinstance(gathered, Exception):
+        return _error_tags(gathered)
+    if not gathered or run.context is None:
+        return {}
+    try:
+        run.ensure_context()
+    except Exception as exc:
+        return _error_tags(exc)
+    made = run.context.made or {}
+    return {CONTEXT_TAG: made[_KEY]} if _KEY in made else {}
+
+
+def _error_tags(exc: Exception) -> dict[str, str]:
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())[: MAX_TAG_VALUE - 100]
+    warn_once(f"no context for this run (its code is recorded): {what}")
+    return {CONTEXT_ERROR_TAG: what}

@@ -186,9 +186,10 @@ def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None 
     """
     from autocommit.daemon import client
     from autocommit.engine.snapshot import take_snapshot
+    from autocommit.tracking.context import files_of
 
     try:
-        synced = client.sync_for_run(worktree)
+        synced = client.sync_for_run(worktree, context=files_of(run.context if run else None))
     except Exception as exc:  # a daemon of another version, a garbled answer
         warn_once(f"the daemon's answer was not usable ({exc}); snapshotting in this process")
         synced = None
@@ -202,6 +203,8 @@ def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None 
             client.start(worktree, wait=False)
         except Exception as exc:
             warn_once(f"autostart: the daemon did not start: {exc}")
+    if run is not None and run.context is not None:
+        run.context.store.start()  # its start-up overlaps with the scan
     snap = take_snapshot(worktree, settings=settings, pin=run)
     _pack_in_background(worktree)
     return snap
@@ -258,22 +261,49 @@ def error_tags(exc: BaseException) -> dict[str, str]:
 
 
 def tags_for_target(target: Target) -> dict[str, str]:
-    """Snapshot, pin and describe ``target``'s working tree; never raises."""
+    """Snapshot, pin and describe ``target``'s working tree, and record the run's context
+    (:mod:`autocommit.tracking.context`) with it; never raises."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from autocommit.engine.file_commit import TreeStore
+    from autocommit.engine.run_pin import RunPin
+    from autocommit.tracking import context
+
+    settings = target.settings
     try:
         worktree = worktree_at(target.root)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the change summary beside the rest
-            from autocommit.engine.run_pin import RunPin
-
-            run = RunPin(worktree, pool)
-            snap = snapshot_for_run(worktree, target.settings, run)
-            tags = tags_for(worktree, target.settings, snap, run)
+        like = _an_object_id(worktree)  # None before the first commit: gathered after
+        gathered = context.gather(worktree, settings, like) if like else None
+        with (
+            contextlib.closing(TreeStore(worktree)) as store,
+            ThreadPoolExecutor(
+                max_workers=1  # the change summary beside the rest
+            ) as pool,
+        ):
+            run = RunPin(worktree, pool, context.commits(gathered, store))
+            snap = snapshot_for_run(worktree, settings, run)
+            tags = tags_for(worktree, settings, snap, run)
+            if gathered is None:
+                gathered = context.gather(worktree, settings, run.commit)
+                run.context = context.commits(gathered, store)
+            return tags | context.context_tags(gathered, run)
     except Exception as exc:
         return error_tags(exc)
-    from autocommit.tracking.context import context_tags
 
-    return tags | context_tags(worktree, target.settings, run.commit)
+
+def _an_object_id(worktree: Worktree) -> str | None:
+    """HEAD's commit, read without starting git (None when that needs git, or before
+    the first commit): it tells the repository's hash algorithm."""
+    from autocommit.contract import OBJECT_ID
+    from autocommit.gitio import refs
+
+    try:
+        text = (worktree.git_dir / "HEAD").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if OBJECT_ID.fullmatch(text):
+        return text  # detached
+    return refs.read_ref(worktree, text.removeprefix("ref: ")) if text.startswith("ref: ") else None
 
 
 def mlflow_tags(path: Path | str | None = None) -> dict[str, str]:

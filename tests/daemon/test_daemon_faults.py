@@ -100,8 +100,9 @@ def test_a_repository_recreated_at_the_same_path_gets_its_own_daemon(
         (root / "train.py").write_text("lr = 1.0\n")
         snap = client.sync(worktree)
         assert snap is not None and snap.tree == expected_tree(root)
+        new = psutil.Process(new_pid)  # taken while it runs: once reaped, its pid is no process
         assert client.stop(worktree)
-        _exits(psutil.Process(new_pid), within=5.0)
+        _exits(new, within=5.0)
     finally:
         stop_for_sure(find_worktree(root))
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autocommit.contract import COMMIT_TAG
-from autocommit.daemon import client
+from autocommit.contract import COMMIT_TAG, CONTEXT_DATA, CONTEXT_ENVIRONMENT
+from autocommit.daemon import client, control
 from autocommit.engine.change_summary import changes_since_head
 from autocommit.engine.run_commit import run_commit
 from autocommit.engine.run_pin import RunPin
@@ -68,3 +69,33 @@ def test_runs_get_distinct_pins_as_the_code_changes(daemon: Worktree) -> None:
         commits.append(synced[1].commit)
     assert len(set(commits)) == 3  # the same code later is a new snapshot on the chain
     assert set(commits) <= pinned(root)
+
+
+def test_the_daemon_pins_a_run_s_context_on_its_run_commit(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.6\n")
+    files = {CONTEXT_ENVIRONMENT: b"Python 3\nmlflow==3\n", CONTEXT_DATA: b"[\n\xff\n]\n"}
+    synced = client.sync_for_run(daemon, context=files)
+    assert synced is not None
+    run = synced[1]
+    assert run is not None
+    assert run.context is not None and {run.commit, run.context} <= pinned(root)
+    assert git(root, "rev-parse", f"{run.context}^@").split() == [run.commit]
+    for name, content in files.items():
+        shown = subprocess.run(["git", "show", f"{run.context}:{name}"], cwd=root,
+                               capture_output=True, check=True).stdout  # fmt: skip
+        assert shown == content
+    assert git(root, "ls-tree", "--name-only", run.context).split() == sorted(files)
+    git(root, "fsck", "--strict", "--no-progress")
+    again = client.sync_for_run(daemon, context=files)  # the same: nothing new is written
+    assert again is not None and again[1] is not None and again[1].context == run.context
+
+
+def test_the_sync_answer_says_where_the_wait_went(daemon: Worktree) -> None:
+    (daemon.root / "train.py").write_text("lr = 0.7\n")
+    answer = control.request(daemon, {"op": "sync", "run": True}, 30)
+    phases = answer["phases"]
+    assert list(phases) == ["cookie seen", "taken", "checked", "snapshot", "answered"]
+    assert all(isinstance(ms, float) and ms >= 0 for ms in phases.values())
+    unchanged = control.request(daemon, {"op": "sync", "run": True}, 30)["phases"]
+    assert list(unchanged) == ["cookie seen", "taken", "answered"]
