@@ -254,6 +254,53 @@ def _context_in_sync(root: Path, edit: Callable[[], None], repeat: int, label: s
                "the context commit costs the run's process nothing more")  # fmt: skip
 
 
+_CONTEXT_PROBE = """
+import os, statistics, sys, time
+from pathlib import Path
+import mlflow
+entry, repeat = Path(sys.argv[1]), int(sys.argv[2])
+parts = ("ENVIRONMENT", "SESSION", "DATA", "DEPENDENCIES")
+timed = {True: [], False: []}
+for round in range(repeat + 2):
+    for with_context in (True, False):
+        for part in parts:
+            if with_context:
+                os.environ.pop(f"AUTOCOMMIT_CONTEXT_{part}", None)
+            else:
+                os.environ[f"AUTOCOMMIT_CONTEXT_{part}"] = "false"
+        entry.write_text(f"VALUE = {round}, {with_context}\\n")
+        start = time.perf_counter()
+        run = mlflow.start_run()
+        timed[with_context].append(time.perf_counter() - start)
+        mlflow.end_run()
+        if ("autocommit.context" in run.data.tags) != with_context:
+            raise SystemExit(f"context tag wrong: {run.data.tags}")
+print(*(t for key in (True, False) for t in timed[key][2:]))
+"""
+
+
+def _context_side_by_side(root: Path, scratch: Path, repeat: int, label: str) -> Row:
+    """What a run's whole context adds to ``start_run`` in a process that already made
+    runs, daemon running: runs with every ``context_*`` part on and off, alternated, an
+    edit before each. The process is a fresh one that imports nothing from a git working
+    tree (this benchmark imports itself from autocommit's checkout, which would be a
+    dependency of every run it makes)."""
+    env = {name: value for name, value in os.environ.items() if name != "MLFLOW_EXPERIMENT_ID"}
+    env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'context.db'}", "PYTHONPATH": ""}
+    entry = root / "pkg0" / "mod0" / "file0.py"
+    proc = subprocess.run([sys.executable, "-c", _CONTEXT_PROBE, str(entry), str(repeat)],
+                          cwd=root, env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"the context probe failed: {proc.stderr[-2000:]}")
+    times = [float(t) for t in proc.stdout.split()]
+    ours, plain = times[: len(times) // 2], times[len(times) // 2 :]
+    extra = statistics.median(ours) - statistics.median(plain)
+    return Row("start_run, daemon running, a run's whole context (environment, session, "
+               "data, dependencies) on", label, fmt_ms(ours), "the same runs with every "
+               "context_* setting off", fmt_ms(plain), f"+{extra * 1000:.1f} ms",
+               "target: the context adds <= 5 ms to a later run of a process")  # fmt: skip
+
+
 _GIT_CONTEXT_PROBE = """
 import sys, time
 sys.argv[0] = sys.argv[1]  # the entry script MLflow looks up: a file of the repository
@@ -364,6 +411,7 @@ def _measure_size(files: int, scratch: Path) -> list[Row]:
             ours, plain, _ = _side_by_side(edit, repeat)
             breakdown = _breakdown(edit, repeat, label)
             breakdown.append(_context_in_sync(root, edit, repeat, label))
+            breakdown.append(_context_side_by_side(root, scratch, repeat, label))
         factor = _overhead(ours, plain) / statistics.median(naive)
         rows.append(Row("start_run overhead, daemon running", label,
                         _overhead_text(ours, plain), NAIVE, f"{median_ms(naive):.1f} ms",

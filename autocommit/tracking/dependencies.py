@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     _Stamps = tuple[Stamp, tuple[Stat, ...]]
 
 _roots: dict[str, str | None] = {}  # directory → top of its working tree (None: none)
+# by module name: the module object and Python's homes when looked at, and its tree; a
+# later run looks again only at modules imported (or re-imported) since
+_module_roots: dict[str, tuple[object, tuple[str, ...], str | None]] = {}
 # by working tree: its stamp and settings when last described, and that entry
 _seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
 
@@ -53,16 +56,25 @@ def imported_trees(own_root: Path) -> list[tuple[str, list[str]]]:
     own = os.path.realpath(own_root)
     found: dict[str, set[str]] = {}
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not os.path.isabs(file):
-            continue
-        directory = os.path.dirname(file)
-        if (directory + os.sep).startswith(homes):
-            continue
-        root = _root_of(directory)
+        known = _module_roots.get(name)
+        if known is None or known[0] is not module or known[1] != homes:
+            known = (module, homes, _module_root(module, homes))
+            _module_roots[name] = known
+        root = known[2]
         if root is not None and root != own:
             found.setdefault(root, set()).add(name.partition(".")[0])
     return [(root, sorted(found[root])) for root in sorted(found)]
+
+
+def _module_root(module: object, homes: tuple[str, ...]) -> str | None:
+    """The working tree ``module`` was loaded from; None for the Python installation."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not os.path.isabs(file):
+        return None
+    directory = os.path.dirname(file)
+    if (directory + os.sep).startswith(homes):
+        return None
+    return _root_of(directory)
 
 
 def _python_homes() -> tuple[str, ...]:

@@ -357,6 +357,33 @@ def dependency_entries(root: Path, context: str, lib: Path) -> list[dict[str, An
     return [e for e in entries if e["path"] == str(lib.resolve())]
 
 
+def test_modules_imported_or_reloaded_between_runs_are_looked_at_again(
+    enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process remembers where each module came from; a module imported since, or
+    imported again from elsewhere under the same name, is looked at anew."""
+    import importlib
+
+    from autocommit.tracking import dependencies
+
+    first_lib, second_lib = tmp_path / "first", tmp_path / "second"
+    make_library(first_lib, "moving_mod")
+    make_library(second_lib, "moving_mod")
+    before = [root for root, _ in dependencies.imported_trees(enabled)]
+    assert str(first_lib.resolve()) not in before
+    monkeypatch.syspath_prepend(str(first_lib))
+    monkeypatch.delitem(sys.modules, "moving_mod", raising=False)
+    importlib.import_module("moving_mod")
+    trees = dict(dependencies.imported_trees(enabled))
+    assert trees[str(first_lib.resolve())] == ["moving_mod"]
+    monkeypatch.syspath_prepend(str(second_lib))
+    del sys.modules["moving_mod"]
+    importlib.import_module("moving_mod")
+    trees = dict(dependencies.imported_trees(enabled))
+    assert str(first_lib.resolve()) not in trees
+    assert trees[str(second_lib.resolve())] == ["moving_mod"]
+
+
 def test_an_enabled_dependency_gets_its_exact_working_tree_pinned(
     enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
