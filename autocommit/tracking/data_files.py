@@ -69,6 +69,9 @@ class _Cache:
 _caches: dict[Path, _Cache] = {}  # by cache file, for the life of the process
 _Listing = tuple[tuple[tuple[str, bool], ...], bool]  # (name, is a directory)…, foreign
 _listings: dict[str, tuple[tuple[int, int, int, int], _Listing]] = {}  # by directory
+_Step = tuple[list[str], list[tuple[str, bool]]]  # files matched, directories to walk
+# by (directory, patterns, matched as a whole): the listing it was worked out from, and it
+_steps: dict[tuple[str, tuple[str, ...], bool], tuple[_Listing, _Step]] = {}
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,19 +129,38 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     while stack:
         directory, whole = stack.pop()
         listed.add(top + directory)
-        entries, foreign = _listing(top + directory)
-        if directory and foreign:
-            continue  # another repository, a virtualenv
+        files, subdirectories = _step(top, directory, whole, patterns)
+        found += files
+        stack += subdirectories
+    for gone in [d for d in _listings if d.startswith(top) and d not in listed]:
+        del _listings[gone]  # directories removed or no longer walked
+    for step in [k for k in _steps if k[0].startswith(top) and k[0] not in listed]:
+        del _steps[step]
+    return found
+
+
+def _step(top: str, directory: str, whole: bool, patterns: tuple[str, ...]) -> _Step:
+    """The files ``directory`` holds that the patterns match, and its subdirectories to
+    walk (each with whether it is matched as a whole). Kept with the directory's listing:
+    while the listing is the one kept, so is the answer (matching is what costs)."""
+    listing = _listing(top + directory)
+    key = (top + directory, patterns, whole)
+    kept = _steps.get(key)
+    if kept is not None and kept[0] is listing:
+        return kept[1]
+    entries, foreign = listing
+    files: list[str] = []
+    subdirectories: list[tuple[str, bool]] = []
+    if not (directory and foreign):  # another repository, a virtualenv: not walked
         for name, is_dir in entries:
             path = f"{directory}{name}"
             if is_dir:
                 if name not in _NEVER_WALKED:
-                    stack.append((path + "/", whole or _matches(patterns, path + "/")))
+                    subdirectories.append((path + "/", whole or _matches(patterns, path + "/")))
             elif whole or _matches(patterns, path):
-                found.append(path)
-    for gone in [d for d in _listings if d.startswith(top) and d not in listed]:
-        del _listings[gone]  # directories removed or no longer walked
-    return found
+                files.append(path)
+    _steps[key] = (listing, (files, subdirectories))
+    return files, subdirectories
 
 
 def _listing(directory: str) -> _Listing:
