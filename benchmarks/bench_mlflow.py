@@ -288,8 +288,9 @@ def _context_side_by_side(root: Path, scratch: Path, repeat: int, label: str) ->
     env = {name: value for name, value in os.environ.items() if name != "MLFLOW_EXPERIMENT_ID"}
     env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'context.db'}", "PYTHONPATH": ""}
     entry = root / "pkg0" / "mod0" / "file0.py"
-    proc = subprocess.run([sys.executable, "-c", _CONTEXT_PROBE, str(entry), str(repeat)],
-                          cwd=root, env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    command = [sys.executable, "-c", _CONTEXT_PROBE, str(entry), str(repeat)]
+    proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                          check=False)  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"the context probe failed: {proc.stderr[-2000:]}")
     times = [float(t) for t in proc.stdout.split()]
