@@ -9,7 +9,7 @@ import pytest
 from autocommit.engine.run_commit import run_commit, run_commit_to_pin
 from autocommit.engine.snapshot import CommitToPin, Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import git
+from tests.support.git import git, identity_of
 
 
 def _pins(root: Path) -> dict[str, str]:
@@ -55,15 +55,7 @@ def test_a_run_commit_written_with_its_snapshot_is_what_git_commit_tree_makes(re
 
     snap = take_snapshot(worktree, pin=pin)
     assert made[0].text is not None  # written along with the snapshot
-    raw = git(repo, "cat-file", "commit", snap.commit)
-    header, _, message = raw.partition("\n\n")
-    fields = dict(line.split(" ", 1) for line in header.splitlines())
-    env: dict[str, str] = {}
-    for role in ("author", "committer"):
-        name, _, rest = fields[role].partition(" <")
-        email, _, date = rest.partition("> ")
-        prefix = f"GIT_{role.upper()}_"
-        env.update({prefix + "NAME": name, prefix + "EMAIL": email, prefix + "DATE": date})
+    env, message = identity_of(repo, snap.commit)
     message = message.rstrip("\n") + f"\nAutocommit-Snapshot: {snap.commit}"
     by_git = git(repo, "commit-tree", snap.tree, "-p", snap.head or "", "-m", message, env=env)
     assert made[0].commit == by_git.strip()

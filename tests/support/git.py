@@ -56,6 +56,21 @@ def assert_fsck_clean(root: Path) -> None:
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
+def identity_of(cwd: Path, commit: str) -> tuple[dict[str, str], str]:
+    """``(environment, message)``: the ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables that
+    make ``git commit-tree`` repeat ``commit``'s author, committer and dates, and its
+    message."""
+    header, _, message = git(cwd, "cat-file", "commit", commit).partition("\n\n")
+    fields = dict(line.split(" ", 1) for line in header.splitlines())
+    env: dict[str, str] = {}
+    for role in ("author", "committer"):
+        name, _, rest = fields[role].partition(" <")
+        email, _, date = rest.partition("> ")
+        prefix = f"GIT_{role.upper()}_"
+        env.update({prefix + "NAME": name, prefix + "EMAIL": email, prefix + "DATE": date})
+    return env, message
+
+
 def tree_listing(cwd: Path, rev: str) -> dict[str, tuple[str, str]]:
     """``{path: (mode, blob sha)}`` of every entry of ``rev``'s tree, recursively."""
     out = subprocess.run(

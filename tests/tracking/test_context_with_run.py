@@ -16,7 +16,7 @@ from autocommit import contract
 from autocommit.daemon import control
 from autocommit.gitio import git as autocommit_git
 from autocommit.gitio.repo import Worktree
-from tests.support.git import git, user_state
+from tests.support.git import git, identity_of, user_state
 from tests.support.mlflow import pinned, tree_of
 from tests.support.oracle import expected_tree
 
@@ -103,14 +103,7 @@ def by_git(root: Path, parent: str, files: dict[str, bytes]) -> str:
              for name, content in files.items()}  # fmt: skip
     lines = [f"100644 blob {blob.decode().strip()}\t{name}" for name, blob in blobs.items()]
     tree = run(["mktree"], root, input="\n".join(lines).encode() + b"\n").stdout.decode().strip()
-    header = git(root, "cat-file", "commit", parent).partition("\n\n")[0]
-    fields = dict(line.split(" ", 1) for line in header.splitlines())
-    env: dict[str, str] = {}
-    for role in ("author", "committer"):
-        name, _, rest = fields[role].partition(" <")
-        email, _, date = rest.partition("> ")
-        prefix = f"GIT_{role.upper()}_"
-        env.update({prefix + "NAME": name, prefix + "EMAIL": email, prefix + "DATE": date})
+    env = identity_of(root, parent)[0]
     message = contract.CONTEXT_MESSAGE.encode()
     made = run(["commit-tree", tree, "-p", parent], root, input=message, env=env)
     return made.stdout.decode().strip()
