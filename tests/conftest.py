@@ -19,7 +19,7 @@ import pytest
 
 from autocommit.gitio import git as autocommit_git
 from autocommit.gitio.repo import Worktree
-from tests.support.git import git
+from tests.support.git import new_repository
 from tests.support.mlflow import Tracking
 
 
@@ -45,12 +45,9 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def repo(tmp_path: Path) -> Iterator[Path]:
     """A repository with one commit (``train.py``, ``README.md``) and a clean tree."""
     root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "train.py").write_text("lr = 0.1\nprint('training')\n")
-    (root / "README.md").write_text("# experiment\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
+    new_repository(
+        root, {"train.py": "lr = 0.1\nprint('training')\n", "README.md": "# experiment\n"}
+    )
     yield root
     # Removed here with rm, which handles trees deeper than Python's recursion limit
     # (some tests make them); pytest's own cleanup of old temp dirs would fail on one.

@@ -16,7 +16,7 @@ from autocommit.daemon.control import DaemonFiles
 from autocommit.gitio.repo import Worktree, find_worktree
 from tests.support.cli import run_cli
 from tests.support.daemon import enable, stop_for_sure, wait_for
-from tests.support.git import git
+from tests.support.git import git, new_repository
 from tests.support.oracle import expected_tree
 from tests.support.readme import says
 
@@ -84,11 +84,7 @@ def test_a_repository_recreated_at_the_same_path_gets_its_own_daemon(
     root = daemon.root
     old = _daemon_process(daemon)
     shutil.rmtree(root)
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "train.py").write_text("lr = 0.9\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "again")
+    new_repository(root, {"train.py": "lr = 0.9\n"}, "again")
     worktree = enable(root)
     try:
         new_pid = client.start(worktree)

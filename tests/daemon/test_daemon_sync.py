@@ -25,7 +25,7 @@ from tests.support.daemon import (
     wait_for_exact_snapshot,
     wait_until_settled,
 )
-from tests.support.git import git
+from tests.support.git import git, new_repository
 from tests.support.oracle import expected_tree
 
 
@@ -145,11 +145,7 @@ def daemon_in_memory(tmp_path: Path) -> Iterator[Worktree]:
     shm = Path("/dev/shm")
     base = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else None
     root = (base or tmp_path) / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "train.py").write_text("lr = 0.1\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
+    new_repository(root, {"train.py": "lr = 0.1\n"})
     worktree = enable(root)
     client.start(worktree)
     try:

@@ -57,11 +57,7 @@ def test_no_commits_yet(tmp_path: Path) -> None:
     assert not second.reconciled and parents(root, second.commit) == [first.commit]
     assert_exact(root, second.tree)
     after = user_state(root)
-    assert (after.index_bytes, after.head, after.refs) == (
-        before.index_bytes,
-        before.head,
-        before.refs,
-    )
+    assert after.git_state == before.git_state
     head = commit_all(root)
     clean = snap(root)
     assert clean.commit == head and not clean.dirty and clean.created
@@ -135,11 +131,7 @@ def test_submodules_are_gitlinks_at_their_head(repo: Path, tmp_path: Path) -> No
         (repo / "lib" / "lib.py").write_text(f"x = {paths}\n")
         moved = commit_all(repo / "lib", "the submodule moves again")
     after = user_state(repo)
-    assert (after.index_bytes, after.head, after.refs) == (
-        before.index_bytes,
-        before.head,
-        before.refs,
-    )
+    assert after.git_state == before.git_state
     assert git(repo, "ls-files", "-s", "lib").split()[1] != moved  # the user's index: as was
     # A submodule that is not checked out (an empty directory) keeps its recorded commit.
     recorded = tree_listing(repo, "HEAD")["lib"]

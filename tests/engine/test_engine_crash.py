@@ -77,11 +77,7 @@ def test_snapshots_killed_at_random_instants(repo: Path) -> None:
     assert_exact(repo, take_snapshot(worktree).tree)
     _fsck(repo)
     after = user_state(repo)
-    assert (after.index_bytes, after.head, after.refs) == (
-        before.index_bytes,
-        before.head,
-        before.refs,
-    )
+    assert after.git_state == before.git_state
     git(repo, "merge-base", "--is-ancestor", "HEAD", "refs/autocommit/heads/main")
 
 

@@ -16,7 +16,7 @@ import pytest
 from autocommit.engine import scan_cache
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import assert_private, git, tree_listing
+from tests.support.git import assert_private, git, new_repository, tree_listing
 from tests.support.oracle import assert_exact
 
 WALK = ["ls-files", "-z", "--others", "--exclude-standard"]  # the full walk's listing
@@ -210,11 +210,7 @@ def test_a_submodule_counts_by_its_commit(
     scanned: Path, tmp_path: Path, git_calls: list[list[str]]
 ) -> None:
     library = tmp_path / "library"
-    library.mkdir()
-    git(library, "init", "-q")
-    (library / "lib.py").write_text("x = 1\n")
-    git(library, "add", "-A")
-    git(library, "commit", "-q", "-m", "library")
+    new_repository(library, {"lib.py": "x = 1\n"}, "library")
     git(scanned, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
     git(scanned, "commit", "-q", "-m", "add lib")
     _full_scan(scanned, git_calls)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.cli import main_in_process, one_line_error
 from tests.support.daemon import enable
-from tests.support.git import disk_listing, git, tree_listing, user_state
+from tests.support.git import disk_listing, git, new_repository, tree_listing, user_state
 from tests.support.mlflow import Tracking, start_run
 from tests.support.readme import says
 
@@ -115,9 +115,7 @@ def test_runs_round_trip_diff_checkout_restore(
     assert venv_file.read_text() == "ignored, never snapshotted\n"
     assert (root / ".env").read_text() == "TOKEN=secret\n"
     restored = user_state(root)
-    assert (restored.index_bytes, restored.head, restored.refs) == (
-        original.index_bytes, original.head, original.refs,
-    )  # fmt: skip
+    assert restored.git_state == original.git_state
     back = out.strip().splitlines()[-1].split("to come back: ")[1]
     saved = back.split()[-1]
     assert git(root, "rev-parse", f"refs/autocommit/pins/{saved}").strip() == saved
@@ -390,11 +388,7 @@ def test_checkout_puts_the_context_and_enabled_dependencies_beside_the_code(
     import sys
 
     lib = tmp_path / "mylib"
-    lib.mkdir()
-    git(lib, "init", "-q")
-    (lib / "ctxlib_checkout.py").write_text("SCALE = 2\n")
-    git(lib, "add", "-A")
-    git(lib, "commit", "-q", "-m", "library")
+    new_repository(lib, {"ctxlib_checkout.py": "SCALE = 2\n"}, "library")
     enable(lib)
     (lib / "ctxlib_checkout.py").write_text("SCALE = 3  # not committed\n")
     (lib / "helper.py").write_text("EXTRA = 1\n")

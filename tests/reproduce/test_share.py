@@ -14,7 +14,7 @@ from autocommit.gitio.repo import find_worktree
 from autocommit.tracking import push_on_run
 from tests.support.cli import main_in_process, one_line_error
 from tests.support.daemon import enable
-from tests.support.git import disk_listing, git, tree_listing, user_state
+from tests.support.git import disk_listing, git, new_repository, tree_listing, user_state
 from tests.support.mlflow import start_run
 
 mlflow = pytest.importorskip("mlflow")
@@ -37,11 +37,7 @@ def team_remote(tmp_path: Path) -> Path:
     remote = tmp_path / "team.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     seed = tmp_path / "seed"
-    seed.mkdir()
-    git(seed, "init", "-q")
-    (seed / "train.py").write_text("lr = 0.1\n")
-    git(seed, "add", "-A")
-    git(seed, "commit", "-q", "-m", "initial")
+    new_repository(seed, {"train.py": "lr = 0.1\n"})
     git(seed, "tag", "v1")
     git(seed, "push", "-q", str(remote), "main", "v1")
     return remote

@@ -29,6 +29,18 @@ def git(
     return proc.stdout.decode(errors="surrogateescape")
 
 
+def new_repository(root: Path, files: dict[str, str], message: str = "initial") -> Path:
+    """A repository at ``root`` (created if need be) whose one commit holds ``files``."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return root
+
+
 def walk(top: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk`` (top-down, without following links; prune by editing the directory
     list) without recursion: os.walk recurses on Python < 3.12, and trees can be deeper
@@ -122,6 +134,12 @@ class UserState:
     head: str
     refs: str
     files: dict[str, bytes]
+
+    @property
+    def git_state(self) -> tuple[bytes, str, str]:
+        """The index byte for byte, HEAD and the refs (``refs/autocommit/*`` aside):
+        what a test whose working tree legitimately changes still compares."""
+        return self.index_bytes, self.head, self.refs
 
 
 def user_state(root: Path) -> UserState:

@@ -19,7 +19,7 @@ from autocommit import contract
 from autocommit.gitio.repo import Worktree
 from autocommit.tracking import environment
 from tests.support.daemon import enable
-from tests.support.git import assert_private, git, user_state
+from tests.support.git import assert_private, git, new_repository, user_state
 from tests.support.mlflow import pinned, tree_of
 from tests.support.oracle import expected_tree
 from tests.support.readme import says
@@ -339,12 +339,7 @@ def test_data_paths_never_leave_the_repository(enabled: Path, tmp_path: Path) ->
 
 
 def make_library(root: Path, name: str) -> None:
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / name).mkdir()
-    (root / name / "__init__.py").write_text("def scale(x):\n    return 2 * x\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "library")
+    new_repository(root, {f"{name}/__init__.py": "def scale(x):\n    return 2 * x\n"}, "library")
     git(root, "remote", "add", "origin", "https://user:token@example.com/team/lib.git")
 
 
