@@ -10,6 +10,7 @@ git writes there (the private index) and files left by older versions are narrow
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -90,11 +91,23 @@ def write_over(path: Path, data: bytes) -> None:
     """Write ``data`` over ``path``'s old content, then cut what is left of it: no
     truncation to nothing first and no rename, on which ext4 flushes the file to disk
     when it is closed (``auto_da_alloc``, 0.3-0.8 ms a write). Not atomic: a reader or a
-    crash may meet a mix of old and new, so the content must carry its own check (see
-    :func:`autocommit.engine.snapshot_state.save`)."""
+    crash may meet a mix of old and new, so the content must carry its own check
+    (:func:`write_checked`)."""
     fd = open_fd(path, os.O_WRONLY | os.O_CREAT)
     try:
         os.write(fd, data)
         os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
+
+
+def write_checked(path: Path, text: bytes) -> None:
+    """:func:`write_over` ``text`` followed by its checksum, which :func:`read_checked`
+    verifies: a write cut short by a crash, or met half done, reads as nothing."""
+    write_over(path, text + b"\n" + hashlib.sha1(text).hexdigest().encode())
+
+
+def read_checked(path: Path) -> bytes | None:
+    """What :func:`write_checked` wrote; None when its checksum does not hold."""
+    text, _, digest = path.read_bytes().rpartition(b"\n")
+    return text if hashlib.sha1(text).hexdigest().encode() == digest else None

@@ -27,7 +27,6 @@ untracked cache does (which ``git status`` alone uses):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
@@ -87,8 +86,8 @@ def touch_marker(state_dir: Path) -> int:
 def load(state_dir: Path) -> ScanCache | None:
     """The cache; None when there is none, or it was cut short by a crash."""
     try:
-        text, _, digest = _path(state_dir).read_bytes().rpartition(b"\n")
-        if hashlib.sha1(text).hexdigest().encode() != digest:
+        text = state_files.read_checked(_path(state_dir))
+        if text is None:
             return None
         raw = json.loads(text)
         return ScanCache(
@@ -117,8 +116,7 @@ def save(state_dir: Path, cache: ScanCache) -> None:
         "meta": cache.meta,
         "pending": cache.pending,
     }
-    text = json.dumps(data).encode()
-    state_files.write_over(_path(state_dir), text + b"\n" + hashlib.sha1(text).hexdigest().encode())
+    state_files.write_checked(_path(state_dir), json.dumps(data).encode())
 
 
 def forget(state_dir: Path) -> None:

@@ -112,8 +112,8 @@ def _path(worktree: Worktree) -> Path:
 def load(worktree: Worktree) -> SnapshotState | None:
     """The saved state; None when there is none, or it was cut short by a crash."""
     try:
-        text, _, digest = _path(worktree).read_text(encoding="utf-8").rpartition("\n")
-        if hashlib.sha1(text.encode()).hexdigest() != digest:
+        text = state_files.read_checked(_path(worktree))
+        if text is None:
             return None
         raw = json.loads(text)
         return SnapshotState(
@@ -139,10 +139,7 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     ext4 a file truncated to nothing, or renamed over another, is flushed to disk when
     closed, which cost more than the rest of saving. The checksum makes up for it.
     """
-    text = json.dumps(asdict(state))
-    state_files.write_over(
-        _path(worktree), (text + "\n" + hashlib.sha1(text.encode()).hexdigest()).encode()
-    )
+    state_files.write_checked(_path(worktree), json.dumps(asdict(state)).encode())
 
 
 def forget(worktree: Worktree) -> None:

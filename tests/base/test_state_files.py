@@ -1,4 +1,4 @@
-"""The two ways of writing a whole file, and the one size formatter."""
+"""The ways of writing a whole file (atomic, over, checked), and the one size formatter."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def test_a_write_over_keeps_the_inode_and_cuts_the_old_tail(tmp_path: Path) -> N
     assert path.read_bytes() == b"short"
     assert path.stat().st_ino == inode  # written in place, no rename
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_checked_write_cut_short_or_mixed_reads_as_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "scan-cache.json"
+    state_files.write_checked(path, b'{"much": "longer, older content"}')
+    state_files.write_checked(path, b'{"new": 1}')
+    assert state_files.read_checked(path) == b'{"new": 1}'
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-3])  # a crash before the last bytes landed
+    assert state_files.read_checked(path) is None
+    path.write_bytes(b'{"new": 2}' + whole[len(b'{"new": 1}') :])  # new text, old checksum
+    assert state_files.read_checked(path) is None
 
 
 @pytest.mark.parametrize(
