@@ -16,7 +16,7 @@ import pytest
 from autocommit.engine import scan_cache
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import assert_private, git, new_repository, tree_listing
+from tests.support.git import assert_private, git, new_repository, tree_listing, user_state
 from tests.support.oracle import assert_exact
 
 WALK = ["ls-files", "-z", "--others", "--exclude-standard"]  # the full walk's listing
@@ -86,6 +86,20 @@ def test_changes_pile_up_exactly_across_scans(scanned: Path, git_calls: list[lis
     _write(scanned, "new/dir/f.py", "edited in place, long after it was found\n")
     _write(scanned, "src/deep/n.py", "edited in place too\n")
     _full_scan(scanned, git_calls)
+
+
+def test_a_scan_without_a_walk_leaves_the_user_s_state_alone(
+    scanned: Path, git_calls: list[list[str]]
+) -> None:
+    """``diff-files`` and the tree edit read the private index only: the user's index,
+    HEAD, refs and files are as they were, and no ``index.lock`` appears."""
+    for _, change in CHANGES:
+        change(scanned)
+    before = user_state(scanned)
+    _, walked = _full_scan(scanned, git_calls)
+    assert not walked
+    assert user_state(scanned) == before
+    assert not (scanned / ".git" / "index.lock").exists()
 
 
 def test_a_directory_replaced_by_another(scanned: Path, git_calls: list[list[str]]) -> None:
