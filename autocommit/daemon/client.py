@@ -7,6 +7,7 @@ only when a snapshot comes back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -14,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autocommit import state_files
 from autocommit.daemon.control import (
+    CONTEXT_FOLLOWS,
     EXIT_ALREADY_RUNNING,
     MAX_REQUEST,
     DaemonFiles,
@@ -66,15 +68,22 @@ def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
     return Snapshot.from_dict(answer["snapshot"])
 
 
+ContextFiles = dict[str, bytes] | None  # a run's context files (None: none)
+
+
 def sync_for_run(
-    worktree: Worktree, timeout: float = 5.0, context: dict[str, bytes] | None = None
+    worktree: Worktree,
+    timeout: float = 5.0,
+    context: ContextFiles | Callable[[], ContextFiles] = None,
 ) -> tuple[Snapshot, PinnedRun | None] | None:
     """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
     and the run's change summary (None from a daemon that does not make them).
 
-    ``context``: the run's context files; the daemon makes their commit on the run commit
-    and pins it in the same ref update (``PinnedRun.context``; None when it did not:
-    a daemon of an older version, or files too large for a request).
+    ``context``: the run's context files, or what gathers them (called once the request
+    is on its way, so that gathering overlaps with the daemon's snapshot; not called when
+    no daemon listens). The daemon makes their commit on the run commit and pins it, in
+    the same ref update when they came in time (``PinnedRun.context``; None when it did
+    not: a daemon of an older version, or files too large for a request).
     """
     answer = _sync(worktree, timeout, for_run=True, context=context)
     if answer is None:
@@ -87,17 +96,20 @@ def sync_for_run(
 
 
 def _sync(
-    worktree: Worktree, timeout: float, for_run: bool, context: dict[str, bytes] | None = None
+    worktree: Worktree,
+    timeout: float,
+    for_run: bool,
+    context: ContextFiles | Callable[[], ContextFiles] = None,
 ) -> dict[str, Any] | None:
     # The daemon gives up a little earlier than we do, so that its answer still arrives.
     wait = max(0.1, timeout - min(SYNC_MARGIN, timeout / 10))
     fields: dict[str, Any] = {"run": for_run, "timeout": wait}
-    if context:
-        texts = {name: text.decode(errors="surrogateescape") for name, text in context.items()}
-        if len(encode({"op": "sync", **fields, "context": texts})) <= MAX_REQUEST:
-            fields["context"] = texts  # else the run writes its context itself
+    then = None
+    if context is not None:
+        fields["context"] = CONTEXT_FOLLOWS
+        then = functools.partial(_context_message, context)
     try:
-        answer = _ask(worktree, "sync", timeout, **fields)
+        answer = request(worktree, {"op": "sync", **fields}, timeout, then=then)
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None
@@ -105,6 +117,17 @@ def _sync(
         log.debug("the daemon could not snapshot: %s", answer.get("error"))
         return None
     return answer
+
+
+def _context_message(context: ContextFiles | Callable[[], ContextFiles]) -> dict[str, Any]:
+    """The message carrying a run's context files (none when they would not fit: the run
+    then writes their commit itself)."""
+    files = context() if callable(context) else context
+    if not files:
+        return {"context": None}
+    texts = {name: text.decode(errors="surrogateescape") for name, text in files.items()}
+    message = {"context": texts}
+    return message if len(encode(message)) <= MAX_REQUEST else {"context": None}
 
 
 def notify(worktree: Worktree, event: str, args: Sequence[str] = ()) -> bool:

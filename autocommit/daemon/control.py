@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from autocommit.gitio.repo import Worktree
 
 MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
 MAX_REQUEST = 512 * 1024  # a request: a few fields and a run's context; no more is read
+# A sync request's "context" when the run's context files follow in a second message.
+CONTEXT_FOLLOWS = "follows"
 EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
@@ -100,27 +102,49 @@ class MessageTooLarge(ValueError):
     """A message longer than the reader accepts (it stops reading there)."""
 
 
+class MessageReader:
+    """Newline-terminated JSON objects read from a socket one after another (a request
+    may be followed by more on the same connection)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def read(self, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+        """The next object, of at most ``limit`` bytes (reading stops there)."""
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > limit:
+                raise MessageTooLarge(f"a control message is at most {limit} bytes")
+            chunk = self._sock.recv(min(65536, limit + 1 - len(self._buffer)))
+            if not chunk:
+                raise ConnectionError("the connection closed before a whole message arrived")
+            self._buffer += chunk
+        end = self._buffer.index(b"\n")
+        if end > limit:
+            raise MessageTooLarge(f"a control message is at most {limit} bytes")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise ValueError("a control message must be a JSON object")
+        return message
+
+
 def read_message(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any]:
     """Read one newline-terminated JSON object of at most ``limit`` bytes."""
-    data = bytearray()
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(min(65536, limit + 1 - len(data)))
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > limit:
-            raise MessageTooLarge(f"a control message is at most {limit} bytes")
-    if not data.endswith(b"\n"):
-        raise ConnectionError("the connection closed before a whole message arrived")
-    message = json.loads(data)
-    if not isinstance(message, dict):
-        raise ValueError("a control message must be a JSON object")
-    return message
+    return MessageReader(sock).read(limit)
 
 
-def request(worktree: Worktree, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+def request(
+    worktree: Worktree,
+    message: dict[str, Any],
+    timeout: float,
+    then: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Send one request to the worktree's daemon and return its answer.
 
+    ``then``: called once the request is sent (its work overlaps with the daemon's); what
+    it returns is sent as a second message on the same connection.
     Raises :class:`DaemonUnavailable` when no daemon listens or it does not answer in time.
     """
     path = DaemonFiles.of(worktree).socket
@@ -132,6 +156,8 @@ def request(worktree: Worktree, message: dict[str, Any], timeout: float) -> dict
             # A daemon that refuses a request stops reading it: its answer says why.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(encode(message))
+                if then is not None:
+                    sock.sendall(encode(then()))
             return read_message(sock)
         except (ValueError, ConnectionError) as exc:
             raise DaemonUnavailable(f"no usable answer from the daemon: {exc}") from exc

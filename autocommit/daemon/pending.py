@@ -27,11 +27,20 @@ class SyncRequest:
     """One caller waiting for the snapshot of the tree as of its request."""
 
     def __init__(
-        self, token: str, for_run: bool = False, context: dict[str, bytes] | None = None
+        self,
+        token: str,
+        for_run: bool = False,
+        context: dict[str, bytes] | None = None,
+        context_follows: bool = False,
     ) -> None:
         self.token = token
         self.for_run = for_run  # an MLflow run starts: make and pin its run commit too
         self.context = context  # the run's context files: a commit on the run commit
+        # The run sends its context files after the request, once gathered (while the
+        # snapshot is made): set when they arrived (context None: it had none to send).
+        self.context_arrived = threading.Event()
+        if not context_follows:
+            self.context_arrived.set()
         self.seen = False  # its cookie came through the watch: every earlier change is recorded
         self.done = threading.Event()
         self.delivered = threading.Event()  # its answer is made: the daemon may go on
@@ -39,6 +48,11 @@ class SyncRequest:
         self.run: PinnedRun | None = None
         self.error: str | None = None
         self.times = {"received": time.monotonic()}  # when each step was reached
+
+    def context_came(self, context: dict[str, bytes] | None) -> None:
+        self.context = context
+        self.mark("context received")
+        self.context_arrived.set()
 
     def mark(self, step: str) -> None:
         self.times.setdefault(step, time.monotonic())

@@ -24,11 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autocommit.daemon.control import MAX_REQUEST, encode, read_message, socket_address
+from autocommit.daemon.control import MAX_REQUEST, MessageReader, encode, socket_address
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# A request, and what reads the next message of the same connection (a request may say
+# that more follows, such as a run's context files).
+Handler = Callable[[dict[str, Any], Callable[[], dict[str, Any]]], dict[str, Any]]
 MAX_CLIENTS = 32  # requests served at once (a sync waits for a snapshot: they add up)
 BACKLOG = 128  # connections waiting for one of them
 READ_TIMEOUT = 10.0  # a request arrives at once; a client silent this long is dropped
@@ -96,10 +98,11 @@ class ControlServer:
                 if _peer_uid(conn) != os.getuid():
                     conn.sendall(encode({"ok": False, "error": "not the owner of this daemon"}))
                     return
+                reader = MessageReader(conn)
                 conn.settimeout(READ_TIMEOUT)
-                message = read_message(conn, MAX_REQUEST)
+                message = reader.read(MAX_REQUEST)
                 conn.settimeout(None)
-                answer = self.handler(message)
+                answer = self.handler(message, lambda: _read_more(conn, reader))
             except (OSError, ValueError) as exc:
                 log.debug("bad control request: %s", exc)
                 answer = {"ok": False, "error": f"bad request: {exc}"}
@@ -122,6 +125,15 @@ class ControlServer:
         if self._bound is not None and _inode(self.path) == self._bound:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+
+
+def _read_more(conn: socket.socket, reader: MessageReader) -> dict[str, Any]:
+    """The next message of a request, bounded as the request is."""
+    conn.settimeout(READ_TIMEOUT)
+    try:
+        return reader.read(MAX_REQUEST)
+    finally:
+        conn.settimeout(None)
 
 
 def _inode(path: Path) -> tuple[int, int] | None:

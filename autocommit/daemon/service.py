@@ -24,13 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 from autocommit import state_files
 from autocommit.contract import CONTEXT_FILES, CONTEXT_MESSAGE
-from autocommit.daemon.control import DaemonFiles
+from autocommit.daemon.control import CONTEXT_FOLLOWS, DaemonFiles
 from autocommit.daemon.event_paths import Kind
 from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
 from autocommit.daemon.server import ControlServer
@@ -38,10 +39,12 @@ from autocommit.engine.file_commit import FileCommits, FileTree, TreeStore
 from autocommit.engine.ignored import IgnoredPaths
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.maintenance import IdleMaintenance
+from autocommit.engine.run_commit import PinnedRun
 from autocommit.engine.run_pin import RunPin
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.errors import AutocommitError
-from autocommit.gitio import git_inputs, gitstate
+from autocommit.gitio import git_inputs, gitstate, refs
+from autocommit.gitio.commits import CommitWriter
 from autocommit.gitio.repo import Worktree
 from autocommit.settings import config
 from autocommit.settings.config import Settings
@@ -56,6 +59,7 @@ PACE_FACTOR = 1.0  # background snapshots use at most half of one core
 MAX_PACE = 10.0
 POLL_INTERVAL = 2.0  # without inotify: scan the whole tree this often…
 POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is longer
+SPARE_COOKIE = "next"  # made ahead, renamed to a sync's token (tokens are <pid>-<n>)
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
 DELIVERY_WAIT = 0.05  # the most the snapshot thread lets sync answers go out first
 DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
@@ -100,7 +104,9 @@ class Daemon:
         self.ignored = IgnoredPaths(worktree.root)
         self.pipes = GitPipes(worktree, kept=True)  # used by the snapshot thread only
         self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
-        self._trees = TreeStore(worktree, kept=True)  # runs' contexts: blobs and trees
+        # runs' contexts: blobs and trees (from Python where the snapshots found it allowed)
+        self._trees = TreeStore(worktree, kept=True, loose=self.pipes.loose)
+        self._late_writes = threading.Lock()  # contexts that came after their run commit
         self.started = time.time()
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
@@ -312,6 +318,7 @@ class Daemon:
             self.pipes.refs.start()
         except Exception as exc:  # that snapshot starts it itself
             log.debug("could not start update-ref ahead: %s", exc)
+        self._make_spare_cookie()
 
     def _idle_for(self) -> float:
         """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
@@ -326,8 +333,12 @@ class Daemon:
             return None
         if self._describer is None:
             self._describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe")
-        files = {r.token: r.context for r in requests if r.for_run and r.context is not None}
-        context = FileCommits(files, CONTEXT_MESSAGE, self._trees) if files else None
+        runs = [r for r in requests if r.for_run]
+
+        def arrived() -> dict[str, dict[str, bytes]]:  # the contexts here by the run commit
+            return {r.token: r.context for r in runs if r.context_arrived.is_set() and r.context}
+
+        context = FileCommits({}, CONTEXT_MESSAGE, self._trees, arrived=arrived)
         return RunPin(self.worktree, self._describer, context, pipes=self.pipes)
 
     def _answer(self, requests: list[SyncRequest], snap: Snapshot, run: RunPin | None) -> None:
@@ -428,7 +439,11 @@ class Daemon:
 
     # -- control requests -------------------------------------------------------------
 
-    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+    def handle(
+        self, message: dict[str, Any], read_next: Callable[[], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Answer one control request; ``read_next`` reads the next message of the same
+        connection (a sync for a run may say its context files follow)."""
         op = message.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
@@ -436,11 +451,13 @@ class Daemon:
             timeout = _sync_timeout(message.get("timeout"))
             if timeout is None:
                 return {"ok": False, "error": f"bad sync timeout {message.get('timeout')!r}"}
+            follows = message.get("context") == CONTEXT_FOLLOWS and read_next is not None
             try:
-                context = self._context_of(message.get("context"))
+                context = None if follows else self._context_of(message.get("context"))
             except ValueError as exc:
                 return {"ok": False, "error": str(exc)}
-            return self._sync(timeout, bool(message.get("run")), context)
+            for_run = bool(message.get("run"))
+            return self._sync(timeout, for_run, context, read_next if follows else None)
         if op == "notify":
             self._last_git_activity = time.monotonic()
             self.pending.reconcile(f"git {message.get('event', 'operation')}")
@@ -478,25 +495,36 @@ class Daemon:
             log.debug("could not write a run's context ahead: %s", exc)
 
     def _sync(
-        self, timeout: float, for_run: bool, context: dict[str, bytes] | None
+        self,
+        timeout: float,
+        for_run: bool,
+        context: dict[str, bytes] | None,
+        read_context: Callable[[], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        request = SyncRequest(f"{os.getpid()}-{next(self._tokens)}", for_run, context)
+        """Wait for the snapshot of everything changed before this request. A run's
+        context files come with the request, or (``read_context``) right after it, read
+        while the snapshot is under way."""
+        token = f"{os.getpid()}-{next(self._tokens)}"
+        request = SyncRequest(token, for_run, context, context_follows=read_context is not None)
         cookie = self.files.cookies / request.token
         self.pending.add_request(request)
         try:
             if self.watch_mode != "inotify":
                 self.pending.mark_seen(request)
             else:
-                flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
                 try:
-                    os.close(os.open(cookie, flags, 0o600))
+                    self._write_cookie(cookie)
                 except OSError as exc:  # e.g. someone removed .git/autocommit/
                     log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
                     self.pending.mark_seen(request)
                 self._store_ahead(context)
-                if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
-                    log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
-                    self.pending.mark_seen(request)
+            if read_context is not None:
+                error = self._receive_context(request, read_context)
+                if error is not None:
+                    return {"ok": False, "error": error}
+            if not request.done.wait(min(COOKIE_GRACE, timeout)) and not request.seen:
+                log.warning("sync cookie %s not seen; reconciling the whole tree", cookie)
+                self.pending.mark_seen(request)
             if not request.done.wait(timeout):
                 return {"ok": False, "error": f"no snapshot within {timeout:.1f}s"}
         finally:
@@ -505,11 +533,62 @@ class Daemon:
                 os.unlink(cookie)
         if request.snapshot is None:
             return {"ok": False, "error": request.error or "the daemon is stopping"}
+        if request.run is not None and request.run.context is None and request.context:
+            request.run = self._context_after(request.run, request.context)
         answer = {"ok": True, "snapshot": request.snapshot.to_dict(), "phases": request.phases()}
         if request.run is not None:
             answer["run"] = request.run.to_dict()
         request.delivered.set()
         return answer
+
+    def _write_cookie(self, cookie: Path) -> None:
+        """Make ``cookie`` appear: the spare cookie made ahead renamed (a rename is far
+        cheaper than making a file on some file systems), else a new file."""
+        try:
+            os.rename(self.files.cookies / SPARE_COOKIE, cookie)
+        except FileNotFoundError:
+            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+            os.close(os.open(cookie, flags, 0o600))
+
+    def _make_spare_cookie(self) -> None:
+        """Make the next sync's cookie now, while nobody waits (see :meth:`_write_cookie`)."""
+        flags = os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC
+        with contextlib.suppress(OSError):
+            os.close(os.open(self.files.cookies / SPARE_COOKIE, flags, 0o600))
+
+    def _receive_context(
+        self, request: SyncRequest, read_context: Callable[[], dict[str, Any]]
+    ) -> str | None:
+        """Read the context files a run sends after its sync request (None: none); the
+        error to answer with when they are not usable."""
+        try:
+            context = self._context_of(read_context().get("context"))
+        except (OSError, ValueError) as exc:  # cut off, too large, malformed
+            request.for_run = False  # nobody will take its run commit
+            request.context_came(None)
+            return f"bad context: {exc}"
+        request.context_came(context)
+        self._store_ahead(context)
+        return None
+
+    def _context_after(self, run: PinnedRun, context: dict[str, bytes]) -> PinnedRun:
+        """``run`` with its context commit, made and pinned now: its files arrived after
+        the snapshot had made the run commit. ``run`` as it is when that fails (the run
+        then makes it itself)."""
+        try:
+            commits = FileCommits({"run": context}, CONTEXT_MESSAGE, self._trees)
+            wanted = commits.on(self.worktree, run.commit, None)
+            with self._late_writes:
+                texts = [w.text for w in wanted if w.text is not None]
+                if texts:
+                    CommitWriter(self.worktree.root, self.worktree.state_dir,
+                                 loose=self.pipes.loose).write(texts)  # fmt: skip
+                if wanted:
+                    refs.pin(self.worktree.root, wanted[0].commit, refs.SNAPSHOT_MESSAGE)
+        except Exception as exc:
+            log.warning("no context commit for %s (the run makes it): %s", run.commit[:12], exc)
+            return run
+        return dataclasses.replace(run, context=(commits.made or {}).get("run"))
 
     def _state(self) -> str:
         if self.waiting_for:
@@ -561,6 +640,7 @@ class Daemon:
         state_files.ensure_dir(self.files.cookies)
         for stale in self.files.cookies.iterdir():
             stale.unlink()
+        self._make_spare_cookie()
         worker = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)
         try:
             self._start_watching()

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from autocommit.engine.run_commit import commit_text_of
 from autocommit.engine.snapshot import CommitToPin
 from autocommit.gitio import refs
 from autocommit.gitio.commits import CommitWriter, commit_text
+from autocommit.gitio.loose_objects import LooseObjects
 from autocommit.gitio.objects import TreeEntry, object_id, tree_text
 from autocommit.gitio.repo import Worktree
 
@@ -54,15 +56,18 @@ def commit_on(parent: str, parent_text: bytes, tree: FileTree, message: str) -> 
 
 
 class TreeStore:
-    """Writes the blobs and the tree of :class:`FileTree` s: ``git hash-object -w``, one
-    process per kind (``kept``: for the daemon's whole life, shared by its threads), each
+    """Writes the blobs and the tree of :class:`FileTree` s: from Python where ``loose``
+    allows it, else ``git hash-object -w``, one process per kind (``kept``: for the
+    daemon's whole life, shared by its threads); each
     tree once in a while (a tree written ahead, as a request arrives, is not written again
     for :data:`FRESH` seconds: long before ``git gc`` could prune it unreferenced)."""
 
-    def __init__(self, worktree: Worktree, *, kept: bool = False) -> None:
+    def __init__(self, worktree: Worktree, *, kept: bool = False,
+                 loose: LooseObjects | None = None) -> None:  # fmt: skip
         root, state_dir = worktree.root, worktree.state_dir
-        self._blobs = CommitWriter(root, state_dir, kept=kept, kind="blob")
-        self._trees = CommitWriter(root, state_dir, kept=kept, kind="tree")
+        loose = loose or LooseObjects(worktree.common_dir / "objects")
+        self._blobs = CommitWriter(root, state_dir, kept=kept, kind="blob", loose=loose)
+        self._trees = CommitWriter(root, state_dir, kept=kept, kind="tree", loose=loose)
         self._lock = threading.Lock()
         self._written: dict[str, float] = {}  # tree → when stored (with its blobs)
 
@@ -79,8 +84,8 @@ class TreeStore:
             if now - self._written.get(tree.id, -FRESH) < FRESH:
                 return
             if tree.files:
-                self._blobs.write(list(tree.files.values()))
-            self._trees.write([tree.text])
+                self._blobs.write(list(tree.files.values()), tree.id)
+            self._trees.write([tree.text], tree.id)
             if len(self._written) >= 256:
                 self._written.clear()
             self._written[tree.id] = now
@@ -102,16 +107,24 @@ class FileCommits:
     store: TreeStore
     made: dict[str, str] | None = None  # key → the commit made on the run commit
     error: Exception | None = None  # why they could not be made as the run commit was
+    # More files that may have arrived by the time the run commit is made (the daemon:
+    # a run sends its context while the snapshot is under way).
+    arrived: Callable[[], dict[str, dict[str, bytes]]] | None = None
 
     def on(
         self, worktree: Worktree, parent: str, parent_text: bytes | None
     ) -> tuple[CommitToPin, ...]:
         """Name each commit on ``parent`` (``parent_text``: its text when at hand) and
         write its tree; those still to be written and pinned."""
-        if parent_text is None:
-            parent_text = commit_text_of(worktree, parent)
+        if self.arrived is not None:
+            self.files = {**self.files, **self.arrived()}
         wanted: dict[str, CommitToPin] = {}
         made: dict[str, str] = {}
+        if not self.files:
+            self.made = made
+            return ()
+        if parent_text is None:
+            parent_text = commit_text_of(worktree, parent)
         for key, files in self.files.items():
             tree = FileTree.of(files, parent)
             text = commit_on(parent, parent_text, tree, self.message)

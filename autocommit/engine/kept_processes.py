@@ -1,12 +1,14 @@
 """The git processes a snapshot talks to through pipes, and keeping them between snapshots.
 
-A snapshot reads objects (``cat-file --batch``), writes trees (``mktree --batch``),
-hashes changed files (``hash-object --stdin-paths``), writes commits (``hash-object -t
-commit``) and moves refs (``update-ref --stdin``). Each costs a process start, a few
-milliseconds, per snapshot; the watch daemon keeps one set for its whole life instead
-(``kept=True``). A kept process sees every object and ref written after it started, but
-reads git's configuration and attribute files only once: the hasher is started anew after
-every full scan, which is what a change of either leads to.
+A snapshot reads objects (``cat-file --batch``), hashes changed files (``hash-object
+--stdin-paths``) and moves refs (``update-ref --stdin``); it writes trees and commits
+from Python (:mod:`autocommit.gitio.loose_objects`), or where git's config asks for
+other permissions, through ``mktree --batch`` and ``hash-object -t commit``. Each
+process costs a start, a few milliseconds, per snapshot; the watch daemon keeps one set
+for its whole life instead (``kept=True``). A kept process sees every object and ref
+written after it started, but reads git's configuration and attribute files only once:
+the hasher is started anew after every full scan, which is what a change of either
+leads to.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from autocommit.engine.tree_edit import TreeWriter
 from autocommit.gitio import git
 from autocommit.gitio.commits import CommitWriter
+from autocommit.gitio.loose_objects import LooseObjects
 from autocommit.gitio.objects import ObjectReader
 from autocommit.gitio.piped import PipedGit
 from autocommit.gitio.refs import RefUpdater
@@ -55,10 +58,13 @@ class GitPipes:
         root = worktree.root
         self.kept = kept  # a daemon's: it serves many snapshots
         self.reader = ObjectReader(root, worktree.common_dir / "objects", kept=kept)
-        self.trees = TreeWriter(root, kept=kept)
+        # Trees and commits are written from Python once the snapshot has read git's
+        # config and found the default permissions (see loose_objects).
+        self.loose = LooseObjects(worktree.common_dir / "objects")
+        self.trees = TreeWriter(root, kept=kept, loose=self.loose)
         self.blobs = BlobHasher(root, kept=kept)
-        self.commits = CommitWriter(root, worktree.state_dir, kept=kept)
-        self.refs = RefUpdater(root)  # one process per update, started ahead of it
+        self.commits = CommitWriter(root, worktree.state_dir, kept=kept, loose=self.loose)
+        self.refs = RefUpdater(root, kept=kept)  # by default one process per update
 
     def after_full_scan(self) -> None:
         """git's configuration or attributes may have changed: the hasher reads them anew.

@@ -95,5 +95,5 @@ def run_commit(worktree: Worktree, snap: Snapshot) -> str:
     """The commit to tag and pin for a run started at ``snap``, written if need be."""
     wanted = run_commit_to_pin(worktree, snap, None)
     if wanted.text is not None:
-        write_commits(worktree.root, worktree.state_dir, [wanted.text])
+        write_commits(worktree, [wanted.text])
     return wanted.commit

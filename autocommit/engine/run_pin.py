@@ -101,7 +101,7 @@ class RunPin:
             if pipes is not None:
                 pipes.commits.write(texts)
             else:
-                write_commits(worktree.root, worktree.state_dir, texts)
+                write_commits(worktree, texts)
         pins = [w.commit for w in wanted if not refs.pin_seen(worktree, w.commit)]
         if pins:
             (pipes.refs if pipes is not None else refs.RefUpdater(worktree.root)).pin(pins)

@@ -186,6 +186,7 @@ class _GitSettings:
     file_mode: bool  # core.fileMode
     symlinks: bool  # core.symlinks
     sparse_checkout: bool  # core.sparseCheckout
+    shared_repository: bool  # core.sharedRepository: git adjusts new objects' modes
     author: Identity  # the user when git knows them; the committer is autocommit
 
 
@@ -194,7 +195,7 @@ def _git_settings(root: Path, inputs: str) -> _GitSettings:
     """The git configuration a snapshot depends on, cached per configuration fingerprint
     (``inputs``) so a long-lived process notices a change of the repository's config."""
     del inputs
-    pattern = r"^(core\.(filemode|symlinks|sparsecheckout)|user\.(name|email))$"
+    pattern = r"^(core\.(filemode|symlinks|sparsecheckout|sharedrepository)|user\.(name|email))$"
     proc = git.run(["config", "-z", "--get-regexp", pattern], root, ok_codes=(0, 1))
     found: dict[str, str] = {}
     for entry in proc.stdout.decode(errors="replace").split("\0"):
@@ -204,6 +205,8 @@ def _git_settings(root: Path, inputs: str) -> _GitSettings:
         file_mode=_git_bool(found.get("core.filemode", "true")),
         symlinks=_git_bool(found.get("core.symlinks", "true")),
         sparse_checkout=_git_bool(found.get("core.sparsecheckout", "false")),
+        shared_repository=found.get("core.sharedrepository", "umask").strip().lower()
+        not in ("umask", "false", "no", "off", "0"),
         author=Identity.of(found.get("user.name", ""), found.get("user.email", ""), AUTOCOMMIT),
     )
 
@@ -287,6 +290,8 @@ class _Snapshotter:
         self.inputs = snapshot_state.inputs_fingerprint(worktree, settings)
 
     def take(self, changed: list[str] | None) -> Snapshot:
+        # Trees and commits from Python unless git would give new objects other modes.
+        self.pipes.loose.permit(not _git_settings(self.root, self.inputs).shared_repository)
         self.index.remove_stale_lock()
         remove_stale_texts(self.wt.state_dir)
         head_ref = head_ref_of(self.wt)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
+from autocommit.gitio.loose_objects import LooseObjects
 from autocommit.gitio.objects import (
     GITLINK_MODE,
     TREE_MODE,
@@ -101,25 +102,32 @@ class TreeEditor:
 
 
 class TreeWriter:
-    """``git mktree --batch``: writes the edited trees of a snapshot in one request.
+    """Writes the edited trees of a snapshot: each tree's id is computed here from its
+    canonical form (entries in git's order, a subtree sorting as if its name ended in
+    ``/``), so no tree waits for its subtrees' ids from git.
 
-    A parent tree names its subtrees' ids, so asking git for one tree at a time costs a
-    round trip per level. Instead each tree's id is computed here from its canonical
-    form (entries in git's order, a subtree sorting as if its name ended in ``/``), all
-    trees are sent at once, deepest first, and the ids git answers are checked against
-    ours. Started on first use, and again after it died; ``kept`` as for
-    :func:`git.popen`.
+    Stored as loose objects from Python (:mod:`autocommit.gitio.loose_objects`) where
+    ``loose`` allows it; else sent all at once, deepest first, to ``git mktree --batch``
+    (started on first use, and again after it died; ``kept`` as for :func:`git.popen`),
+    and the ids git answers are checked against ours.
     """
 
-    def __init__(self, root: Path, *, kept: bool = False) -> None:
+    def __init__(self, root: Path, *, kept: bool = False, loose: LooseObjects | None = None
+                 ) -> None:  # fmt: skip
         self._root = root
+        self._loose = loose
         self._git = PipedGit(root, ["mktree", "-z", "--batch"], kept=kept)
 
     def write(self, node: _Node) -> str | None:
         """The id of ``node``'s tree; None when it is empty (git stores no empty trees)."""
         requests: list[bytes] = []
         expected: list[str] = []
-        root = _plan(node, requests, expected)
+        texts: list[bytes] = []
+        root = _plan(node, requests, expected, texts)
+        if self._loose is not None and self._loose.allowed:
+            for text, sha in zip(texts, expected, strict=True):
+                self._loose.write("tree", text, sha)
+            return root
         for start in range(0, len(requests), _CHUNK):
             answered = self._request(requests[start : start + _CHUNK])
             if answered != expected[start : start + _CHUNK]:
@@ -144,9 +152,11 @@ class TreeWriter:
         self._git.close()
 
 
-def _plan(top: _Node, requests: list[bytes], expected: list[str]) -> str | None:
+def _plan(top: _Node, requests: list[bytes], expected: list[str], texts: list[bytes]
+          ) -> str | None:  # fmt: skip
     """Add ``top``'s tree and its edited subtrees (first) to ``requests`` for mktree,
-    their ids to ``expected``; returns ``top``'s id (None: empty, git stores none).
+    their ids to ``expected`` and raw objects to ``texts``; returns ``top``'s id (None:
+    empty, git stores none).
 
     Iterative, children before their parent: a tree may be thousands of levels deep."""
     ids: dict[int, str | None] = {}  # id(node) → its tree's id, once planned
@@ -165,23 +175,21 @@ def _plan(top: _Node, requests: list[bytes], expected: list[str]) -> str | None:
                     continue
                 entry = TreeEntry(TREE_MODE, sha)
             entries.append((name, entry))
-        ids[id(node)] = _request(entries, requests, expected) if entries else None
+        ids[id(node)] = _request(entries, requests, expected, texts) if entries else None
     return ids[id(top)]
 
 
 def _request(entries: list[tuple[str, TreeEntry]], requests: list[bytes],
-             expected: list[str]) -> str:  # fmt: skip
-    """Add the tree holding ``entries`` to ``requests``, its id to ``expected``."""
+             expected: list[str], texts: list[bytes]) -> str:  # fmt: skip
+    """Add the tree holding ``entries`` to ``requests``, its id to ``expected``, its
+    raw object to ``texts``."""
     lines = []
     for name, entry in entries:
         kind = {TREE_MODE: "tree", GITLINK_MODE: "commit"}.get(entry.mode, "blob")
         lines.append(f"{entry.mode} {kind} {entry.sha}\t{name}".encode(errors="surrogateescape"))
     requests.append(b"\0".join(lines) + b"\0\0")
-    sha = tree_id(entries)
+    text = tree_text(entries)
+    sha = object_id("tree", text, entries[0][1].sha)
     expected.append(sha)
+    texts.append(text)
     return sha
-
-
-def tree_id(entries: list[tuple[str, TreeEntry]]) -> str:
-    """The id of the tree holding ``entries``, computed as git computes it."""
-    return object_id("tree", tree_text(entries), entries[0][1].sha)

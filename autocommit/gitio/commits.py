@@ -18,8 +18,10 @@ from pathlib import Path
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
+from autocommit.gitio.loose_objects import LooseObjects
 from autocommit.gitio.objects import object_id
 from autocommit.gitio.piped import PipedGit
+from autocommit.gitio.repo import Worktree
 
 STALE_TEXT_AGE = 600.0  # seconds: a commit text this old was left by a killed process
 _TEXT_PREFIX = "commit-"
@@ -68,24 +70,35 @@ def commit_text(tree: str, parents: list[str], author: str, committer: str, mess
 
 
 class CommitWriter:
-    """``git hash-object -t commit -w --stdin-paths``: writes commit objects, several per
-    request, through one process (kept between requests like the other pipes).
+    """Writes commit objects, several per request: as loose objects from Python
+    (:mod:`autocommit.gitio.loose_objects`) where ``loose`` allows it, else through
+    ``git hash-object -t commit -w --stdin-paths`` (one process, kept between requests
+    like the other pipes).
 
     ``kind`` ``blob`` or ``tree`` writes those objects instead, from their raw content."""
 
     def __init__(self, root: Path, state_dir: Path, *, kept: bool = False,
-                 kind: str = "commit") -> None:  # fmt: skip
+                 kind: str = "commit", loose: LooseObjects | None = None) -> None:  # fmt: skip
         self._state_dir = state_dir  # where the texts wait for git to read them
         self._kind = kind
+        self._loose = loose
         args = ["hash-object", "-t", kind, "-w", "--no-filters", "--stdin-paths"]
         self._git = PipedGit(root, args, kept=kept)
 
     def start(self) -> None:
-        """Start git now, so that its start-up overlaps with whatever comes before."""
-        self._git.start()
+        """Start git now, so that its start-up overlaps with whatever comes before (not
+        when the objects are written from Python)."""
+        if self._loose is None or not self._loose.allowed:
+            self._git.start()
 
-    def write(self, texts: list[bytes]) -> list[str]:
-        """Store each commit text; returns their ids."""
+    def write(self, texts: list[bytes], like: str | None = None) -> list[str]:
+        """Store each text; returns their ids. ``like``: an object id of the repository
+        (its hash algorithm), needed for blobs and trees written from Python; a commit
+        names its tree."""
+        if like is None and texts and self._kind == "commit":
+            like = texts[0].partition(b"\n")[0].removeprefix(b"tree ").decode()
+        if self._loose is not None and self._loose.allowed and like:
+            return [self._loose.write(self._kind, text, like) for text in texts]
         paths: list[str] = []
         try:
             for text in texts:
@@ -110,10 +123,12 @@ class CommitWriter:
         self._git.close()
 
 
-def write_commits(root: Path, state_dir: Path, texts: list[bytes]) -> list[str]:
-    """Store each commit text with a git process of its own; returns their ids."""
-    with contextlib.closing(CommitWriter(root, state_dir)) as writer:
-        return writer.write(texts)
+def write_commits(worktree: Worktree, texts: list[bytes]) -> list[str]:
+    """Store each commit text (from Python, else with a git process of its own); returns
+    their ids."""
+    loose = LooseObjects(worktree.common_dir / "objects")
+    with contextlib.closing(CommitWriter(worktree.root, worktree.state_dir, loose=loose)) as w:
+        return w.write(texts)
 
 
 def remove_stale_texts(state_dir: Path) -> None:

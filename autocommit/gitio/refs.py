@@ -14,6 +14,7 @@ from autocommit import contract
 from autocommit.contract import DETACHED_PREFIX, NAMESPACE, PIN_PREFIX, SHADOW_PREFIX
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
+from autocommit.gitio.piped import PipedGit
 from autocommit.gitio.repo import Worktree
 
 SNAPSHOT_MESSAGE = "autocommit: snapshot"  # the reflog message of every snapshot
@@ -87,24 +88,31 @@ def compare_and_swap(cwd: Path, ref: str, new: str, old: str | None, message: st
 
 
 class RefUpdater:
-    """``git update-ref --stdin``, started ahead of the update so that its start-up
-    overlaps with the snapshot being made; one transaction per process (all or nothing).
+    """``git update-ref --stdin``: all or nothing per update (one transaction), every
+    update with the reflog message :data:`SNAPSHOT_MESSAGE` (git takes it when it starts;
+    the summary of each snapshot is in its commit message). The refs must have reflogs
+    already where they are wanted: see :func:`compare_and_swap`.
 
-    Every update gets the reflog message :data:`SNAPSHOT_MESSAGE` (git takes it when it
-    starts; the summary of each snapshot is in its commit message). The refs must have
-    reflogs already where they are wanted: see :func:`compare_and_swap`.
+    By default one process per update, started ahead of it so that its start-up overlaps
+    with the snapshot being made. ``kept`` (the daemon): one process serves every update,
+    each an explicit transaction (``start``, ``prepare``, ``commit``, each answered with
+    ``<command>: ok``), so an update waits neither for a start nor for an exit; a failed
+    one ends that process and the next update starts another.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, kept: bool = False) -> None:
         self._root = root
+        self._args = ["update-ref", "-m", SNAPSHOT_MESSAGE, "--stdin"]
+        self._kept = PipedGit(root, self._args, kept=True) if kept else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        if self._proc is None:
+        if self._kept is not None:
+            self._kept.start()
+        elif self._proc is None:
             # Not holding the snapshot lock (kept=True): an idle update-ref does nothing,
             # and one whose snapshot was killed reads the end of its input and exits.
-            args = ["update-ref", "-m", SNAPSHOT_MESSAGE, "--stdin"]
-            self._proc = git.popen(args, self._root, kept=True)
+            self._proc = git.popen(self._args, self._root, kept=True)
 
     def swap_and_pin(self, ref: str, new: str, old: str | None, pins: list[str]) -> bool:
         """:func:`compare_and_swap` ``ref`` and pin ``pins``; False when ``ref`` moved."""
@@ -117,6 +125,13 @@ class RefUpdater:
             raise GitCommandError(["update-ref", "--stdin"], 128, f"cannot pin {pins}")
 
     def _apply(self, lines: list[str]) -> bool:
+        if self._kept is not None:
+            transaction = ["start", *lines, "prepare", "commit"]
+            text = "".join(line + "\n" for line in transaction).encode()
+            if self._kept.ask(text, 3) is not None:
+                return True
+            self._kept.failure()  # it refused (a ref moved) and exited: reaped here
+            return False
         self.start()
         proc, self._proc = self._proc, None
         assert proc is not None
@@ -124,8 +139,10 @@ class RefUpdater:
         return proc.returncode == 0
 
     def close(self) -> None:
-        """End a process started for nothing: with no input git changes nothing."""
-        if self._proc is not None:
+        """End the process: with no input left git changes nothing."""
+        if self._kept is not None:
+            self._kept.close()
+        elif self._proc is not None:
             proc, self._proc = self._proc, None
             proc.communicate()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,21 +176,38 @@ def _enabled_in_git_config(root: Path) -> bool:
     return proc.stdout.strip() == b"true"
 
 
-def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None = None) -> Snapshot:
+def snapshot_for_run(
+    worktree: Worktree,
+    settings: Settings,
+    run: RunPin | None = None,
+    gather: Callable[[], None] | None = None,
+) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
     The daemon's sync barrier when a daemon runs, else an in-process full reconcile
     (with ``autostart``, the daemon is started in the background for the next runs).
     Either way an unchanged tree gives the same commit again without writing a new one.
     ``run`` gets its commit made and pinned along the way: by the daemon, or by the
-    engine as it records the snapshot.
+    engine as it records the snapshot. ``gather`` sets ``run.context`` (the run's context
+    files): called once the daemon has been asked, so that both work at once, else
+    before the in-process snapshot.
     """
     from autocommit.daemon import client
     from autocommit.engine.snapshot import take_snapshot
     from autocommit.tracking.context import files_of
 
+    gathered = False
+
+    def context_files() -> dict[str, bytes] | None:
+        nonlocal gathered
+        if gather is not None and not gathered:
+            gather()
+        gathered = True
+        return files_of(run.context if run else None)
+
+    asks_context = run is not None and (gather is not None or run.context is not None)
     try:
-        synced = client.sync_for_run(worktree, context=files_of(run.context if run else None))
+        synced = client.sync_for_run(worktree, context=context_files if asks_context else None)
     except Exception as exc:  # a daemon of another version, a garbled answer
         warn_once(f"the daemon's answer was not usable ({exc}); snapshotting in this process")
         synced = None
@@ -198,6 +216,8 @@ def snapshot_for_run(worktree: Worktree, settings: Settings, run: RunPin | None 
         if run is not None and pinned is not None:
             run.adopt(snap, pinned)
         return snap
+    if gather is not None and not gathered:
+        gather()
     if settings.autostart:
         try:
             client.start(worktree, wait=False)
@@ -273,15 +293,22 @@ def tags_for_target(target: Target) -> dict[str, str]:
     try:
         worktree = worktree_at(target.root)
         like = _an_object_id(worktree)  # None before the first commit: gathered after
-        gathered = context.gather(worktree, settings, like) if like else None
+        gathered: context.Gathered | None = None
         with (
             contextlib.closing(TreeStore(worktree)) as store,
             ThreadPoolExecutor(
                 max_workers=1  # the change summary beside the rest
             ) as pool,
         ):
-            run = RunPin(worktree, pool, context.commits(gathered, store))
-            snap = snapshot_for_run(worktree, settings, run)
+            run = RunPin(worktree, pool)
+
+            def gather() -> None:  # while the daemon makes the snapshot, when one runs
+                nonlocal gathered
+                if like is not None:
+                    gathered = context.gather(worktree, settings, like)
+                    run.context = context.commits(gathered, store)
+
+            snap = snapshot_for_run(worktree, settings, run, gather)
             tags = tags_for(worktree, settings, snap, run)
             if gathered is None:
                 gathered = context.gather(worktree, settings, run.commit)

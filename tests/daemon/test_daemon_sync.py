@@ -265,3 +265,18 @@ def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
     finally:
         stop_for_sure(worktree)
     assert not DaemonFiles.of(find_worktree(repo)).lock.exists()
+
+
+def test_a_sync_s_cookie_is_made_ahead_and_made_anew_when_missing(daemon: Worktree) -> None:
+    """The next sync's cookie waits, made ahead, to be renamed to the sync's token (on
+    some file systems making a file costs far more); gone, a cookie is made anew."""
+    root, cookies = daemon.root, DaemonFiles.of(daemon).cookies
+    (root / "train.py").write_text("lr = 0.1\n")
+    assert client.sync(daemon) is not None
+    wait_for(lambda: os.listdir(cookies) == ["next"], timeout=10, what="the spare cookie")
+    for attempt in range(2):
+        (cookies / "next").unlink()
+        (root / "train.py").write_text(f"lr = {attempt}.5\n")
+        snap = client.sync(daemon, timeout=10)
+        assert snap is not None and snap.tree == expected_tree(root)
+        wait_for(lambda: os.listdir(cookies) == ["next"], timeout=10, what="the spare cookie")

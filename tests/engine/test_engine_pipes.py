@@ -69,8 +69,9 @@ def test_kept_processes_never_hold_the_snapshot_lock(repo: Path, pipes: GitPipes
     take_snapshot(worktree, pipes=pipes)
     (repo / "train.py").write_text("lr = 0.8\n")
     take_snapshot(worktree, ["train.py"], pipes=pipes)
-    # Reader, tree writer, blob hasher, commit writer: all still running.
-    assert len(_kept_git_processes()) == 4
+    # Reader, blob hasher, ref updater: all still running (trees and commits are
+    # written from Python).
+    assert len(_kept_git_processes()) == 3
     (repo / "train.py").write_text("lr = 0.85\n")
     other = subprocess.run([sys.executable, "-m", "autocommit", "snapshot"], cwd=repo,
                            capture_output=True, text=True, timeout=20)  # fmt: skip
@@ -93,6 +94,23 @@ def test_kept_processes_that_died_are_started_again(repo: Path, pipes: GitPipes)
     snap = take_snapshot(worktree, ["train.py"], pipes=pipes)
     assert not snap.reconciled
     assert_exact(repo, snap.tree)
+
+
+def test_a_refused_ref_update_leaves_the_kept_updater_usable(repo: Path, pipes: GitPipes) -> None:
+    """One process serves every update, each its own transaction: one refused (the ref
+    moved meanwhile) changes nothing, and the next one is served by a new process."""
+    worktree = find_worktree(repo)
+    (repo / "train.py").write_text("lr = 1.2\n")
+    snap = take_snapshot(worktree, pipes=pipes)
+    shadow, head = snap.shadow_ref, git(repo, "rev-parse", "HEAD").strip()
+    pin = f"refs/autocommit/pins/{head}"
+    assert not pipes.refs.swap_and_pin(shadow, head, head, [head])  # it is not at HEAD
+    assert git(repo, "rev-parse", shadow).strip() == snap.commit
+    assert git(repo, "rev-parse", "--verify", "-q", pin, check=False) == ""  # all or nothing
+    assert pipes.refs.swap_and_pin(shadow, head, snap.commit, [head])
+    assert git(repo, "rev-parse", shadow).strip() == head
+    assert git(repo, "rev-parse", pin).strip() == head
+    assert pipes.refs.swap_and_pin(shadow, snap.commit, head, [])  # and again
 
 
 def test_a_reader_keeps_few_trees_and_stays_exact(

@@ -5,6 +5,7 @@ neither could (a context too large for a request, a failure)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,10 @@ def test_without_a_daemon_the_context_is_pinned_with_the_snapshot(
         assert_context(enabled, tags)
     made = [args[:3] for args in writers(processes)]
     assert made.count(["update-ref", "-m", "autocommit: snapshot"]) == 1, processes
-    assert made.count(["hash-object", "-t", "commit"]) == 1, processes  # snapshot, run, context
+    # The snapshot, run and context commits, trees and blobs are written from Python:
+    # git only hashes the edited file (its filters apply) and moves the refs.
+    assert ["hash-object", "-w", "--stdin-paths"] in made, processes
+    assert len(made) == 2, processes
 
 
 def test_before_the_first_commit_the_context_is_still_recorded(tmp_path: Path) -> None:
@@ -165,3 +169,45 @@ def test_before_the_first_commit_the_context_is_still_recorded(tmp_path: Path) -
     enable(root)
     tags = autocommit.mlflow_tags(root)
     assert_context(root, tags)
+
+
+def _context_request(
+    daemon: Worktree, files: dict[str, bytes], *, delay: float = 0.0
+) -> dict[str, Any]:
+    """A run's sync request whose context files follow it, after ``delay`` seconds."""
+    texts = {name: content.decode() for name, content in files.items()}
+
+    def then() -> dict[str, Any]:
+        time.sleep(delay)
+        return {"context": texts}
+
+    message = {"op": "sync", "run": True, "context": control.CONTEXT_FOLLOWS}
+    return control.request(daemon, message, 30, then=then)
+
+
+@pytest.mark.parametrize("delay", [0.0, 1.0], ids=["in-time", "after-the-snapshot"])
+def test_a_context_sent_after_its_request_is_committed_and_pinned(
+    daemon: Worktree, delay: float
+) -> None:
+    """The run gathers its context while the daemon snapshots; files that come after
+    the run commit was made are committed and pinned before the answer all the same."""
+    root = daemon.root
+    files = {contract.CONTEXT_ENVIRONMENT: b"Python 3\n", contract.CONTEXT_DATA: b"[]\n"}
+    (root / "train.py").write_text(f"lr = {delay}\n")
+    answer = _context_request(daemon, files, delay=delay)
+    assert answer["ok"], answer
+    run = answer["run"]
+    assert run["context"] == by_git(root, run["commit"], files)
+    assert {run["context"], run["commit"]} <= pinned(root)
+    steps = list(answer["phases"])
+    late = steps.index("context received") > steps.index("snapshot")
+    assert late == (delay > 0), steps
+    git(root, "fsck", "--strict", "--no-progress")
+
+
+def test_a_malformed_context_after_its_request_is_refused(daemon: Worktree) -> None:
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.9\n")
+    answer = _context_request(daemon, {"../escape": b"x"})
+    assert answer["ok"] is False and "bad context" in answer["error"], answer
+    assert_context(root, autocommit.mlflow_tags(root))  # the next run is served as ever

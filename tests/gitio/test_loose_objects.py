@@ -1,0 +1,124 @@
+"""Objects written from Python are the loose objects git itself writes: the same bytes,
+the same place and mode, no temporary left; where git's config asks for other modes
+(``core.sharedRepository``), snapshots leave the writing to git."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.loose_objects import LooseObjects
+from autocommit.gitio.repo import find_worktree
+from tests.support.git import assert_fsck_clean, git, new_repository
+from tests.support.oracle import expected_tree
+
+
+@pytest.fixture
+def umask() -> Iterator[int]:
+    """A umask that makes a difference between git's modes and a careless writer's."""
+    old = os.umask(0o077)
+    try:
+        yield 0o077
+    finally:
+        os.umask(old)
+
+
+def _loose_files(objects: Path) -> dict[str, Path]:
+    found = {}
+    for directory in objects.iterdir():
+        if len(directory.name) == 2 and directory.is_dir():
+            for entry in directory.iterdir():
+                found[directory.name + entry.name] = entry
+    return found
+
+
+def _store(root: Path) -> LooseObjects:
+    store = LooseObjects(root / ".git" / "objects")
+    store.permit(True)
+    return store
+
+
+def test_objects_are_the_bytes_git_writes_where_git_writes_them(
+    tmp_path: Path, umask: int
+) -> None:
+    ours = new_repository(tmp_path / "ours", {"a.txt": "a\n"})
+    theirs = new_repository(tmp_path / "theirs", {"a.txt": "a\n"})
+    head = git(ours, "rev-parse", "HEAD").strip()
+    tree = git(ours, "rev-parse", "HEAD^{tree}").strip()
+    commit = git(ours, "cat-file", "commit", "HEAD").replace(tree, tree).encode()
+    objects = {
+        "blob": b"data \x00\xff with odd bytes\n",
+        "tree": git(ours, "cat-file", "tree", tree, input=None).encode(errors="surrogateescape"),
+        "commit": commit.replace(b"initial", b"another"),
+    }
+    store = _store(ours)
+    for kind, body in objects.items():
+        sha = store.write(kind, body, head)
+        stored = git(theirs, "hash-object", "-t", kind, "-w", "--stdin", input=body).strip()
+        assert sha == stored, kind
+        path = ours / ".git" / "objects" / sha[:2] / sha[2:]
+        git_path = theirs / ".git" / "objects" / sha[:2] / sha[2:]
+        assert zlib.decompress(path.read_bytes()) == zlib.decompress(git_path.read_bytes())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444 & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(git_path.stat().st_mode)
+        assert git(ours, "cat-file", "-t", sha).strip() == kind
+    leftovers = [p for p in (ours / ".git" / "objects").rglob("tmp_obj_*")]
+    assert leftovers == []
+    assert_fsck_clean(ours)
+
+
+def test_an_object_already_stored_is_freshened_not_written_again(tmp_path: Path) -> None:
+    """As git does, so that `git gc` does not prune an object a new ref names."""
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+    store = _store(root)
+    like = git(root, "rev-parse", "HEAD").strip()
+    sha = store.write("blob", b"kept\n", like)
+    path = root / ".git" / "objects" / sha[:2] / sha[2:]
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    inode = path.stat().st_ino
+    assert store.write("blob", b"kept\n", like) == sha
+    assert path.stat().st_ino == inode and path.stat().st_mtime > 1_000_000_000
+
+
+def test_without_hard_links_objects_are_renamed_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    sha = _store(root).write("blob", b"renamed\n", git(root, "rev-parse", "HEAD").strip())
+    assert git(root, "cat-file", "blob", sha) == "renamed\n"
+    assert list((root / ".git" / "objects").rglob("tmp_obj_*")) == []
+
+
+def test_a_shared_repository_gets_its_objects_from_git(tmp_path: Path, umask: int) -> None:
+    """``core.sharedRepository=group``: git makes every object group-readable whatever
+    the umask, and its directories setgid; snapshots leave the writing to git there."""
+    root = tmp_path / "shared"
+    root.mkdir()
+    git(root, "init", "-q", "--shared=group")
+    new_repository(root, {"a.txt": "a\n", "pkg/b.py": "b\n"})
+    worktree = find_worktree(root)
+    before = set(_loose_files(root / ".git" / "objects"))
+    (root / "pkg" / "b.py").write_text("edited\n")
+    (root / "pkg" / "new").mkdir(mode=0o755)
+    (root / "pkg" / "new" / "c.py").write_text("new\n")
+    (root / "pkg" / "new" / "c.py").chmod(0o644)  # not owner-only: snapshots keep it
+    snap = take_snapshot(worktree)
+    assert snap.tree == expected_tree(root)
+    written = {sha: path for sha, path in _loose_files(root / ".git" / "objects").items()
+               if sha not in before}  # fmt: skip
+    assert snap.tree in written and snap.commit in written
+    for sha, path in written.items():
+        assert path.stat().st_mode & 0o040, f"{sha} is not readable by the group"
+        assert path.parent.stat().st_mode & stat.S_ISGID, f"{path.parent} is not setgid"
+    assert_fsck_clean(root)
