@@ -43,8 +43,8 @@ from autocommit.engine.run_commit import PinnedRun
 from autocommit.engine.run_pin import RunPin
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.errors import AutocommitError
-from autocommit.gitio import git_inputs, gitstate, refs
-from autocommit.gitio.commits import CommitWriter
+from autocommit.gitio import git_inputs, gitstate
+from autocommit.gitio.commits import write_commits
 from autocommit.gitio.repo import Worktree
 from autocommit.settings import config
 from autocommit.settings.config import Settings
@@ -106,7 +106,6 @@ class Daemon:
         self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
         # runs' contexts: blobs and trees (from Python where the snapshots found it allowed)
         self._trees = TreeStore(worktree, kept=True, loose=self.pipes.loose)
-        self._late_writes = threading.Lock()  # contexts that came after their run commit
         self.started = time.time()
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
@@ -578,13 +577,11 @@ class Daemon:
         try:
             commits = FileCommits({"run": context}, CONTEXT_MESSAGE, self._trees)
             wanted = commits.on(self.worktree, run.commit, None)
-            with self._late_writes:
-                texts = [w.text for w in wanted if w.text is not None]
-                if texts:
-                    CommitWriter(self.worktree.root, self.worktree.state_dir,
-                                 loose=self.pipes.loose).write(texts)  # fmt: skip
-                if wanted:
-                    refs.pin(self.worktree.root, wanted[0].commit, refs.SNAPSHOT_MESSAGE)
+            texts = [w.text for w in wanted if w.text is not None]
+            if texts:
+                write_commits(self.worktree, texts)
+            if wanted:  # through the snapshots' own update-ref, between two of theirs
+                self.pipes.refs.pin([w.commit for w in wanted])
         except Exception as exc:
             log.warning("no context commit for %s (the run makes it): %s", run.commit[:12], exc)
             return run

@@ -8,6 +8,7 @@ them alone.
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 from autocommit import contract
@@ -97,7 +98,8 @@ class RefUpdater:
     with the snapshot being made. ``kept`` (the daemon): one process serves every update,
     each an explicit transaction (``start``, ``prepare``, ``commit``, each answered with
     ``<command>: ok``), so an update waits neither for a start nor for an exit; a failed
-    one ends that process and the next update starts another.
+    one ends that process and the next update starts another. Safe to share between
+    threads (the daemon's request threads pin what comes late through it).
     """
 
     def __init__(self, root: Path, *, kept: bool = False) -> None:
@@ -105,8 +107,13 @@ class RefUpdater:
         self._args = ["update-ref", "-m", SNAPSHOT_MESSAGE, "--stdin"]
         self._kept = PipedGit(root, self._args, kept=True) if kept else None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.RLock()
 
     def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         if self._kept is not None:
             self._kept.start()
         elif self._proc is None:
@@ -125,6 +132,10 @@ class RefUpdater:
             raise GitCommandError(["update-ref", "--stdin"], 128, f"cannot pin {pins}")
 
     def _apply(self, lines: list[str]) -> bool:
+        with self._lock:
+            return self._apply_now(lines)
+
+    def _apply_now(self, lines: list[str]) -> bool:
         if self._kept is not None:
             transaction = ["start", *lines, "prepare", "commit"]
             text = "".join(line + "\n" for line in transaction).encode()
@@ -132,7 +143,7 @@ class RefUpdater:
                 return True
             self._kept.failure()  # it refused (a ref moved) and exited: reaped here
             return False
-        self.start()
+        self._start()
         proc, self._proc = self._proc, None
         assert proc is not None
         proc.communicate("".join(line + "\n" for line in lines).encode())
@@ -140,11 +151,12 @@ class RefUpdater:
 
     def close(self) -> None:
         """End the process: with no input left git changes nothing."""
-        if self._kept is not None:
-            self._kept.close()
-        elif self._proc is not None:
-            proc, self._proc = self._proc, None
-            proc.communicate()
+        with self._lock:
+            if self._kept is not None:
+                self._kept.close()
+            elif self._proc is not None:
+                proc, self._proc = self._proc, None
+                proc.communicate()
 
 
 def _pin_lines(commits: list[str]) -> list[str]:
