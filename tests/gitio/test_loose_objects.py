@@ -44,9 +44,7 @@ def _store(root: Path) -> LooseObjects:
     return store
 
 
-def test_objects_are_the_bytes_git_writes_where_git_writes_them(
-    tmp_path: Path, umask: int
-) -> None:
+def test_objects_are_the_bytes_git_writes_where_git_writes_them(tmp_path: Path, umask: int) -> None:
     ours = new_repository(tmp_path / "ours", {"a.txt": "a\n"})
     theirs = new_repository(tmp_path / "theirs", {"a.txt": "a\n"})
     head = git(ours, "rev-parse", "HEAD").strip()
