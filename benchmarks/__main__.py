@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.common import HUGE, Row
 
 HERE = Path(__file__).parent
-HUGE_MODULES = frozenset({"engine", "daemon"})  # the ones that reuse the kept 1M repository
+HUGE_MODULES = frozenset({"engine", "daemon", "mlflow"})  # the ones that reuse the kept 1M repository
 
 
 def machine() -> str:
@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument(
         "--huge",
         action="store_true",
-        help="also measure 1M files (engine and daemon; kept under the temp dir)",
+        help="also measure 1M files (engine, daemon and MLflow runs; kept under the temp dir)",
     )
     parser.add_argument("--only", action="append", help="run only bench_<ONLY>.py")
     args = parser.parse_args()
