@@ -2,7 +2,8 @@
 
 Each command lives in ``autocommit/cli/commands/<name>.py`` and exposes ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import only light
-modules at import time, so ``autocommit --help`` and the git hooks start fast.
+modules at import time, and a command line that names its command imports that
+command's module alone, so ``autocommit snapshot`` and the git hooks start fast.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only`` (a command), only that command's arguments are set
+    up (the others are named, so a mistyped command is still told with the list)."""
     parser = _Parser(
         prog="autocommit",
         description="Exact code versions for every MLflow run: snapshots of the working "
@@ -76,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
     for name in COMMANDS:
+        if only is not None and name != only:
+            sub.add_parser(name)
+            continue
         module = _module(name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
@@ -83,8 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when nothing before it but ``-C DIR`` (None: the top
+    level's own options, ``--help`` among them, need the whole parser)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif not word.startswith("-C"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_of(argv)).parse_args(argv)
     try:
         with _in_directories(args.directories):
             result: int = args.run(args)

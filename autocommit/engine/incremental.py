@@ -120,11 +120,17 @@ class IncrementalUpdate:
                 plan.remove.add(path)
             elif stat.S_ISDIR(info.st_mode) or not recordable(info.st_mode):
                 plan.listed.add(path)  # a FIFO where a tracked file was keeps that file
-            elif self.rules.reason_to_skip(self.root, path) is not None:
-                plan.listed.add(path)  # left out only if untracked: ask the index
             else:
-                plan.files[path] = info
+                # A file the last snapshot held is tracked or its name passed the rules,
+                # which are unchanged (else this would be a full scan): only the file is
+                # looked at again (a new process then compiles no pattern). A directory's
+                # name was never matched as a file's.
                 before = editor.get(path)
+                by_name = before is None or before.is_tree
+                if self.rules.reason_to_skip(self.root, path, by_name=by_name):
+                    plan.listed.add(path)  # left out only if untracked: ask the index
+                    continue
+                plan.files[path] = info
                 if before is not None and before.mode == GITLINK_MODE:
                     raise NeedsFullScan(f"submodule {path} changed")
                 if before is None:

@@ -101,6 +101,11 @@ def load(state_dir: Path) -> ScanCache | None:
         return None
 
 
+def kept(state_dir: Path) -> bool:
+    """Whether a cache was written (:func:`load` tells whether it can be read)."""
+    return _path(state_dir).exists()
+
+
 def _key(value: list[int]) -> StatKey:
     mtime, ctime, ino, mode = (int(v) for v in value)
     return mtime, ctime, ino, mode

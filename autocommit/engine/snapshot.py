@@ -27,8 +27,9 @@ from typing import Any
 
 from autocommit.contract import HEAD_TRAILER, UNBORN
 from autocommit.engine import scan_cache, snapshot_state
+from autocommit.engine.diff_files import DiffFiles
 from autocommit.engine.exclusions import ExclusionRules, Skipped
-from autocommit.engine.full_scan import DiffFiles, PrivateIndex, Staged
+from autocommit.engine.full_scan import PrivateIndex, Staged
 from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.lock import snapshot_lock
