@@ -6,6 +6,7 @@ code, whatever its name, size or mode. Every file left out is reported with its 
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import stat
@@ -44,15 +45,22 @@ class ExclusionRules:
         self._exclude = settings.exclude
         self._max_size = settings.max_file_size
         self._include_private = settings.include_private
+        self._by_name = True  # see for_known_names
 
-    def reason_to_skip(self, root: Path, path: str, *, by_name: bool = True) -> str | None:
-        """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it.
-        ``by_name=False``: its name is known to pass (only its file is looked at)."""
+    def for_known_names(self) -> ExclusionRules:
+        """These rules for files whose names are known to pass them: only the files
+        themselves are looked at (no pattern is compiled)."""
+        rules = copy.copy(self)
+        rules._by_name = False
+        return rules
+
+    def reason_to_skip(self, root: Path, path: str) -> str | None:
+        """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it."""
         if path.endswith("/"):
             return NESTED_REPOSITORY
-        if by_name and _spec(self._secret_patterns).match_file(path):
+        if self._by_name and _spec(self._secret_patterns).match_file(path):
             return SECRET_NAME
-        if by_name and _spec(self._exclude).match_file(path):
+        if self._by_name and _spec(self._exclude).match_file(path):
             return "excluded by configuration"
         try:
             info = os.lstat(root / path)
