@@ -49,9 +49,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return seen
 
 
-def test_the_scan_uses_the_one_started_ahead(
-    scanned: Worktree, started: list[list[str]]
-) -> None:
+def test_the_scan_uses_the_one_started_ahead(scanned: Worktree, started: list[list[str]]) -> None:
     (scanned.root / "src" / "model.py").write_text("layers = 3\n")
     with started_ahead(scanned):
         snap = take_snapshot(scanned)
