@@ -15,7 +15,6 @@ for that key, with one warning.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import time
@@ -448,6 +447,8 @@ assert not any(_other_variable(var) for var in _SETTING_VARIABLES)
 
 def _unknown_variable(var: str) -> AutocommitError:
     """A typo in a variable's name would otherwise be ignored without a word."""
+    import difflib  # here: seldom needed
+
     near = difflib.get_close_matches(var.removeprefix(SETTING_VARIABLE_PREFIX).lower(), KEYS, n=1)
     return AutocommitError(
         f"unknown setting {var} (environment)",

@@ -24,6 +24,9 @@ from tests.support.oracle import assert_exact
 # Never needed to parse a command line; the engine and the rest only by the commands
 # that use them.
 HEAVY = ("mlflow", "watchdog", "git", "psutil", "pathspec")
+# Imported only when a snapshot needs them (a walk's threads, a warning's logging, a
+# typo's suggestion, a settings file).
+NOT_FOR_A_SNAPSHOT = ("concurrent", "logging", "difflib", "tomllib")
 LAYERS = ("autocommit.engine", "autocommit.daemon", "autocommit.tracking",
           "autocommit.reproduce")  # fmt: skip
 
@@ -96,18 +99,20 @@ def _settle(repo: Path) -> None:
 def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     repo: Path, tmp_path: Path
 ) -> None:
+    _settle(repo)
     take_snapshot(find_worktree(repo))  # a full scan that walked: the next one need not
     (repo / "train.py").write_text("lr = 0.2\n")
-    _settle(repo)
     log = tmp_path / "git-commands.log"
     env = _git_logging_to(log, tmp_path / "bin")
     script = "from autocommit.cli.parser import main\nassert main(['snapshot']) == 0\n"
     loaded = _loaded(script, repo, env)
     commands = log.read_text().splitlines()
     assert _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce") == []
+    assert [m for m in loaded if m.split(".")[0] in NOT_FOR_A_SNAPSHOT] == []
     configs = [c for c in commands if " config " in f" {c} "]
     # One read for the settings and the core keys; one for the files git reads
     # (autocommit.gitio.git_inputs), which the snapshot state fingerprints.
     assert len(configs) == 2, configs
     assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
+    assert not any(" ls-files " in f" {c} " for c in commands), "no walk"
     assert_exact(repo, git(repo, "rev-parse", "refs/autocommit/heads/main^{tree}").strip())
