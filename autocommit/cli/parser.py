@@ -59,8 +59,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser; with ``only`` (a command), only that command's arguments are set
-    up (the others are named, so a mistyped command is still told with the list)."""
+    """The whole parser; with ``only`` (a command), the parser of that command alone
+    (:func:`command_of` names one only when the command line needs no other)."""
     parser = _Parser(
         prog="autocommit",
         description="Exact code versions for every MLflow run: snapshots of the working "
@@ -78,10 +78,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
-    for name in COMMANDS:
-        if only is not None and name != only:
-            sub.add_parser(name)
-            continue
+    for name in COMMANDS if only is None else (only,):
         module = _module(name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
@@ -91,7 +88,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def command_of(argv: Sequence[str]) -> str | None:
     """The command ``argv`` names, when nothing before it but ``-C DIR`` (None: the top
-    level's own options, ``--help`` among them, need the whole parser)."""
+    level's own options, ``--help`` among them, and a mistyped command, told with the
+    list of commands, need the whole parser)."""
     words = iter(argv)
     for word in words:
         if word == "-C":
