@@ -13,7 +13,6 @@ over the old one), and then it is ended unread and the scan starts its own.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +20,12 @@ from pathlib import Path
 from autocommit.engine import scan_cache
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
+from autocommit.gitio.git_inputs import Stat, stat_of
 from autocommit.gitio.repo import Worktree
 
 # A submodule counts by its commit (what a gitlink records), not by its own changes,
 # which git would otherwise ask each submodule about.
 _ARGS = ("diff-files", "-z", "--name-only", "--ignore-submodules=dirty")
-_FileStat = tuple[int, int, int]
 
 
 class DiffFiles:
@@ -51,14 +50,16 @@ class DiffFiles:
         self._proc.communicate()
 
 
-_ahead: dict[Path, tuple[_FileStat, DiffFiles]] = {}  # by index file, with its stat then
+# By index file, with its stat then (size, time and inode tell one index file from
+# another: git never writes an index in place).
+_ahead: dict[Path, tuple[Stat, DiffFiles]] = {}
 
 
 def start(root: Path, index: Path) -> DiffFiles | None:
     """``git diff-files`` on ``index`` (None: there is none): the one started ahead for it
     when that read the same file, else a new one."""
     ahead = _ahead.pop(index, None)
-    now = _stat(index)
+    now = stat_of(index)
     if ahead is not None:
         if ahead[0] == now:
             return ahead[1]
@@ -73,7 +74,7 @@ def started_ahead(worktree: Worktree) -> Iterator[None]:
     when the last full scan kept what a scan without a walk needs. Left unused, it is
     ended when the block ends."""
     index = worktree.state_dir / "index"
-    before = _stat(index)
+    before = stat_of(index)
     if before is None or not scan_cache.kept(worktree.state_dir):
         yield
         return
@@ -88,12 +89,3 @@ def started_ahead(worktree: Worktree) -> Iterator[None]:
 
 def _diff_files(root: Path, index: Path) -> DiffFiles:
     return DiffFiles(git.popen(_ARGS, root, env={"GIT_INDEX_FILE": str(index)}))
-
-
-def _stat(path: Path) -> _FileStat | None:
-    """What tells one index file from another: git never writes an index in place."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size, info.st_ino
