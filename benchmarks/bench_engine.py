@@ -139,7 +139,8 @@ def _verb(command_line: str) -> str:
     return words[i] if i < len(words) else "?"
 
 
-def measure(files: int) -> dict[str, list[float]]:
+def measure(files: int) -> tuple[dict[str, list[float]], str]:
+    """Each way's times, and where a new process's time goes (:func:`_breakdown`)."""
     one_change_rounds, full_rounds, fresh_rounds = _repeats(files)
     changed = file_path(1, files)
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
@@ -166,12 +167,9 @@ def measure(files: int) -> dict[str, list[float]]:
         fresh, naive_fresh = _alternate(
             root, changed, fresh_rounds, lambda: _fresh_process(root), lambda: naive_snapshot(root)
         )
-        BREAKDOWN[files] = _breakdown(root, changed, fresh_rounds)
+        breakdown = _breakdown(root, changed, fresh_rounds)
     return {"incremental": incremental, "naive": naive, "full": full, "naive_full": naive_full,
-            "fresh": fresh, "naive_fresh": naive_fresh}  # fmt: skip
-
-
-BREAKDOWN: dict[int, str] = {}  # files → where a new process's time goes (_breakdown)
+            "fresh": fresh, "naive_fresh": naive_fresh}, breakdown  # fmt: skip
 
 
 def _of_naive(t: dict[str, list[float]], key: str) -> str:
@@ -181,7 +179,7 @@ def _of_naive(t: dict[str, list[float]], key: str) -> str:
 def run(sizes: tuple[int, ...]) -> list[Row]:
     rows = []
     for files in sizes:
-        t = measure(files)
+        t, breakdown = measure(files)
         size = size_label(files)
         rows += [
             Row("one-file-change snapshot (paths given)", size, fmt_ms(t["incremental"]),
@@ -194,7 +192,7 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
             Row("`autocommit snapshot`, a fresh process (bytecode compiled first)", size,
                 fmt_ms(t["fresh"]), NAIVE, fmt_ms(t["naive_fresh"]),
                 ratio(t["fresh"], t["naive_fresh"]),
-                f"{_of_naive(t, 'fresh')}, target <= 0.6x; {BREAKDOWN[files]}"),
+                f"{_of_naive(t, 'fresh')}, target <= 0.6x; {breakdown}"),
         ]  # fmt: skip
     return rows
 
