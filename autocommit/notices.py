@@ -6,11 +6,9 @@ its logging goes), the CLI on stderr, the daemon in its log.
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 
-_logger = logging.getLogger("autocommit")
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
@@ -21,7 +19,9 @@ def warn_once(message: str) -> None:
         if message in _warned:
             return
         _warned.add(message)
-    _logger.warning("autocommit: %s", message)
+    import logging  # here: a new process mostly has nothing to warn about, and it costs ~5 ms
+
+    logging.getLogger("autocommit").warning("autocommit: %s", message)
 
 
 def note(message: str) -> None:

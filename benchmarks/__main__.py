@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.common import HUGE, Row
 
 HERE = Path(__file__).parent
-HUGE_MODULES = frozenset({"engine", "daemon", "mlflow"})  # the ones that reuse the kept 1M repository
+HUGE_MODULES = frozenset({"engine", "daemon", "mlflow"})  # they reuse the kept 1M repository
 
 
 def machine() -> str:

@@ -2,7 +2,8 @@
 
 Each command lives in ``autocommit/cli/commands/<name>.py`` and exposes ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import only light
-modules at import time, so ``autocommit --help`` and the git hooks start fast.
+modules at import time, and a command line that names its command imports that
+command's module alone, so ``autocommit snapshot`` and the git hooks start fast.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only`` (a command), the parser of that command alone
+    (:func:`command_of` names one only when the command line needs no other)."""
     parser = _Parser(
         prog="autocommit",
         description="Exact code versions for every MLflow run: snapshots of the working "
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = _module(name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
@@ -83,8 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when nothing before it but ``-C DIR`` (None: the top
+    level's own options, ``--help`` among them, and a mistyped command, told with the
+    list of commands, need the whole parser)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif not word.startswith("-C"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_of(argv)).parse_args(argv)
     try:
         with _in_directories(args.directories):
             result: int = args.run(args)

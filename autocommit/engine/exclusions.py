@@ -6,16 +6,19 @@ code, whatever its name, size or mode. Every file left out is reported with its 
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from autocommit.contract import SKIPPED_TRAILER, quote_path
 from autocommit.settings.config import Settings, format_size
+
+if TYPE_CHECKING:
+    import pathspec
 
 PRIVATE = "readable only by its owner"
 SECRET_NAME = "secret-looking name"
@@ -38,18 +41,26 @@ class ExclusionRules:
     """The size cap, the secret patterns, owner-only files and the user's own exclusions."""
 
     def __init__(self, settings: Settings) -> None:
-        self._secrets = _spec(settings.secret_patterns)
-        self._excluded = _spec(settings.exclude)
+        self._secret_patterns = settings.secret_patterns
+        self._exclude = settings.exclude
         self._max_size = settings.max_file_size
         self._include_private = settings.include_private
+        self._by_name = True  # see for_known_names
+
+    def for_known_names(self) -> ExclusionRules:
+        """These rules for files whose names are known to pass them: only the files
+        themselves are looked at (no pattern is compiled)."""
+        rules = copy.copy(self)
+        rules._by_name = False
+        return rules
 
     def reason_to_skip(self, root: Path, path: str) -> str | None:
         """Why the untracked ``path`` (relative to ``root``) is left out, or None to keep it."""
         if path.endswith("/"):
             return NESTED_REPOSITORY
-        if self._secrets.match_file(path):
+        if self._by_name and _spec(self._secret_patterns).match_file(path):
             return SECRET_NAME
-        if self._excluded.match_file(path):
+        if self._by_name and _spec(self._exclude).match_file(path):
             return "excluded by configuration"
         try:
             info = os.lstat(root / path)
@@ -70,7 +81,7 @@ class ExclusionRules:
         """Why no trace of ``path``'s content (not even its hash) may be recorded: a
         secret-looking name, or a regular file only its owner may read; None when it
         may. For what a run records beyond its snapshot (data fingerprints)."""
-        if self._secrets.match_file(path):
+        if _spec(self._secret_patterns).match_file(path):
             return SECRET_NAME
         owner_only = stat.S_ISREG(info.st_mode) and not info.st_mode & _READABLE_BY_OTHERS
         return PRIVATE if owner_only and not self._include_private else None
@@ -90,5 +101,9 @@ class ExclusionRules:
 
 @functools.lru_cache(maxsize=16)
 def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
-    """Compiled once per pattern list (a daemon snapshots with the same ones every time)."""
+    """Compiled once per pattern list (a daemon snapshots with the same ones every time),
+    when a path is first matched: a snapshot that finds no new untracked file needs none,
+    and importing pathspec costs a new process ~10 ms."""
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -56,6 +56,7 @@ class IncrementalUpdate:
         self.pipes = pipes
         self.state = state
         self.rules = rules
+        self.rules_for_known_names = rules.for_known_names()
         self._top = str(root)
         self._ancestors: dict[str, tuple[bool, os.stat_result | None]] = {}
         # The flagged paths and every directory above them.
@@ -120,11 +121,17 @@ class IncrementalUpdate:
                 plan.remove.add(path)
             elif stat.S_ISDIR(info.st_mode) or not recordable(info.st_mode):
                 plan.listed.add(path)  # a FIFO where a tracked file was keeps that file
-            elif self.rules.reason_to_skip(self.root, path) is not None:
-                plan.listed.add(path)  # left out only if untracked: ask the index
             else:
-                plan.files[path] = info
+                # A file the last snapshot held is tracked or its name passed the rules,
+                # which are unchanged (else this would be a full scan): only the file is
+                # looked at again (a new process then compiles no pattern). A directory
+                # there before is no file (get() says None): its name is matched.
                 before = editor.get(path)
+                rules = self.rules if before is None else self.rules_for_known_names
+                if rules.reason_to_skip(self.root, path) is not None:
+                    plan.listed.add(path)  # left out only if untracked: ask the index
+                    continue
+                plan.files[path] = info
                 if before is not None and before.mode == GITLINK_MODE:
                     raise NeedsFullScan(f"submodule {path} changed")
                 if before is None:

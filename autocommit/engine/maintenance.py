@@ -32,19 +32,26 @@ finds the bound crossed starts ``autocommit maintain --if-needed`` detached
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autocommit import background, locks, state_files
 from autocommit.gitio import git, gitstate, object_store
 from autocommit.gitio.repo import Worktree
 
-log = logging.getLogger("autocommit.maintenance")
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    import logging  # here: a new `autocommit snapshot` logs nothing, and it costs ~3 ms
+
+    return logging.getLogger("autocommit.maintenance")
+
 
 LOOSE_LIMIT = 1000  # loose objects; git's own gc.auto is 6700
 IDLE_SECONDS = 5.0  # the daemon wrote no snapshot for this long: it is idle
@@ -120,7 +127,7 @@ def start_in_background(worktree: Worktree) -> bool:
         background.start(worktree.root, ["maintain", "--if-needed"],
                          worktree.state_dir / LOG, git.scrubbed_env())  # fmt: skip
     except OSError as exc:  # a snapshot was made all the same; the next one tries again
-        log.warning("cannot start packing loose objects: %s", exc)
+        _log().warning("cannot start packing loose objects: %s", exc)
         return False
     return True
 
@@ -190,7 +197,7 @@ class IdleMaintenance:
                 if busy is None:
                     self._pack()
                     return
-                log.info("packing loose objects waits: %s", busy)
+                _log().info("packing loose objects waits: %s", busy)
             self._stop.wait(1.0)
 
     def _pack(self) -> None:
@@ -198,11 +205,11 @@ class IdleMaintenance:
             packed = pack_loose_objects(self._worktree)
         except Exception as exc:  # next time, then
             self.last_error = f"{exc!r}"
-            log.warning("packing loose objects failed: %s", exc)
+            _log().warning("packing loose objects failed: %s", exc)
             return
         if packed is not None:
             self.last, self.last_error = packed, None
-            log.info(
+            _log().info(
                 "packed %d loose objects in %.2f s (%d left, %d packs)",
                 packed.loose_before - packed.loose_after,
                 packed.seconds,

@@ -22,13 +22,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from autocommit.contract import HEAD_TRAILER, UNBORN
 from autocommit.engine import scan_cache, snapshot_state
+from autocommit.engine.diff_files import DiffFiles
 from autocommit.engine.exclusions import ExclusionRules, Skipped
-from autocommit.engine.full_scan import DiffFiles, PrivateIndex, Staged
+from autocommit.engine.full_scan import PrivateIndex, Staged
 from autocommit.engine.incremental import IncrementalUpdate, NeedsFullScan
 from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.lock import snapshot_lock
@@ -113,7 +113,7 @@ def take_snapshot(
     written with the snapshot and pinned in the same ref update that moves the shadow
     branch.
     """
-    settings = settings or config.load(worktree.root)
+    settings = settings or config.load_cached(worktree)  # its git config read serves below
     changed = None if paths is None else [str(p) for p in paths]
     try:
         with (
@@ -191,16 +191,11 @@ class _GitSettings:
 
 
 @functools.lru_cache(maxsize=8)
-def _git_settings(root: Path, inputs: str) -> _GitSettings:
+def _git_settings(worktree: Worktree, inputs: str) -> _GitSettings:
     """The git configuration a snapshot depends on, cached per configuration fingerprint
     (``inputs``) so a long-lived process notices a change of the repository's config."""
     del inputs
-    pattern = r"^(core\.(filemode|symlinks|sparsecheckout|sharedrepository)|user\.(name|email))$"
-    proc = git.run(["config", "-z", "--get-regexp", pattern], root, ok_codes=(0, 1))
-    found: dict[str, str] = {}
-    for entry in proc.stdout.decode(errors="replace").split("\0"):
-        key, _, value = entry.partition("\n")
-        found[key] = value
+    found = config.git_config(worktree).checked()  # the settings' read, if files unchanged
     return _GitSettings(
         file_mode=_git_bool(found.get("core.filemode", "true")),
         symlinks=_git_bool(found.get("core.symlinks", "true")),
@@ -291,7 +286,7 @@ class _Snapshotter:
 
     def take(self, changed: list[str] | None) -> Snapshot:
         # Trees and commits from Python unless git would give new objects other modes.
-        self.pipes.loose.permit(not _git_settings(self.root, self.inputs).shared_repository)
+        self.pipes.loose.permit(not _git_settings(self.wt, self.inputs).shared_repository)
         self.index.remove_stale_lock()
         remove_stale_texts(self.wt.state_dir)
         head_ref = head_ref_of(self.wt)
@@ -431,7 +426,7 @@ class _Snapshotter:
     def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
-        core = _git_settings(self.root, self.inputs)
+        core = _git_settings(self.wt, self.inputs)
         self.index.sparse = core.sparse_checkout
         staged = self._rescan(inputs, state)
         if staged is None:
@@ -529,7 +524,7 @@ class _Snapshotter:
         message = f"autocommit: {summary}\n\n{HEAD_TRAILER}: {head.sha if head else UNBORN}\n"
         message += "".join(s.trailer() + "\n" for s in skipped)
         now = time.time()
-        author = _git_settings(self.root, self.inputs).author
+        author = _git_settings(self.wt, self.inputs).author
         return commit_text(tree, parents, author.line(now), AUTOCOMMIT.line(now), message)
 
     def _tip_after_failed_update(self, shadow: str) -> CommitInfo | None:

@@ -15,7 +15,6 @@ for that key, with one warning.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import time
@@ -30,7 +29,7 @@ from autocommit.contract import (
     TOOL_VARIABLE_PREFIXES,
     TOOL_VARIABLES,
 )
-from autocommit.errors import AutocommitError
+from autocommit.errors import AutocommitError, GitCommandError
 from autocommit.gitio import git, git_inputs
 from autocommit.gitio.repo import Worktree
 from autocommit.notices import warn_once
@@ -257,6 +256,8 @@ _GIT_CONFIG_ORIGIN = "git config "  # how a value's origin starts when git confi
 
 
 _Sources = dict[str, tuple[Any, str]]  # setting → (raw value, where it was found)
+_Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
+_git_configs: dict[Path, tuple[_Fingerprint, GitConfig]] = {}  # see git_config
 
 
 def git_config_key(key: str) -> str:
@@ -321,23 +322,97 @@ def _user_trusted(sources: _Sources) -> _Sources:
             if key in REPOSITORY_KEYS or origin.startswith(_GIT_CONFIG_ORIGIN)}  # fmt: skip
 
 
-def _from_git_config(root: Path) -> tuple[dict[str, tuple[Any, str]], bool]:
-    """The ``autocommit.*`` keys git config has, and whether it includes other files."""
-    proc = git.run(["config", "-z", "--get-regexp", r"^(autocommit|include|includeif)\."],
-                   root, check=False)  # fmt: skip
+# One ``git config`` read answers for the settings, whether the config includes other
+# files, and the core and user keys a snapshot depends on (see GitConfig).
+_GIT_KEYS = (
+    r"^(autocommit|include|includeif)\.|"
+    r"^(core\.(filemode|symlinks|sparsecheckout|sharedrepository)|user\.(name|email))$"
+)
+
+
+@dataclass(frozen=True)
+class GitConfig:
+    """What one ``git config`` read found of the keys autocommit reads."""
+
+    entries: tuple[tuple[str, str], ...]  # (name, value) in git's order, later ones win
+    failure: tuple[int, str] | None = None  # git's exit status and stderr, when it failed
+
+    def checked(self) -> GitConfig:
+        """This read, unless git could not read its config (then the error)."""
+        if self.failure is not None:
+            raise GitCommandError(["config", "--get-regexp", _GIT_KEYS], *self.failure)
+        return self
+
+    def get(self, name: str, default: str) -> str:
+        """The value of ``name`` (lower case, as git lists it), or ``default``."""
+        found = default
+        for key, value in self.entries:
+            if key == name:
+                found = value
+        return found
+
+    @property
+    def includes(self) -> bool:
+        """Whether the config includes other files (whose changes no stat here tells)."""
+        return any(name.startswith("include") for name, _ in self.entries)
+
+
+def read_git_config(root: Path) -> GitConfig:
+    """Read the keys autocommit needs from git's config for the working tree at ``root``."""
+    proc = git.run(["config", "-z", "--get-regexp", _GIT_KEYS], root, check=False)
+    entries = []
+    for entry in proc.stdout.decode(errors="replace").split("\0"):
+        if entry:
+            name, _, value = entry.partition("\n")
+            entries.append((name.lower(), value))
+    failed = proc.returncode not in (0, 1)  # 1: none of the keys is set
+    failure = (proc.returncode, proc.stderr.decode(errors="replace")) if failed else None
+    return GitConfig(tuple(entries), failure)
+
+
+def git_config(worktree: Worktree, environ: Mapping[str, str] | None = None) -> GitConfig:
+    """:func:`read_git_config`, read once while git's config files are unchanged.
+
+    Kept, like :func:`load_cached`'s files, while every config file has the same size,
+    time and inode and all of them were older than a second when read; config that
+    includes other files is read every time. So a new process's snapshot reads the
+    config once for its settings and its core keys, and a long-lived one again after
+    a change.
+    """
+    env = os.environ if environ is None else environ
+    files = git_inputs.config_files(worktree, env)
+    started = time.time_ns()
+    fingerprint = [(str(f), git_inputs.stat_of(f)) for f in files]
+    kept = _git_configs.get(worktree.root)
+    if kept is not None and kept[0] == fingerprint:
+        return kept[1]
+    found = read_git_config(worktree.root)
+    if _settled(fingerprint, started) and not found.includes and found.failure is None:
+        _git_configs[worktree.root] = (fingerprint, found)
+    else:
+        _git_configs.pop(worktree.root, None)
+    return found
+
+
+def _settled(fingerprint: _Fingerprint, started: int) -> bool:
+    """Whether every file was older than a second when read: a file changed twice within
+    its timestamp's granularity could look unchanged."""
+    return all(s is None or s[0] < started - 1_000_000_000 for _, s in fingerprint)
+
+
+def _from_git_config(root: Path, read: GitConfig | None = None
+                     ) -> tuple[dict[str, tuple[Any, str]], bool]:  # fmt: skip
+    """The ``autocommit.*`` keys git config has (in ``read``, else read now), and whether
+    it includes other files."""
+    read = read or read_git_config(root)
     by_git_name = {git_config_key(k): k for k in KEYS}
     found: dict[str, tuple[Any, str]] = {}
-    includes = False
-    for entry in proc.stdout.decode(errors="replace").split("\0"):
-        if not entry:
+    for name, value in read.entries:
+        if not name.startswith("autocommit."):
             continue
-        name, _, value = entry.partition("\n")
-        if not name.lower().startswith("autocommit."):
-            includes = True
-            continue
-        key = by_git_name.get(name.lower(), name.lower().removeprefix("autocommit."))
+        key = by_git_name.get(name, name.removeprefix("autocommit."))
         found[key] = (value, f"{_GIT_CONFIG_ORIGIN}{name}")
-    return found, includes
+    return found, read.includes
 
 
 def environment_variable(key: str) -> str:
@@ -372,6 +447,8 @@ assert not any(_other_variable(var) for var in _SETTING_VARIABLES)
 
 def _unknown_variable(var: str) -> AutocommitError:
     """A typo in a variable's name would otherwise be ignored without a word."""
+    import difflib  # here: seldom needed
+
     near = difflib.get_close_matches(var.removeprefix(SETTING_VARIABLE_PREFIX).lower(), KEYS, n=1)
     return AutocommitError(
         f"unknown setting {var} (environment)",
@@ -436,10 +513,9 @@ def _sources_cached(worktree: Worktree, env: Mapping[str, str]) -> _Sources:
     cached = _file_settings.get(worktree.root)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    from_git, includes = _from_git_config(worktree.root)
+    from_git, includes = _from_git_config(worktree.root, git_config(worktree, env))
     merged = {**_from_toml_files(worktree.root), **from_git}
-    settled = all(s is None or s[0] < started - 1_000_000_000 for _, s in fingerprint)
-    if settled and not includes:
+    if _settled(fingerprint, started) and not includes:
         _file_settings[worktree.root] = (fingerprint, merged)
     else:
         _file_settings.pop(worktree.root, None)
@@ -454,7 +530,6 @@ def _parses(key: str, raw: Any) -> bool:
     return True
 
 
-_Fingerprint = list[tuple[str, tuple[int, int, int] | None]]
 _file_settings: dict[Path, tuple[_Fingerprint, _Sources]] = {}
 
 

@@ -29,9 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autocommit.engine.diff_files import started_ahead
     from autocommit.gitio.repo import find_worktree
 
-    return snapshot(find_worktree(), pin=args.pin, as_json=args.json)
+    worktree = find_worktree()
+    with started_ahead(worktree):  # git stats the files while the engine is imported
+        return snapshot(worktree, pin=args.pin, as_json=args.json)
 
 
 def snapshot(worktree: Worktree, *, pin: bool, as_json: bool) -> int:

@@ -1,0 +1,118 @@
+"""What a new ``autocommit`` process costs before it does its work: the command line
+imports only the command it runs, and a new process's ``autocommit snapshot`` imports
+and runs only what a snapshot needs (one ``git config`` read for the settings and git's
+core keys, one ``git diff-files`` started before the engine is imported)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autocommit.cli.parser import COMMANDS, command_of
+from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio.repo import find_worktree
+from tests.support.git import git
+from tests.support.oracle import assert_exact
+
+# Never needed to parse a command line; the engine and the rest only by the commands
+# that use them.
+HEAVY = ("mlflow", "watchdog", "git", "psutil", "pathspec")
+# Imported only when a snapshot needs them (a walk's threads, a warning's logging, a
+# typo's suggestion, a settings file).
+NOT_FOR_A_SNAPSHOT = ("concurrent", "logging", "difflib", "tomllib")
+LAYERS = ("autocommit.engine", "autocommit.daemon", "autocommit.tracking",
+          "autocommit.reproduce")  # fmt: skip
+
+
+def _loaded(script: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
+    """The modules a new Python process running ``script`` imported (it prints nothing)."""
+    code = f"{script}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+def _heavy(loaded: list[str], *layers: str) -> list[str]:
+    return [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(layers)]
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in COMMANDS)])
+def test_a_command_line_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
+    script = (
+        "from autocommit.cli.parser import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+    )
+    assert _heavy(_loaded(script, tmp_path), *LAYERS) == []
+
+
+def test_only_the_command_named_is_imported(tmp_path: Path) -> None:
+    script = "from autocommit.cli.parser import main\ntry:\n    main(['-C', '.', 'log', '-h'])\n"
+    script += "except SystemExit:\n    pass\n"
+    commands = [m for m in _loaded(script, tmp_path) if m.startswith("autocommit.cli.commands.")]
+    assert commands == ["autocommit.cli.commands.arguments", "autocommit.cli.commands.log"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["snapshot"], "snapshot"),
+        (["-C", "snapshot", "log"], "log"),  # a directory named like a command
+        (["-Cdir", "-C", "x", "show", "--json"], "show"),
+        (["--help", "snapshot"], None),  # the top level's help: every command
+        (["--version"], None),
+        (["snapshott"], None),  # told with the list of commands
+        (["-C"], None),
+        ([], None),
+    ],
+)
+def test_the_command_of_a_command_line(argv: list[str], command: str | None) -> None:
+    assert command_of(argv) == command
+
+
+def _git_logging_to(log: Path, bin_dir: Path) -> dict[str, str]:
+    """An environment whose ``git`` records each command line in ``log``, then runs git."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _settle(repo: Path) -> None:
+    """git's config files, as old as they usually are (a config written within the last
+    second is read again, in case it changes within its timestamp's granularity)."""
+    past = time.time() - 60
+    for config in (repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"])):
+        os.utime(config, (past, past))
+
+
+def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
+    repo: Path, tmp_path: Path
+) -> None:
+    _settle(repo)
+    take_snapshot(find_worktree(repo))  # a full scan that walked: the next one need not
+    (repo / "train.py").write_text("lr = 0.2\n")
+    log = tmp_path / "git-commands.log"
+    env = _git_logging_to(log, tmp_path / "bin")
+    script = "from autocommit.cli.parser import main\nassert main(['snapshot']) == 0\n"
+    loaded = _loaded(script, repo, env)
+    commands = log.read_text().splitlines()
+    assert _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce") == []
+    assert [m for m in loaded if m.split(".")[0] in NOT_FOR_A_SNAPSHOT] == []
+    configs = [c for c in commands if " config " in f" {c} "]
+    # One read for the settings and the core keys; one for the files git reads
+    # (autocommit.gitio.git_inputs), which the snapshot state fingerprints.
+    assert len(configs) == 2, configs
+    assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
+    assert not any(" ls-files " in f" {c} " for c in commands), "no walk"
+    assert_exact(repo, git(repo, "rev-parse", "refs/autocommit/heads/main^{tree}").strip())

@@ -1,0 +1,83 @@
+"""One ``git config`` read serves the settings and the git keys a snapshot depends on
+(core.fileMode, core.symlinks, core.sparseCheckout, user.name, user.email): kept while
+git's config files are unchanged and settled, read again after any change."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from autocommit.errors import AutocommitError
+from autocommit.gitio.repo import Worktree, find_worktree
+from autocommit.settings import config
+from tests.support.git import git as user_git
+
+
+def _age(*paths: Path) -> None:
+    past = time.time() - 60
+    for path in paths:
+        os.utime(path, (past, past))
+
+
+@pytest.fixture
+def worktree(repo: Path) -> Worktree:
+    user_git(repo, "config", "autocommit.exclude", "*.csv")
+    _age(repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
+    return find_worktree(repo)
+
+
+def test_settings_and_core_keys_come_from_one_read(
+    worktree: Worktree, git_calls: list[list[str]]
+) -> None:
+    settings = config.load_cached(worktree)
+    found = config.git_config(worktree)
+    assert settings.exclude == ("*.csv",)
+    assert found.get("user.name", "") == "Test User"
+    assert found.get("core.filemode", "unset") == "true"
+    assert sum(c[0] == "config" for c in git_calls) == 1
+
+
+def test_a_change_is_read_again(worktree: Worktree) -> None:
+    assert config.git_config(worktree).get("core.filemode", "") == "true"
+    user_git(worktree.root, "config", "core.fileMode", "false")
+    assert config.git_config(worktree).get("core.filemode", "") == "false"
+    _age(worktree.root / ".git" / "config")  # the same stat as the read before
+    user_git(worktree.root, "config", "user.name", "Someone Else")
+    _age(worktree.root / ".git" / "config")
+    assert config.git_config(worktree).get("user.name", "") == "Someone Else"
+
+
+def test_a_config_written_within_the_last_second_is_read_every_time(
+    worktree: Worktree, git_calls: list[list[str]]
+) -> None:
+    user_git(worktree.root, "config", "core.symlinks", "false")  # now: not settled
+    config.git_config(worktree)
+    config.git_config(worktree)
+    assert sum(c[0] == "config" for c in git_calls) == 2
+
+
+def test_config_that_includes_other_files_is_read_every_time(
+    worktree: Worktree, tmp_path: Path, git_calls: list[list[str]]
+) -> None:
+    included = tmp_path / "more.gitconfig"
+    included.write_text("[user]\n\tname = Included\n")
+    user_git(worktree.root, "config", "include.path", str(included))
+    _age(worktree.root / ".git" / "config", included)
+    assert config.git_config(worktree).get("user.name", "") == "Included"
+    included.write_text("[user]\n\tname = Changed\n")  # no file of the list changed
+    _age(included)
+    assert config.git_config(worktree).get("user.name", "") == "Changed"
+    assert sum(c[0] == "config" for c in git_calls) == 2
+
+
+def test_a_config_git_cannot_read_is_an_error_where_a_snapshot_needs_it(
+    worktree: Worktree,
+) -> None:
+    with (worktree.root / ".git" / "config").open("a") as handle:
+        handle.write("[core\n")
+    found = config.git_config(worktree)
+    with pytest.raises(AutocommitError, match="git config"):
+        found.checked()
