@@ -17,15 +17,20 @@ over are listed by size and time, marked ``"hash pending"``, and hashed by the n
 
 The walk never enters ``.git``, virtualenvs (a directory holding ``pyvenv.cfg``), other
 repositories, caches or ``mlruns/``, and never follows a symbolic link: a link is listed
-with its target, whose content stays unread. A process keeps each directory's listing
-while the directory's inode and times stay the same, so a later run walks the repository
-with one ``stat`` per directory.
+with its target, whose content stays unread. It enters only the directories that can hold
+a matching file: a pattern with a ``/`` before its end is anchored to the top of the
+repository, so ``/data/`` or ``inputs/*.csv`` keep it to ``data/`` or ``inputs/``; a bare
+name (``data/``, ``*.csv``) matches at any depth, and then every directory is walked. A
+process keeps each directory's listing while the directory's inode and times stay the
+same, and the walk's answer while every directory it went through does: a later run
+``stat``s each of those directories, in one loop, and then only the files it found.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import json
 import os
 import stat
@@ -72,6 +77,10 @@ _listings: dict[str, tuple[tuple[int, int, int, int], _Listing]] = {}  # by dire
 _Step = tuple[list[str], list[tuple[str, bool]]]  # files matched, directories to walk
 # by (directory, patterns, matched as a whole): the listing it was worked out from, and it
 _steps: dict[tuple[str, tuple[str, ...], bool], tuple[_Listing, _Step]] = {}
+_Key = tuple[int, int, int, int]  # a directory's device, inode, modification, change time
+# by (repository, patterns): the directories the last walk went through, their keys, and
+# the files it found; kept only when every listing was (none changed in the last 2 s)
+_walks: dict[tuple[str, tuple[str, ...]], tuple[list[str], list[_Key], list[str]]] = {}
 
 
 @functools.lru_cache(maxsize=16)
@@ -122,21 +131,75 @@ def _inside(pattern: str) -> bool:
 
 def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     """Every file or symbolic link under ``root`` the patterns match (relative paths)."""
-    found: list[str] = []
     top = str(root) + os.sep
+    kept = _walks.get((top, patterns))
+    if kept is not None and _unchanged(kept[0], kept[1]):
+        return kept[2]
+    found: list[str] = []
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
-    listed: set[str] = set()
+    listed: list[str] = []
     while stack:
         directory, whole = stack.pop()
-        listed.add(top + directory)
+        listed.append(top + directory)
         files, subdirectories = _step(top, directory, whole, patterns)
         found += files
         stack += subdirectories
-    for gone in [d for d in _listings if d.startswith(top) and d not in listed]:
+    walked = set(listed)
+    for gone in [d for d in _listings if d.startswith(top) and d not in walked]:
         del _listings[gone]  # directories removed or no longer walked
-    for step in [k for k in _steps if k[0].startswith(top) and k[0] not in listed]:
+    for step in [k for k in _steps if k[0].startswith(top) and k[0] not in walked]:
         del _steps[step]
+    _walks.pop((top, patterns), None)
+    keys = [_listings[d][0] for d in listed if d in _listings]
+    if len(keys) == len(listed):  # else a directory changed too recently to be trusted
+        _walks[(top, patterns)] = (listed, keys, found)
     return found
+
+
+def _unchanged(directories: list[str], keys: list[_Key]) -> bool:
+    """Whether every directory still has its key: then no name was added, removed or
+    renamed in any, and the walk would find the same files."""
+    lstat = os.lstat
+    try:
+        for directory, key in zip(directories, keys, strict=True):
+            info = lstat(directory)
+            if (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns) != key:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def _prefixes(patterns: tuple[str, ...]) -> tuple[tuple[str, ...], ...] | None:
+    """The literal leading path components of each pattern that adds files (a negation
+    only takes some away): every file the patterns match lies under one of them. None
+    when a pattern matches at any depth (no ``/`` before its end), or is written in a way
+    this does not read (an escape, spaces at an end)."""
+    found = []
+    for pattern in patterns:
+        if not pattern or pattern.startswith(("#", "!")):
+            continue
+        body = pattern.rstrip("/")
+        if "/" not in body or "\\" in pattern or pattern != pattern.strip():
+            return None
+        parts = body.lstrip("/").split("/")
+        found.append(tuple(itertools.takewhile(lambda part: not _GLOB & set(part), parts)))
+    return tuple(found)
+
+
+_GLOB = frozenset("*?[")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _may_hold(patterns: tuple[str, ...], directory: str) -> bool:
+    """Whether ``directory`` (``a/b/``) can hold a file the patterns match, or lies on the
+    way to one that can."""
+    prefixes = _prefixes(patterns)
+    if prefixes is None:
+        return True
+    parts = tuple(directory.rstrip("/").split("/"))
+    return any(parts[: len(p)] == p or p[: len(parts)] == parts for p in prefixes)
 
 
 def _step(top: str, directory: str, whole: bool, patterns: tuple[str, ...]) -> _Step:
@@ -155,7 +218,7 @@ def _step(top: str, directory: str, whole: bool, patterns: tuple[str, ...]) -> _
         for name, is_dir in entries:
             path = f"{directory}{name}"
             if is_dir:
-                if name not in _NEVER_WALKED:
+                if name not in _NEVER_WALKED and _may_hold(patterns, path + "/"):
                     subdirectories.append((path + "/", whole or _matches(patterns, path + "/")))
             elif whole or _matches(patterns, path):
                 files.append(path)

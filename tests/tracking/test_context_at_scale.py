@@ -1,0 +1,218 @@
+"""What a later run of a process pays for ``dependencies.json`` and ``data.json`` in large
+trees, and that it stays exact: real repositories, each change checked against git."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pathspec
+import pytest
+
+from tests.support.daemon import enable
+from tests.support.git import git
+from tests.support.oracle import expected_tree
+from tests.tracking.test_context import make_library, write_data
+
+
+def _dirty(root: Path) -> bool:
+    # without optional locks: a refresh of the index would change the stamp
+    return git(root, "--no-optional-locks", "status", "--porcelain").strip() != ""
+
+
+def _library_with_a_virtualenv(lib: Path) -> Path:
+    """A library whose working tree holds a virtualenv of 100 files (ignored) and an
+    ignored ``build/`` holding one tracked file; returns the virtualenv's packages."""
+    make_library(lib, "big_mod")
+    (lib / ".gitignore").write_text("venv/\nbuild/\n")
+    write_data(lib, {"build/keep.txt": b"kept\n", "build/out.o": b"\0"})
+    git(lib, "add", ".gitignore")
+    git(lib, "add", "-f", "build/keep.txt")
+    git(lib, "commit", "-q", "-m", "ignore the virtualenv and the build")
+    packages = lib / "venv" / "lib" / "site-packages"
+    write_data(lib, {f"venv/lib/site-packages/m{n}.py": b"" for n in range(100)})
+    (lib / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    return packages
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["plain", "enabled"])
+def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_still_shows_up(
+    enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    git_calls: list[list[str]],
+) -> None:  # fmt: skip
+    """A virtualenv inside a dependency (over the walk limit on its own) no longer makes
+    every run ask git: the stamp skips what ``git status`` found ignored as a whole. A
+    tracked file inside an ignored directory, a new untracked file, an edit, and an
+    ignore rule taken back each still show up, as ``git status`` sees them."""
+    from autocommit.tracking import dependencies, tree_stamp
+
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
+    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 60)  # the virtualenv alone is over it
+    monkeypatch.setattr(tree_stamp, "_too_large", set())
+    lib = (tmp_path / "biglib").resolve()
+    packages = _library_with_a_virtualenv(lib)
+    if enabled:
+        enable(lib)
+
+    def described() -> dict[str, object]:
+        entry = dependencies._describe(lib, ["big_mod"])
+        assert entry["dirty"] is _dirty(lib)
+        assert entry["head"] == git(lib, "rev-parse", "HEAD").strip()
+        if enabled:
+            assert isinstance(entry["commit"], str)
+            assert git(lib, "rev-parse", f"{entry['commit']}^{{tree}}").strip() == (
+                expected_tree(lib))  # fmt: skip
+        return entry
+
+    first = described()
+    assert first["dirty"] is False
+    git_calls.clear()
+    (packages / "m0.py").write_text("an ignored edit\n")
+    (packages / "new.py").write_text("")
+    assert dependencies._describe(lib, ["big_mod"]) == first
+    assert all(call[:2] == ["config", "-z"] for call in git_calls), git_calls  # reused
+    assert lib not in tree_stamp._too_large
+    changes: list[Callable[[], object]] = [
+        lambda: (lib / "build" / "keep.txt").write_text("tracked, in an ignored directory\n"),
+        lambda: git(lib, "checkout", "--", "build/keep.txt"),
+        lambda: (lib / "big_mod" / "extra.py").write_text("UNTRACKED = 1\n"),
+        lambda: (lib / "big_mod" / "extra.py").unlink(),
+        lambda: (lib / "big_mod" / "__init__.py").write_text("def scale(x):\n    return x\n"),
+        lambda: git(lib, "commit", "-q", "-am", "scale by 1"),
+        lambda: (lib / ".gitignore").write_text("build/\n"),  # the virtualenv is untracked now
+    ]
+    dirty = []
+    for change in changes:
+        time.sleep(0.02)  # past the clock's resolution
+        change()
+        dirty.append(described()["dirty"])
+        assert dependencies._describe(lib, ["big_mod"])["dirty"] is dirty[-1]
+    assert dirty == [True, False, True, False, True, False, True]
+
+
+def test_a_stamp_lists_again_only_when_a_directory_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later stamp ``stat``s the paths the last walk found; a name added anywhere
+    changes its directory's times, and the tree is walked again. A walk through a
+    directory changed in the last two seconds is not kept (a name added in the same
+    tick would leave its times as they were)."""
+    from autocommit.tracking import tree_stamp
+
+    lib = tmp_path / "lib"
+    make_library(lib, "listed")
+    git_dir = lib / ".git"
+    tree_stamp.tree_stamp(lib, git_dir, git_dir)
+    assert not any(key[0] == lib for key in tree_stamp._walks), "kept a walk of a new tree"
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
+    first = tree_stamp.tree_stamp(lib, git_dir, git_dir)
+    listed: list[object] = []
+    real_scandir = os.scandir
+
+    def counted(path: str) -> object:
+        listed.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    assert tree_stamp.tree_stamp(lib, git_dir, git_dir) == first
+    assert listed == []
+    time.sleep(0.02)
+    (lib / "listed" / "deep").mkdir()
+    (lib / "listed" / "deep" / "new.py").write_text("")
+    again = tree_stamp.tree_stamp(lib, git_dir, git_dir)
+    assert again is not None and str(lib / "listed" / "deep" / "new.py") in {s[0] for s in again}
+    assert listed != []
+
+
+_PATTERNS = ["data/", "/data/", "data/raw", "/a/b/*.csv", "a/**/x", "*.csv", "!data/x",
+             "/d[ab]/x", "\\#x/y", "x/ ", "**/data", "/inputs", "a/b/", "/"]  # fmt: skip
+_PATHS = ["data/f", "x/data/f", "data/raw/f", "q/data/raw/f", "a/b/c.csv", "a/b/c/d.csv",
+          "a/x", "a/q/r/x", "da/x", "db/x/f", "#x/y", "x/f", "inputs", "inputs/f",
+          "q/inputs/f", "a/b/f", "q/a/b/f", "top.csv"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", _PATTERNS)
+def test_the_data_walk_enters_every_directory_that_can_hold_a_match(pattern: str) -> None:
+    """The walk prunes by each pattern's literal leading components; every file git's
+    own pattern rules (pathspec) match lies in directories the walk enters."""
+    from autocommit.tracking import data_files
+
+    patterns = (pattern,)
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    for path in _PATHS:
+        if spec.match_file(path):
+            parts = path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                directory = "/".join(parts[:depth]) + "/"
+                assert data_files._may_hold(patterns, directory), (pattern, path, directory)
+
+
+def test_an_anchored_data_path_keeps_the_walk_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/data/`` and ``inputs/*.csv`` list the top, the way down and what is under them,
+    nothing else; they find what git's pattern rules find. A later run lists nothing; a
+    file added deep down is found."""
+    from autocommit.tracking import data_files
+
+    monkeypatch.setattr(data_files, "_SETTLED_NS", 0)  # listings kept at once
+    root = tmp_path / "repo"
+    root.mkdir()
+    write_data(root, {
+        "data/a.csv": b"1", "data/deep/b.bin": b"2", "inputs/c.csv": b"3",
+        "inputs/skip.txt": b"4", "src/data/d.csv": b"5", "src/pkg/e.csv": b"6",
+        "other/inputs/f.csv": b"7",
+    })  # fmt: skip
+    patterns = ("/data/", "inputs/*.csv")
+    listed: list[str] = []
+    real_listing = data_files._listing
+
+    def counted(directory: str) -> object:
+        listed.append(directory)
+        return real_listing(directory)
+
+    monkeypatch.setattr(data_files, "_listing", counted)
+    found = sorted(data_files.matching_files(root, patterns))
+    oracle = sorted(pathspec.GitIgnoreSpec.from_lines(patterns).match_tree_files(root))
+    assert found == oracle == ["data/a.csv", "data/deep/b.bin", "inputs/c.csv"]
+    top = f"{root}{os.sep}"
+    assert sorted(listed) == [top, f"{top}data/", f"{top}data/deep/", f"{top}inputs/"]
+    listed.clear()
+    assert sorted(data_files.matching_files(root, patterns)) == found
+    assert listed == []
+    time.sleep(0.02)
+    write_data(root, {"data/deep/deeper/g.csv": b"8"})
+    assert "data/deep/deeper/g.csv" in data_files.matching_files(root, patterns)
+
+
+def test_a_later_data_walk_lists_no_directory_and_a_recent_one_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``data/`` (any depth) every directory is ``stat``ed, none listed, while
+    none changed; a walk through a directory changed in the last two seconds is not
+    kept."""
+    from autocommit.tracking import data_files
+
+    root = tmp_path / "repo"
+    write_data(root, {"data/a.csv": b"1", "src/m.py": b"", "src/deep/data/b.csv": b"2"})
+    patterns = ("data/",)
+    data_files.matching_files(root, patterns)
+    assert (f"{root}{os.sep}", patterns) not in data_files._walks, "kept a walk of new dirs"
+    monkeypatch.setattr(data_files, "_SETTLED_NS", 0)
+    first = sorted(data_files.matching_files(root, patterns))
+    assert first == ["data/a.csv", "src/deep/data/b.csv"]
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def counted(path: str) -> object:
+        scanned.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    assert sorted(data_files.matching_files(root, patterns)) == first
+    assert scanned == []
+    time.sleep(0.02)
+    os.rename(root / "src" / "deep" / "data", root / "src" / "deep" / "old")
+    assert data_files.matching_files(root, patterns) == ["data/a.csv"]
