@@ -32,9 +32,11 @@ from autocommit.notices import warn_once
 
 if TYPE_CHECKING:
     from autocommit.gitio.git_inputs import Stat
+    from autocommit.gitio.repo import Worktree
     from autocommit.settings.config import Settings
     from autocommit.tracking.run_tags import Target
     from autocommit.tracking.tree_stamp import Stamp
+    from autocommit.tracking.tree_watch import TreeWatch
 
     # the tree's stamp, and the stat data of git's inputs outside it (global ignores, …)
     _Stamps = tuple[Stamp, tuple[Stat, ...]]
@@ -47,6 +49,7 @@ _module_roots: dict[str, tuple[object, tuple[str, ...], str | None]] = {}
 _seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
 # by working tree: the directories (real paths) git ignored as a whole when last described
 _ignored: dict[Path, frozenset[str]] = {}
+_watches: dict[Path, TreeWatch] = {}  # by working tree too large to walk at every run
 
 
 def dependencies_json(own_root: Path) -> bytes:
@@ -138,7 +141,7 @@ def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
 def _stamp(root: Path, skipped: frozenset[str] = frozenset()) -> _Stamps | None:
     from autocommit.gitio import git_inputs
     from autocommit.tracking import run_tags
-    from autocommit.tracking.tree_stamp import tree_stamp
+    from autocommit.tracking.tree_stamp import too_large, tree_stamp
 
     try:
         worktree = run_tags.worktree_at(root)
@@ -146,7 +149,27 @@ def _stamp(root: Path, skipped: frozenset[str] = frozenset()) -> _Stamps | None:
     except Exception:  # described by git, which says what is wrong, at every run
         return None
     stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
+    if stamp is None and too_large(root):
+        stamp = _watched(root, worktree, skipped)
     return None if stamp is None else (stamp, inputs)
+
+
+def _watched(root: Path, worktree: Worktree, skipped: frozenset[str]) -> Stamp | None:
+    """The stamp of a tree too large to walk at every run: its git files and the
+    generation of its watch (:mod:`.tree_watch`); None when it cannot be watched."""
+    from autocommit.tracking.tree_stamp import git_stamp
+    from autocommit.tracking.tree_watch import TreeWatch
+
+    watch = _watches.get(root)
+    if watch is None or watch.skipped != skipped or not watch.mine:
+        if watch is not None:
+            watch.close()
+        watch = _watches[root] = TreeWatch(str(root), skipped)
+    generation = watch.current()
+    files = git_stamp(worktree.git_dir, worktree.common_dir)
+    if not generation or files is None:
+        return None
+    return (*files, (f"{root} (watched)", generation, 0, 0, 0, 0, 0))
 
 
 def _unmanaged(root: Path, state: _GitState) -> dict[str, Any]:

@@ -61,6 +61,18 @@ def tree_stamp(root: Path, git_dir: Path, common_dir: Path,
     return None if _recent(found, started) else tuple(sorted(found))
 
 
+def too_large(root: Path) -> bool:
+    """Whether the tree at ``root`` was found too large to walk at every run."""
+    return root in _too_large
+
+
+def git_stamp(git_dir: Path, common_dir: Path) -> Stamp | None:
+    """The stamp of the git files alone (a tree watched instead of walked)."""
+    started = time.time_ns()
+    found = [_stat(str(git_file)) for git_file in _git_files(git_dir, common_dir)]
+    return None if _recent(found, started) else tuple(found)
+
+
 def _recent(stats: Iterable[_Stat], started: int) -> bool:
     """Whether any of ``stats`` changed in the :data:`SETTLED_NS` before ``started``."""
     recent = started - SETTLED_NS

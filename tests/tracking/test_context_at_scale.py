@@ -38,18 +38,21 @@ def _library_with_a_virtualenv(lib: Path) -> Path:
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["plain", "enabled"])
+@pytest.mark.parametrize("walk_limit", [60, 5], ids=["walked", "watched"])
 def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_still_shows_up(
-    enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    walk_limit: int, enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     git_calls: list[list[str]],
 ) -> None:  # fmt: skip
     """A virtualenv inside a dependency (over the walk limit on its own) no longer makes
-    every run ask git: the stamp skips what ``git status`` found ignored as a whole. A
-    tracked file inside an ignored directory, a new untracked file, an edit, and an
-    ignore rule taken back each still show up, as ``git status`` sees them."""
+    every run ask git: the stamp skips what ``git status`` found ignored as a whole; a
+    tree still too large to walk is watched with inotify instead. A tracked file inside
+    an ignored directory, a new untracked file, an edit, a commit, a new directory and a
+    file written in it, a renamed directory, and an ignore rule taken back each show up,
+    as ``git status`` sees them."""
     from autocommit.tracking import dependencies, tree_stamp
 
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
-    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 60)  # the virtualenv alone is over it
+    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", walk_limit)  # 60: the virtualenv is over
     monkeypatch.setattr(tree_stamp, "_too_large", set())
     lib = (tmp_path / "biglib").resolve()
     packages = _library_with_a_virtualenv(lib)
@@ -73,7 +76,8 @@ def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_stil
     (packages / "new.py").write_text("")
     assert dependencies._describe(lib, ["big_mod"]) == first
     assert all(call[:2] == ["config", "-z"] for call in git_calls), git_calls  # reused
-    assert lib not in tree_stamp._too_large
+    assert tree_stamp.too_large(lib) is (walk_limit == 5)
+    assert (lib in dependencies._watches) is (walk_limit == 5)
     changes: list[Callable[[], object]] = [
         lambda: (lib / "build" / "keep.txt").write_text("tracked, in an ignored directory\n"),
         lambda: git(lib, "checkout", "--", "build/keep.txt"),
@@ -81,6 +85,16 @@ def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_stil
         lambda: (lib / "big_mod" / "extra.py").unlink(),
         lambda: (lib / "big_mod" / "__init__.py").write_text("def scale(x):\n    return x\n"),
         lambda: git(lib, "commit", "-q", "-am", "scale by 1"),
+        lambda: write_data(lib, {"big_mod/sub/a.py": b""}),
+        lambda: git(lib, "add", "big_mod/sub/a.py"),  # staged
+        lambda: git(lib, "commit", "-q", "-m", "sub"),
+        lambda: (lib / "big_mod" / "sub" / "a.py").write_text("in a directory made since\n"),
+        lambda: git(lib, "checkout", "--", "big_mod/sub/a.py"),
+        lambda: (lib / "big_mod" / "sub").rename(lib / "big_mod" / "moved"),
+        lambda: git(lib, "add", "-A", "big_mod"),
+        lambda: git(lib, "commit", "-q", "-m", "moved"),
+        lambda: (lib / "big_mod" / "moved" / "a.py").write_text("in a renamed directory\n"),
+        lambda: git(lib, "checkout", "--", "big_mod/moved/a.py"),
         lambda: (lib / ".gitignore").write_text("build/\n"),  # the virtualenv is untracked now
     ]
     dirty = []
@@ -89,7 +103,53 @@ def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_stil
         change()
         dirty.append(described()["dirty"])
         assert dependencies._describe(lib, ["big_mod"])["dirty"] is dirty[-1]
-    assert dirty == [True, False, True, False, True, False, True]
+    assert dirty == [True, False, True, False, True, False, True, True, False, True, False,
+                     True, True, False, True, False, True]  # fmt: skip
+
+
+def test_a_forked_child_never_reads_its_parent_s_watch(tmp_path: Path) -> None:
+    """A forked child shares the parent's inotify queue: reading it there would take the
+    events the parent needs. The child sees the tree as not watched."""
+    from autocommit.tracking.tree_watch import TreeWatch
+
+    (tmp_path / "sub").mkdir()
+    watch = TreeWatch(str(tmp_path), frozenset())
+    try:
+        before = watch.current()
+        assert before != 0
+        (tmp_path / "sub" / "new.txt").write_text("changed\n")
+        pid = os.fork()
+        if pid == 0:  # the child: reads nothing, leaves at once
+            os._exit(0 if watch.current() == 0 and not watch.mine else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert watch.current() not in (0, before)
+    finally:
+        watch.close()
+
+
+def test_a_tree_over_the_watch_budget_is_described_by_git_at_every_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_calls: list[list[str]]
+) -> None:
+    """The watches of a process stay within an eighth of the user's inotify limit, which
+    the daemons share; a tree that would need more is described by ``git status``."""
+    from autocommit.tracking import dependencies, tree_stamp, tree_watch
+
+    assert tree_watch._budget() == int(
+        Path("/proc/sys/fs/inotify/max_user_watches").read_text()) // 8  # fmt: skip
+    budget = tree_watch._used + 2  # the tree has five directories
+    monkeypatch.setattr(tree_watch, "_budget", lambda: budget)
+    monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
+    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 5)
+    monkeypatch.setattr(tree_stamp, "_too_large", set())
+    lib = (tmp_path / "lib").resolve()
+    make_library(lib, "wide_mod")
+    write_data(lib, {f"wide_mod/d{n}/x.py": b"" for n in range(3)})
+    used = tree_watch._used
+    dependencies._describe(lib, ["wide_mod"])
+    git_calls.clear()
+    assert dependencies._describe(lib, ["wide_mod"])["dirty"] is True
+    assert [call[0] for call in git_calls if call[0] == "status"] == ["status"]
+    assert tree_watch._used == used  # the watches set were taken back
 
 
 def test_a_stamp_lists_again_only_when_a_directory_changed(
