@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
 
@@ -48,6 +48,9 @@ from autocommit.gitio.repo import Worktree
 from autocommit.notices import warn_once
 from autocommit.settings.config import Settings
 from autocommit.state_files import ensure_dir, write_atomically
+
+if TYPE_CHECKING:
+    from autocommit.tracking.tree_watch import TreeWatch
 
 FULL_HASH_LIMIT = 2 * 1024**3  # bytes: larger files get size and time only
 HASH_BUDGET = 512 * 1024**2  # bytes read per run, at least one file (~0.3-1 s of SHA-1)
@@ -78,9 +81,23 @@ _Step = tuple[list[str], list[tuple[str, bool]]]  # files matched, directories t
 # by (directory, patterns, matched as a whole): the listing it was worked out from, and it
 _steps: dict[tuple[str, tuple[str, ...], bool], tuple[_Listing, _Step]] = {}
 _Key = tuple[int, int, int, int]  # a directory's device, inode, modification, change time
-# by (repository, patterns): the directories the last walk went through, their keys, and
-# the files it found; kept only when every listing was (none changed in the last 2 s)
-_walks: dict[tuple[str, tuple[str, ...]], tuple[list[str], list[_Key], list[str]]] = {}
+
+
+@dataclass
+class _Walk:
+    """A walk kept for the next run: kept only when every listing was (no directory
+    changed in the last two seconds)."""
+
+    directories: list[str]  # the directories it went through (``top/a/b/``)
+    keys: list[_Key]  # theirs
+    found: list[str]  # the files it found
+    skipped: frozenset[str]  # the directories it did not enter (``top/a/b/c``)
+    generation: int = 0  # of the watch on its directories, once set after it (0: none)
+
+
+_WalkKey = tuple[str, tuple[str, ...]]  # (repository top, patterns)
+_walks: dict[_WalkKey, _Walk] = {}
+_watches: dict[_WalkKey, TreeWatch] = {}  # on the directories of the kept walk
 
 
 @functools.lru_cache(maxsize=16)
@@ -131,10 +148,28 @@ def _inside(pattern: str) -> bool:
 
 def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     """Every file or symbolic link under ``root`` the patterns match (relative paths)."""
-    top = str(root) + os.sep
-    kept = _walks.get((top, patterns))
-    if kept is not None and _unchanged(kept[0], kept[1]):
-        return kept[2]
+    key = (str(root) + os.sep, patterns)
+    kept = _walks.get(key)
+    watch = _watches.get(key)
+    if (
+        kept is not None
+        and kept.generation
+        and watch is not None
+        and watch.current() == kept.generation
+    ):  # no name added, removed or renamed since
+        return kept.found
+    if kept is None or not _unchanged(kept.directories, kept.keys):
+        found, kept = _walk(*key)
+        if kept is None:
+            _walks.pop(key, None)
+            return found
+        _walks[key] = kept
+    _watch(key, kept)
+    return kept.found
+
+
+def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]:
+    """The files found, and the walk to keep (None: a directory changed too recently)."""
     found: list[str] = []
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
     listed: list[str] = []
@@ -149,11 +184,28 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
         del _listings[gone]  # directories removed or no longer walked
     for step in [k for k in _steps if k[0].startswith(top) and k[0] not in walked]:
         del _steps[step]
-    _walks.pop((top, patterns), None)
-    keys = [_listings[d][0] for d in listed if d in _listings]
-    if len(keys) == len(listed):  # else a directory changed too recently to be trusted
-        _walks[(top, patterns)] = (listed, keys, found)
-    return found
+    kept = [_listings.get(d) for d in listed]
+    if None in kept:
+        return found, None
+    keys = [listing[0] for listing in kept if listing is not None]
+    skipped = frozenset(f"{d}{name}" for d, listing in zip(listed, kept, strict=True)
+                        if listing is not None for name, is_dir in listing[1][0]
+                        if is_dir and f"{d}{name}/" not in walked)  # fmt: skip
+    return found, _Walk(listed, keys, found, skipped)
+
+
+def _watch(key: _WalkKey, kept: _Walk) -> None:
+    """Watch the directories of ``kept`` (for names only), and give it the watch's
+    generation if none of them changed since the walk."""
+    from autocommit.tracking.tree_watch import TreeWatch
+
+    watch = _watches.get(key)
+    if watch is None or watch.skipped != kept.skipped or not watch.mine:
+        for other in [k for k in _watches if k[0] == key[0]]:
+            _watches.pop(other).close()  # of other patterns, or of another walk
+        watch = _watches[key] = TreeWatch(key[0].rstrip(os.sep), kept.skipped, names_only=True)
+    generation = watch.current()  # set before the check below: a change after it is seen
+    kept.generation = generation if _unchanged(kept.directories, kept.keys) else 0
 
 
 def _unchanged(directories: list[str], keys: list[_Key]) -> bool:

@@ -2,13 +2,14 @@
 
 A dependency's tree too large for a ``stat`` walk at every run (:mod:`.tree_stamp`) is
 watched instead: one inotify watch on each of its directories but ``.git`` and those git
-ignores as a whole. The kernel queues an event before the system call that changed a
-name, a file's content or its metadata returns, so a later run reads the queue without
-waiting: empty, nothing in the watched directories changed since the watches were set.
-Any event gives the tree a new generation number; an event about a directory (created,
-removed, renamed) or a lost event (the queue overflowed) also sets the watches anew, as a
-new directory has none. Each directory is watched before it is listed, so a name added
-while the watches are set is an event too.
+ignores as a whole; so are the directories a ``data.json`` walk goes through
+(:mod:`.data_files`), for names only. The kernel queues an event before the system call
+that changed a name, a file's content or its metadata returns, so a later run reads the
+queue without waiting: empty, nothing in the watched directories changed since the
+watches were set. Any event gives the tree a new generation number; an event about a
+directory (created, removed, renamed) or a lost event (the queue overflowed) also sets
+the watches anew, as a new directory has none. Each directory is watched before it is
+listed, so a name added while the watches are set is an event too.
 
 The watches count against the user's inotify limit, which the daemons share: a process
 takes at most an eighth of ``fs.inotify.max_user_watches``; a tree that would need more,
@@ -29,18 +30,22 @@ _IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
 _IN_CREATE, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
 _IN_Q_OVERFLOW, _IN_IGNORED, _IN_ISDIR = 0x4000, 0x8000, 0x40000000
 _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_EXCL_UNLINK = 0x1000000, 0x2000000, 0x4000000
-_MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
-         | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW | _IN_EXCL_UNLINK)  # fmt: skip
+_NAMES = (_IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE | _IN_DELETE_SELF
+          | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW | _IN_EXCL_UNLINK)  # fmt: skip
+_CONTENT = _IN_MODIFY | _IN_ATTRIB
 _SET_ANEW = _IN_Q_OVERFLOW | _IN_IGNORED | _IN_DELETE_SELF | _IN_MOVE_SELF
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, length of the name that follows
 _generations = itertools.count(1)  # unique across watches: a new watch never matches
 
 
 class TreeWatch:
-    """inotify watches on every directory under ``root`` but ``.git`` and ``skipped``."""
+    """inotify watches on every directory under ``root`` but ``.git`` and ``skipped``:
+    of names added, removed or renamed, and (unless ``names_only``) of any file's content
+    or metadata changed."""
 
-    def __init__(self, root: str, skipped: frozenset[str]) -> None:
+    def __init__(self, root: str, skipped: frozenset[str], *, names_only: bool = False) -> None:
         self.root, self.skipped = root, skipped
+        self._mask = _NAMES if names_only else _NAMES | _CONTENT
         self.generation = next(_generations)
         self._fd: int | None = None
         self._count = 0
@@ -105,7 +110,7 @@ class TreeWatch:
                 self.close()
                 return
             self._count += 1
-            if libc.inotify_add_watch(fd, os.fsencode(directory), _MASK) < 0:
+            if libc.inotify_add_watch(fd, os.fsencode(directory), self._mask) < 0:
                 if ctypes.get_errno() in (28, 24):  # ENOSPC, EMFILE: the limit is reached
                     self.close()
                     return

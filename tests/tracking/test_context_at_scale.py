@@ -276,3 +276,49 @@ def test_a_later_data_walk_lists_no_directory_and_a_recent_one_is_not_trusted(
     time.sleep(0.02)
     os.rename(root / "src" / "deep" / "data", root / "src" / "deep" / "old")
     assert data_files.matching_files(root, patterns) == ["data/a.csv"]
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["watched", "over-the-budget"])
+def test_a_later_data_walk_reads_the_watch_and_a_name_changed_anywhere_is_found(
+    watched: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once watched, a later walk makes no ``stat`` call at all; a ``data/`` directory
+    made, renamed or removed anywhere since is found. Over the watch budget, every
+    directory is ``stat``ed instead, as exactly."""
+    from autocommit.tracking import data_files, tree_watch
+
+    if not watched:
+        monkeypatch.setattr(tree_watch, "_budget", lambda: 0)
+    monkeypatch.setattr(data_files, "_SETTLED_NS", 0)
+    root = tmp_path / "repo"
+    write_data(root, {"data/a.csv": b"1", "src/m.py": b"", "src/pkg/n.py": b""})
+    patterns = ("data/", "datasets/")
+    assert data_files.matching_files(root, patterns) == ["data/a.csv"]
+    stats: list[str] = []
+    real_lstat = os.lstat
+
+    def counted(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        stats.append(path)
+        return real_lstat(path)
+
+    monkeypatch.setattr(os, "lstat", counted)
+    assert data_files.matching_files(root, patterns) == ["data/a.csv"]
+    assert (stats == []) is watched
+    deep, deeper = "src/pkg/deep", "src/deeper/datasets"
+    changes: list[tuple[Callable[[], object], list[str]]] = [
+        (lambda: write_data(root, {f"{deep}/data/b.csv": b"2"}), [f"{deep}/data/b.csv"]),
+        (lambda: (root / deep / "data").rename(root / deep / "datasets"),
+         [f"{deep}/datasets/b.csv"]),
+        (lambda: (root / deep).rename(root / "src/deeper"), [f"{deeper}/b.csv"]),
+        (lambda: write_data(root, {f"{deeper}/c/d.csv": b"3"}),
+         [f"{deeper}/b.csv", f"{deeper}/c/d.csv"]),
+    ]  # fmt: skip
+    for change, expected in changes:
+        time.sleep(0.02)  # past the clock's resolution
+        change()
+        assert sorted(data_files.matching_files(root, patterns)) == ["data/a.csv", *expected]
+    time.sleep(0.02)
+    for name in ("b.csv", "c/d.csv"):
+        (root / "src/deeper/datasets" / name).unlink()
+    (root / "src/deeper/datasets/c").rmdir()
+    assert data_files.matching_files(root, patterns) == ["data/a.csv"]
