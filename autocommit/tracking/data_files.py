@@ -197,12 +197,14 @@ def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]
 def _watch(key: _WalkKey, kept: _Walk) -> None:
     """Watch the directories of ``kept`` (for names only), and give it the watch's
     generation if none of them changed since the walk."""
-    from autocommit.tracking.tree_watch import TreeWatch
+    from autocommit.tracking.tree_watch import TreeWatch, room
 
     watch = _watches.get(key)
     if watch is None or watch.skipped != kept.skipped or not watch.mine:
         for other in [k for k in _watches if k[0] == key[0]]:
             _watches.pop(other).close()  # of other patterns, or of another walk
+        if len(kept.directories) > room():
+            return  # over the budget: every directory is stat'ed at every run
         watch = _watches[key] = TreeWatch(key[0].rstrip(os.sep), kept.skipped, names_only=True)
     generation = watch.current()  # set before the check below: a change after it is seen
     kept.generation = generation if _unchanged(kept.directories, kept.keys) else 0

@@ -9,11 +9,14 @@ exact working tree gets a pinned run commit, made exactly as the run's own (the 
 sync barrier or an in-process snapshot), which also gives HEAD and the dirty flag; where
 it is not, ``git status`` gives them, nothing is written into it and the run gets one
 warning saying how to enable it. A later run of the process reuses an entry while the
-tree's stamp (:mod:`.tree_stamp`: a ``stat`` walk, and git's inputs outside the tree such
-as a global excludes file) and the settings are unchanged. The walk skips the directories
-``git status`` last found ignored as a whole (a virtualenv or build directory inside the
-tree): git never looks into them, and they stay ignored while the stamp (which holds the
-ignore files outside them, the index and git's inputs) is unchanged.
+tree's stamp and the settings are unchanged. The stamp holds the generation of the tree's
+inotify watch (:mod:`.tree_watch`: one read of its queue), or where it cannot be watched a
+``stat`` walk (:mod:`.tree_stamp`), the stat data of HEAD, the index, refs and config,
+and of git's inputs outside the tree such as a global excludes file. Neither watches nor
+walks the directories ``git status`` last found ignored as a whole (a virtualenv or build
+directory inside the tree): git never looks into them, and they stay ignored while the
+stamp (which holds the ignore files outside them, the index and git's inputs) is
+unchanged.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ _module_roots: dict[str, tuple[object, tuple[str, ...], str | None]] = {}
 _seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
 # by working tree: the directories (real paths) git ignored as a whole when last described
 _ignored: dict[Path, frozenset[str]] = {}
-_watches: dict[Path, TreeWatch] = {}  # by working tree too large to walk at every run
+_watches: dict[Path, TreeWatch] = {}  # by working tree
 
 
 def dependencies_json(own_root: Path) -> bytes:
@@ -141,22 +144,22 @@ def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
 def _stamp(root: Path, skipped: frozenset[str] = frozenset()) -> _Stamps | None:
     from autocommit.gitio import git_inputs
     from autocommit.tracking import run_tags
-    from autocommit.tracking.tree_stamp import too_large, tree_stamp
+    from autocommit.tracking.tree_stamp import tree_stamp
 
     try:
         worktree = run_tags.worktree_at(root)
         inputs = tuple(git_inputs.stat_of(path) for path in git_inputs.files(worktree))
     except Exception:  # described by git, which says what is wrong, at every run
         return None
-    stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
-    if stamp is None and too_large(root):
-        stamp = _watched(root, worktree, skipped)
+    stamp = _watched(root, worktree, skipped)
+    if stamp is None:
+        stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
     return None if stamp is None else (stamp, inputs)
 
 
 def _watched(root: Path, worktree: Worktree, skipped: frozenset[str]) -> Stamp | None:
-    """The stamp of a tree too large to walk at every run: its git files and the
-    generation of its watch (:mod:`.tree_watch`); None when it cannot be watched."""
+    """The stamp of a watched tree: its git files and the generation of its watch
+    (:mod:`.tree_watch`); None when it cannot be watched (then it is walked)."""
     from autocommit.tracking.tree_stamp import git_stamp
     from autocommit.tracking.tree_watch import TreeWatch
 

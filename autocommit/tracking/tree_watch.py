@@ -134,9 +134,14 @@ def _budget() -> int:
         return 0
 
 
+def room() -> int:
+    """How many more watches this process may set."""
+    return _budget() - _used
+
+
 def _reserve() -> bool:
     global _used
-    if _used >= _budget():
+    if room() <= 0:
         return False
     _used += 1
     return True

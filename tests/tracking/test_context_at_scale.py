@@ -38,22 +38,24 @@ def _library_with_a_virtualenv(lib: Path) -> Path:
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["plain", "enabled"])
-@pytest.mark.parametrize("walk_limit", [60, 5], ids=["walked", "watched"])
+@pytest.mark.parametrize("watched", [True, False], ids=["watched", "walked"])
 def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_still_shows_up(
-    walk_limit: int, enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    watched: bool, enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     git_calls: list[list[str]],
 ) -> None:  # fmt: skip
     """A virtualenv inside a dependency (over the walk limit on its own) no longer makes
-    every run ask git: the stamp skips what ``git status`` found ignored as a whole; a
-    tree still too large to walk is watched with inotify instead. A tracked file inside
-    an ignored directory, a new untracked file, an edit, a commit, a new directory and a
-    file written in it, a renamed directory, and an ignore rule taken back each show up,
-    as ``git status`` sees them."""
-    from autocommit.tracking import dependencies, tree_stamp
+    every run ask git: the tree is watched with inotify, or where it cannot be (over the
+    watch budget) its stamp walks it, both skipping what ``git status`` found ignored as
+    a whole. A tracked file inside an ignored directory, a new untracked file, an edit, a
+    commit, a new directory and a file written in it, a renamed directory, and an ignore
+    rule taken back each show up, as ``git status`` sees them."""
+    from autocommit.tracking import dependencies, tree_stamp, tree_watch
 
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
-    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", walk_limit)  # 60: the virtualenv is over
+    monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 60)  # the virtualenv alone is over it
     monkeypatch.setattr(tree_stamp, "_too_large", set())
+    if not watched:
+        monkeypatch.setattr(tree_watch, "_budget", lambda: 0)
     lib = (tmp_path / "biglib").resolve()
     packages = _library_with_a_virtualenv(lib)
     if enabled:
@@ -76,8 +78,8 @@ def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_stil
     (packages / "new.py").write_text("")
     assert dependencies._describe(lib, ["big_mod"]) == first
     assert all(call[:2] == ["config", "-z"] for call in git_calls), git_calls  # reused
-    assert tree_stamp.too_large(lib) is (walk_limit == 5)
-    assert (lib in dependencies._watches) is (walk_limit == 5)
+    assert (dependencies._watches[lib].current() != 0) is watched
+    assert not tree_stamp.too_large(lib)
     changes: list[Callable[[], object]] = [
         lambda: (lib / "build" / "keep.txt").write_text("tracked, in an ignored directory\n"),
         lambda: git(lib, "checkout", "--", "build/keep.txt"),
