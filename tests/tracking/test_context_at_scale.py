@@ -14,6 +14,7 @@ import pytest
 from tests.support.daemon import enable
 from tests.support.git import git
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 from tests.tracking.test_context import make_library, write_data
 
 
@@ -51,6 +52,9 @@ def test_a_dependency_s_ignored_directories_are_not_walked_and_every_change_stil
     rule taken back each show up, as ``git status`` sees them."""
     from autocommit.tracking import dependencies, tree_stamp, tree_watch
 
+    says("the run's process watches the tree's directories with inotify (not `.git`, nor "
+         "the directories `git status` found ignored as a whole, such as a virtualenv "
+         "inside it)")  # fmt: skip
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)  # the files were written just now
     monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 60)  # the virtualenv alone is over it
     monkeypatch.setattr(tree_stamp, "_too_large", set())
@@ -136,6 +140,8 @@ def test_a_tree_over_the_watch_budget_is_described_by_git_at_every_run(
     the daemons share; a tree that would need more is described by ``git status``."""
     from autocommit.tracking import dependencies, tree_stamp, tree_watch
 
+    says("Past an eighth of your inotify watch limit it `stat`s every file and directory "
+         "of the tree instead")  # fmt: skip
     assert tree_watch._budget() == int(
         Path("/proc/sys/fs/inotify/max_user_watches").read_text()) // 8  # fmt: skip
     budget = tree_watch._used + 2  # the tree has five directories
@@ -219,6 +225,9 @@ def test_an_anchored_data_path_keeps_the_walk_inside_it(
     file added deep down is found."""
     from autocommit.tracking import data_files
 
+    says("A pattern with a `/` before its end is anchored to the top of the repository, "
+         "and the walk stays on its way: `/data/` or `inputs/*.csv` walk only `data/` or "
+         "`inputs/`")  # fmt: skip
     monkeypatch.setattr(data_files, "_SETTLED_NS", 0)  # listings kept at once
     root = tmp_path / "repo"
     root.mkdir()
@@ -289,6 +298,9 @@ def test_a_later_data_walk_reads_the_watch_and_a_name_changed_anywhere_is_found(
     directory is ``stat``ed instead, as exactly."""
     from autocommit.tracking import data_files, tree_watch
 
+    says("a later run reads that watch instead of walking")
+    says("Past an eighth of your inotify watch limit (`fs.inotify.max_user_watches`, which "
+         "the daemons share) it `stat`s each directory of the walk instead")  # fmt: skip
     if not watched:
         monkeypatch.setattr(tree_watch, "_budget", lambda: 0)
     monkeypatch.setattr(data_files, "_SETTLED_NS", 0)
