@@ -370,7 +370,7 @@ def _big_dependency_rows(root: Path, files: int) -> list[Row]:
     first = _timed(lambda: dependencies._describe(real, ["pkg0"]))
     again = measure(lambda: dependencies._describe(real, ["pkg0"]), repeat * 3)
     watch = dependencies._watches.get(real)
-    how = (f"watched ({watch._count} directories)" if watch is not None and watch.current()
+    how = (f"watched ({watch.count} directories)" if watch is not None and watch.current()
            else "over the watch budget: walked" if not tree_stamp.too_large(real)
            else "over the watch budget and the walk limit: git status at every run")  # fmt: skip
     anew = []

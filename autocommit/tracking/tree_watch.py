@@ -19,6 +19,7 @@ or a watch the kernel refuses, leaves the tree unwatched (described anew at ever
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import itertools
 import os
@@ -34,8 +35,81 @@ _NAMES = (_IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE | _IN_DELETE_S
           | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW | _IN_EXCL_UNLINK)  # fmt: skip
 _CONTENT = _IN_MODIFY | _IN_ATTRIB
 _SET_ANEW = _IN_Q_OVERFLOW | _IN_IGNORED | _IN_DELETE_SELF | _IN_MOVE_SELF
+_EVENT_TYPES = 0xFFFF  # what happened; the bits above are flags (a directory, …)
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, length of the name that follows
+_IN_MASK_ADD = 0x20000000  # a directory two trees watch gets both their masks
 _generations = itertools.count(1)  # unique across watches: a new watch never matches
+_lock = threading.RLock()  # two threads reading: one could take the other's events
+
+
+class _Queue:
+    """The process's one inotify instance (a user may have 128, the daemons' included),
+    holding the watches of every tree; each event goes to the trees watching its
+    directory."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd: int | None = fd if fd >= 0 else None
+        self.owners: dict[int, set[TreeWatch]] = {}  # by watch descriptor
+
+    def add(self, watch: TreeWatch, directory: str) -> bool | None:
+        """Watch ``directory`` for ``watch``: True, False when it is gone, None when the
+        kernel's limit is reached."""
+        assert self.fd is not None
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory),
+                                          watch.mask | _IN_MASK_ADD)  # fmt: skip
+        if wd < 0:
+            return None if ctypes.get_errno() in (errno.ENOSPC, errno.EMFILE) else False
+        self.owners.setdefault(wd, set()).add(watch)
+        watch.wds.add(wd)
+        return True
+
+    def remove(self, watch: TreeWatch) -> None:
+        """Take back the watches of ``watch`` that no other tree holds."""
+        for wd in watch.wds:
+            owners = self.owners.get(wd)
+            if owners is not None:
+                owners.discard(watch)
+                if not owners and self.fd is not None:
+                    del self.owners[wd]
+                    self._libc.inotify_rm_watch(self.fd, wd)
+        watch.wds.clear()
+
+    def read(self) -> None:
+        """Hand every queued event to the trees watching its directory."""
+        while self.fd is not None:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            offset = 0
+            while offset < len(data):
+                wd, mask, _, length = _EVENT.unpack_from(data, offset)
+                offset += _EVENT.size + length
+                lost = mask & _IN_Q_OVERFLOW  # every tree's events, then
+                watches = set().union(*self.owners.values()) if lost else self.owners.get(wd, ())
+                for watch in watches:  # each by its own mask (the directory has all of theirs)
+                    if lost or mask & (watch.mask | _IN_IGNORED) & _EVENT_TYPES:
+                        watch.changed = True
+                        watch.anew = watch.anew or bool(mask & (_SET_ANEW | _IN_ISDIR))
+                if mask & _IN_IGNORED:  # the kernel took the watch back: the directory is gone
+                    self.owners.pop(wd, None)
+
+
+_queue: _Queue | None = None
+
+
+def _queue_here() -> _Queue:
+    """This process's queue; a forked child makes its own (the one it inherited is its
+    parent's: reading it would take the parent's events)."""
+    global _queue
+    if _queue is None or _queue.pid != os.getpid():
+        if _queue is not None and _queue.fd is not None:
+            os.close(_queue.fd)  # the child's copy only
+        _queue = _Queue()
+    return _queue
 
 
 class TreeWatch:
@@ -45,75 +119,60 @@ class TreeWatch:
 
     def __init__(self, root: str, skipped: frozenset[str], *, names_only: bool = False) -> None:
         self.root, self.skipped = root, skipped
-        self._mask = _NAMES if names_only else _NAMES | _CONTENT
+        self.mask = _NAMES if names_only else _NAMES | _CONTENT
         self.generation = next(_generations)
-        self._fd: int | None = None
-        self._count = 0
-        # a forked child shares the queue: reading it there would take the parent's events
+        self.wds: set[int] = set()
+        self.changed = self.anew = False  # set by the queue's reader
+        self._watching = False
         self._pid = os.getpid()
-        self._lock = threading.Lock()  # two threads reading: one could miss the other's
-        self._watch()
+        with _lock:
+            self._watch()
 
     @property
     def mine(self) -> bool:
         """Whether this process set the watches (not a forked child of it)."""
         return self._pid == os.getpid()
 
+    @property
+    def count(self) -> int:
+        return len(self.wds)
+
     def current(self) -> int:
         """The tree's generation now: a new one when anything changed since the last
         call; 0 when the tree is not watched (the watches could not be set)."""
-        with self._lock:
-            if self._fd is None or not self.mine:
+        with _lock:
+            if not self._watching or not self.mine:
                 return 0
-            changed, anew = self._read()
-            if anew:
-                self._watch()
-            if changed or anew:
+            _queue_here().read()
+            if self.changed or self.anew:
+                anew, self.changed, self.anew = self.anew, False, False
+                if anew:
+                    self._watch()
                 self.generation = next(_generations)
-            return self.generation if self._fd is not None else 0
+            return self.generation if self._watching else 0
 
     def close(self) -> None:
-        """Remove the watches (in a forked child, the parent's stay)."""
-        if self._fd is not None:
-            _release(self._count)
-            os.close(self._fd)
-            self._fd, self._count = None, 0
-
-    def _read(self) -> tuple[bool, bool]:
-        """(anything changed, the watches must be set anew), from the queued events."""
-        assert self._fd is not None
-        changed = anew = False
-        while True:
-            try:
-                data = os.read(self._fd, 1 << 16)
-            except BlockingIOError:
-                return changed, anew
-            changed = True
-            offset = 0
-            while offset < len(data):
-                _, mask, _, length = _EVENT.unpack_from(data, offset)
-                offset += _EVENT.size + length
-                anew = anew or bool(mask & _SET_ANEW) or bool(mask & _IN_ISDIR)
+        """Take back the watches (in a forked child, the parent's stay)."""
+        with _lock:
+            if self.mine:
+                _queue_here().remove(self)
+            self._watching = False
 
     def _watch(self) -> None:
         """(Re)set the watches: every directory watched before it is listed."""
-        self.close()
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
+        queue = _queue_here()
+        queue.remove(self)
+        self._watching = False
+        if queue.fd is None:
             return
-        self._fd = fd
         todo = [self.root]
         while todo:
             directory = todo.pop()
-            if not _reserve():
-                self.close()
+            added = queue.add(self, directory) if room() > 0 else None
+            if added is None:  # over the budget, or the kernel's limit
+                queue.remove(self)
                 return
-            self._count += 1
-            if libc.inotify_add_watch(fd, os.fsencode(directory), self._mask) < 0:
-                if ctypes.get_errno() in (28, 24):  # ENOSPC, EMFILE: the limit is reached
-                    self.close()
-                    return
+            if not added:
                 continue  # gone meanwhile: its parent's event says so
             try:
                 with os.scandir(directory) as entries:
@@ -121,9 +180,7 @@ class TreeWatch:
             except OSError:
                 continue
             todo += [d for d in found if not d.endswith(f"{os.sep}.git") and d not in self.skipped]
-
-
-_used = 0  # watches this process holds
+        self._watching = True
 
 
 @functools.cache
@@ -134,19 +191,11 @@ def _budget() -> int:
         return 0
 
 
+def held() -> int:
+    """How many watches this process holds."""
+    return len(_queue.owners) if _queue is not None and _queue.pid == os.getpid() else 0
+
+
 def room() -> int:
     """How many more watches this process may set."""
-    return _budget() - _used
-
-
-def _reserve() -> bool:
-    global _used
-    if room() <= 0:
-        return False
-    _used += 1
-    return True
-
-
-def _release(count: int) -> None:
-    global _used
-    _used -= count
+    return _budget() - held()

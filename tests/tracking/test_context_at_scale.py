@@ -3,6 +3,7 @@ trees, and that it stays exact: real repositories, each change checked against g
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -133,6 +134,45 @@ def test_a_forked_child_never_reads_its_parent_s_watch(tmp_path: Path) -> None:
         watch.close()
 
 
+def _inotify_instances() -> int:
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sum("inotify" in link for link in links)
+
+
+def test_every_tree_shares_one_inotify_instance_and_each_keeps_its_events(
+    tmp_path: Path,
+) -> None:
+    """A user may have 128 inotify instances, the daemons' included: a process uses one
+    for every tree it watches. A directory two trees watch reports to both, each by its
+    own mask, and stays watched while one of them does."""
+    from autocommit.tracking.tree_watch import TreeWatch, held
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "file.txt").write_text("1\n")
+    TreeWatch(str(tmp_path / "sub"), frozenset()).close()  # this process's queue exists
+    before, watches = _inotify_instances(), held()
+    names = TreeWatch(str(tmp_path), frozenset(), names_only=True)
+    everything = TreeWatch(str(tmp_path / "sub"), frozenset())
+    try:
+        assert _inotify_instances() == before
+        assert held() == watches + 2  # the top and sub/, sub/ once for both trees
+        seen = names.current(), everything.current()
+        (tmp_path / "sub" / "file.txt").write_text("2\n")  # content: only `everything`
+        assert names.current() == seen[0]
+        assert everything.current() not in (0, seen[1])
+        everything.close()
+        (tmp_path / "sub" / "new.txt").write_text("")  # a name: `names` still sees it
+        assert names.current() not in (0, seen[0])
+        assert held() == watches + 2
+    finally:
+        names.close()
+        everything.close()
+    assert held() == watches
+
+
 def test_a_tree_over_the_watch_budget_is_described_by_git_at_every_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_calls: list[list[str]]
 ) -> None:
@@ -144,7 +184,7 @@ def test_a_tree_over_the_watch_budget_is_described_by_git_at_every_run(
          "of the tree instead")  # fmt: skip
     assert tree_watch._budget() == int(
         Path("/proc/sys/fs/inotify/max_user_watches").read_text()) // 8  # fmt: skip
-    budget = tree_watch._used + 2  # the tree has five directories
+    budget = tree_watch.held() + 2  # the tree has five directories
     monkeypatch.setattr(tree_watch, "_budget", lambda: budget)
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
     monkeypatch.setattr(tree_stamp, "WALK_LIMIT", 5)
@@ -152,12 +192,12 @@ def test_a_tree_over_the_watch_budget_is_described_by_git_at_every_run(
     lib = (tmp_path / "lib").resolve()
     make_library(lib, "wide_mod")
     write_data(lib, {f"wide_mod/d{n}/x.py": b"" for n in range(3)})
-    used = tree_watch._used
+    used = tree_watch.held()
     dependencies._describe(lib, ["wide_mod"])
     git_calls.clear()
     assert dependencies._describe(lib, ["wide_mod"])["dirty"] is True
     assert [call[0] for call in git_calls if call[0] == "status"] == ["status"]
-    assert tree_watch._used == used  # the watches set were taken back
+    assert tree_watch.held() == used  # the watches set were taken back
 
 
 def test_a_stamp_lists_again_only_when_a_directory_changed(
