@@ -206,8 +206,8 @@ def _watch(key: _WalkKey, kept: _Walk) -> None:
         if len(kept.directories) > room():
             return  # over the budget: every directory is stat'ed at every run
         watch = _watches[key] = TreeWatch(key[0].rstrip(os.sep), kept.skipped, names_only=True)
-    generation = watch.current()  # set before the check below: a change after it is seen
-    kept.generation = generation if _unchanged(kept.directories, kept.keys) else 0
+    generation = watch.current()  # read before the check below: a change after it is seen
+    kept.generation = generation if generation and _unchanged(kept.directories, kept.keys) else 0
 
 
 def _unchanged(directories: list[str], keys: list[_Key]) -> bool:

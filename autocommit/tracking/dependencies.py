@@ -35,7 +35,6 @@ from autocommit.notices import warn_once
 
 if TYPE_CHECKING:
     from autocommit.gitio.git_inputs import Stat
-    from autocommit.gitio.repo import Worktree
     from autocommit.settings.config import Settings
     from autocommit.tracking.run_tags import Target
     from autocommit.tracking.tree_stamp import Stamp
@@ -144,23 +143,26 @@ def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
 def _stamp(root: Path, skipped: frozenset[str] = frozenset()) -> _Stamps | None:
     from autocommit.gitio import git_inputs
     from autocommit.tracking import run_tags
-    from autocommit.tracking.tree_stamp import tree_stamp
+    from autocommit.tracking.tree_stamp import git_stamp, tree_stamp
 
     try:
         worktree = run_tags.worktree_at(root)
         inputs = tuple(git_inputs.stat_of(path) for path in git_inputs.files(worktree))
     except Exception:  # described by git, which says what is wrong, at every run
         return None
-    stamp = _watched(root, worktree, skipped)
-    if stamp is None:
+    generation = _watch(root, skipped).current()
+    if generation:  # watched: the tree changed since the last stamp only if this did
+        files = git_stamp(worktree.git_dir, worktree.common_dir)
+        watched = (f"{root} (watched)", generation, 0, 0, 0, 0, 0)
+        stamp = None if files is None else (*files, watched)
+    else:
         stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
     return None if stamp is None else (stamp, inputs)
 
 
-def _watched(root: Path, worktree: Worktree, skipped: frozenset[str]) -> Stamp | None:
-    """The stamp of a watched tree: its git files and the generation of its watch
-    (:mod:`.tree_watch`); None when it cannot be watched (then it is walked)."""
-    from autocommit.tracking.tree_stamp import git_stamp
+def _watch(root: Path, skipped: frozenset[str]) -> TreeWatch:
+    """The inotify watch of the tree at ``root`` (:mod:`.tree_watch`), set anew when the
+    directories git ignores changed (or in a forked child)."""
     from autocommit.tracking.tree_watch import TreeWatch
 
     watch = _watches.get(root)
@@ -168,11 +170,7 @@ def _watched(root: Path, worktree: Worktree, skipped: frozenset[str]) -> Stamp |
         if watch is not None:
             watch.close()
         watch = _watches[root] = TreeWatch(str(root), skipped)
-    generation = watch.current()
-    files = git_stamp(worktree.git_dir, worktree.common_dir)
-    if not generation or files is None:
-        return None
-    return (*files, (f"{root} (watched)", generation, 0, 0, 0, 0, 0))
+    return watch
 
 
 def _unmanaged(root: Path, state: _GitState) -> dict[str, Any]:
