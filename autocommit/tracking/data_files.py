@@ -91,7 +91,6 @@ class _Walk:
     directories: list[str]  # the directories it went through (``top/a/b/``)
     keys: list[_Key]  # theirs
     found: list[str]  # the files it found
-    skipped: frozenset[str]  # the directories it did not enter (``top/a/b/c``)
     generation: int = 0  # of the watch on its directories, once set after it (0: none)
 
 
@@ -188,10 +187,7 @@ def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]
     if None in kept:
         return found, None
     keys = [listing[0] for listing in kept if listing is not None]
-    skipped = frozenset(f"{d}{name}" for d, listing in zip(listed, kept, strict=True)
-                        if listing is not None for name, is_dir in listing[1][0]
-                        if is_dir and f"{d}{name}/" not in walked)  # fmt: skip
-    return found, _Walk(listed, keys, found, skipped)
+    return found, _Walk(listed, keys, found)
 
 
 def _watch(key: _WalkKey, kept: _Walk) -> None:
@@ -200,12 +196,17 @@ def _watch(key: _WalkKey, kept: _Walk) -> None:
     from autocommit.tracking.tree_watch import TreeWatch, room
 
     watch = _watches.get(key)
-    if watch is None or watch.skipped != kept.skipped or not watch.mine:
+    if watch is None or not watch.mine:
         for other in [k for k in _watches if k[0] == key[0]]:
-            _watches.pop(other).close()  # of other patterns, or of another walk
+            _watches.pop(other).close()  # of other patterns
         if len(kept.directories) > room():
             return  # over the budget: every directory is stat'ed at every run
-        watch = _watches[key] = TreeWatch(key[0].rstrip(os.sep), kept.skipped, names_only=True)
+        watch = _watches[key] = TreeWatch(key[0], frozenset(), names_only=True,
+                                          directories=kept.directories)  # fmt: skip
+    elif watch.directories is not kept.directories:
+        watch.follow(kept.directories)  # a new walk: its new directories are watched too
+    if not watch.watching:
+        return  # over the budget or the kernel's limit: not tried again in this process
     generation = watch.current()  # read before the check below: a change after it is seen
     kept.generation = generation if generation and _unchanged(kept.directories, kept.keys) else 0
 

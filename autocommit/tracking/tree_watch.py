@@ -113,12 +113,14 @@ def _queue_here() -> _Queue:
 
 
 class TreeWatch:
-    """inotify watches on every directory under ``root`` but ``.git`` and ``skipped``:
-    of names added, removed or renamed, and (unless ``names_only``) of any file's content
-    or metadata changed."""
+    """inotify watches on every directory under ``root`` but ``.git`` and ``skipped``, or
+    on the ``directories`` given (a walk the caller made, and checks again after the
+    watches are set): of names added, removed or renamed, and (unless ``names_only``) of
+    any file's content or metadata changed."""
 
-    def __init__(self, root: str, skipped: frozenset[str], *, names_only: bool = False) -> None:
-        self.root, self.skipped = root, skipped
+    def __init__(self, root: str, skipped: frozenset[str], *, names_only: bool = False,
+                 directories: list[str] | None = None) -> None:  # fmt: skip
+        self.root, self.skipped, self.directories = root, skipped, directories
         self.mask = _NAMES if names_only else _NAMES | _CONTENT
         self.generation = next(_generations)
         self.wds: set[int] = set()
@@ -137,6 +139,27 @@ class TreeWatch:
     def count(self) -> int:
         return len(self.wds)
 
+    @property
+    def watching(self) -> bool:
+        """Whether the watches are set (not over the budget or the kernel's limit)."""
+        return self._watching
+
+    def follow(self, directories: list[str]) -> None:
+        """Watch the ``directories`` of the caller's new walk too (those of the last one
+        stay watched: a directory removed takes its watch with it)."""
+        with _lock:
+            known = set(self.directories or ())
+            self.directories = directories
+            if self._watching and self.mine:
+                self._add([d for d in directories if d not in known])
+
+    def _add(self, directories: list[str]) -> None:
+        queue = _queue_here()
+        for directory in directories:
+            if (queue.add(self, directory) if room() > 0 else None) is None:
+                self.close()  # over the budget, or the kernel's limit
+                return
+
     def current(self) -> int:
         """The tree's generation now: a new one when anything changed since the last
         call; 0 when the tree is not watched (the watches could not be set)."""
@@ -146,7 +169,7 @@ class TreeWatch:
             _queue_here().read()
             if self.changed or self.anew:
                 anew, self.changed, self.anew = self.anew, False, False
-                if anew:
+                if anew and self.directories is None:  # else the caller walks again
                     self._watch()
                 self.generation = next(_generations)
             return self.generation if self._watching else 0
@@ -165,12 +188,16 @@ class TreeWatch:
         self._watching = False
         if queue.fd is None:
             return
+        self._watching = True
+        if self.directories is not None:
+            self._add(self.directories)
+            return
         todo = [self.root]
         while todo:
             directory = todo.pop()
             added = queue.add(self, directory) if room() > 0 else None
             if added is None:  # over the budget, or the kernel's limit
-                queue.remove(self)
+                self.close()
                 return
             if not added:
                 continue  # gone meanwhile: its parent's event says so
@@ -180,7 +207,6 @@ class TreeWatch:
             except OSError:
                 continue
             todo += [d for d in found if not d.endswith(f"{os.sep}.git") and d not in self.skipped]
-        self._watching = True
 
 
 @functools.cache
