@@ -31,6 +31,7 @@ from pathlib import Path
 
 from benchmarks.bench_mlflow import _Editor, _time_start_run
 from benchmarks.common import (
+    HUGE,
     Row,
     bench_repo,
     fmt_ms,
@@ -340,21 +341,39 @@ def _data_walk(root: Path, files: int, patterns: tuple[str, ...], what: str) -> 
     assert kept is not None, "no directory may change while this is measured"
     flat = measure(lambda: data_files._unchanged(kept.directories, kept.keys), REPEAT)
     before = measure(lambda: _walk_before(root, patterns), REPEAT)
+    changed = [] if files >= HUGE else _after_a_name_added(root, patterns)
     _forget_walks()
     walk_first = _timed(lambda: _walk_before(root, patterns))
     how = (f"read of the watch; a stat of each directory instead: {_fine(flat)}"
            if kept.generation else
            f"over the watch budget ({tree_watch._budget()}): a stat per directory")  # fmt: skip
+    changed_note = f"; a file added in one directory since the last run: {_fine(changed)}"
     return [
         Row(f"data.json walk, nothing changed, {what}", size_label(files), _fine(watched),
             "the same walk before this change (a stat per directory, kept listings)",
             _fine(before), ratio(watched, before),
-            f"{len(kept.directories)} directories walked; {how}"),
+            f"{len(kept.directories)} directories walked; {how}"
+            f"{changed_note if changed else ''}"),
         Row(f"data.json walk, first run of a process, {what}", size_label(files),
             f"{first * 1000:.0f} ms", "the same walk without setting watches",
             f"{walk_first * 1000:.0f} ms", ratio([first], [walk_first]),
             "lists every directory it walks, then watches them (names only)"),
     ]  # fmt: skip
+
+
+def _after_a_name_added(root: Path, patterns: tuple[str, ...]) -> list[float]:
+    """A later run's walk right after a file was added in one directory (the kept
+    repositories of :data:`HUGE` files are left alone)."""
+    from autocommit.tracking import data_files
+
+    times = []
+    for n in range(5):
+        added = root / "pkg0" / f"added-{n}.txt"
+        added.write_text("")
+        times.append(_timed(lambda: data_files.matching_files(root, patterns)))
+        added.unlink()
+        data_files.matching_files(root, patterns)
+    return times
 
 
 def _big_dependency_rows(root: Path, files: int) -> list[Row]:

@@ -150,20 +150,19 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     key = (str(root) + os.sep, patterns)
     kept = _walks.get(key)
     watch = _watches.get(key)
-    if (
-        kept is not None
-        and kept.generation
-        and watch is not None
-        and watch.current() == kept.generation
-    ):  # no name added, removed or renamed since
-        return kept.found
-    if kept is None or not _unchanged(kept.directories, kept.keys):
+    if watch is not None and not (watch.mine and watch.watching):
+        watch = None
+    before = 0 if watch is None else watch.current()  # a change after this read is seen
+    if kept is not None and kept.generation and kept.generation == before:
+        return kept.found  # no name added, removed or renamed since the walk
+    # a generation changed says a name did: walked again (through the kept listings)
+    if kept is None or watch is not None or not _unchanged(kept.directories, kept.keys):
         found, kept = _walk(*key)
         if kept is None:
             _walks.pop(key, None)
             return found
         _walks[key] = kept
-    _watch(key, kept)
+    _watch(key, kept, before)
     return kept.found
 
 
@@ -190,9 +189,10 @@ def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]
     return found, _Walk(listed, keys, found)
 
 
-def _watch(key: _WalkKey, kept: _Walk) -> None:
-    """Watch the directories of ``kept`` (for names only), and give it the watch's
-    generation if none of them changed since the walk."""
+def _watch(key: _WalkKey, kept: _Walk, before: int) -> None:
+    """Watch the directories of ``kept`` (for names only) and give it the watch's
+    generation: ``before`` (read before the walk) when the watch was set already, after
+    checking the directories watched only now against their keys."""
     from autocommit.tracking.tree_watch import TreeWatch, room
 
     watch = _watches.get(key)
@@ -203,12 +203,15 @@ def _watch(key: _WalkKey, kept: _Walk) -> None:
             return  # over the budget: every directory is stat'ed at every run
         watch = _watches[key] = TreeWatch(key[0], frozenset(), names_only=True,
                                           directories=kept.directories)  # fmt: skip
-    elif watch.directories is not kept.directories:
-        watch.follow(kept.directories)  # a new walk: its new directories are watched too
-    if not watch.watching:
+        new, before = kept.directories, watch.current()
+    elif not watch.watching:
         return  # over the budget or the kernel's limit: not tried again in this process
-    generation = watch.current()  # read before the check below: a change after it is seen
-    kept.generation = generation if generation and _unchanged(kept.directories, kept.keys) else 0
+    else:
+        new = watch.follow(kept.directories)  # a new walk: its new directories too
+    added = set(new)
+    check = [(d, k) for d, k in zip(kept.directories, kept.keys, strict=True) if d in added]
+    unchanged = _unchanged([d for d, _ in check], [k for _, k in check])
+    kept.generation = before if watch.watching and before and unchanged else 0
 
 
 def _unchanged(directories: list[str], keys: list[_Key]) -> bool:

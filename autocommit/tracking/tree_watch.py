@@ -144,14 +144,16 @@ class TreeWatch:
         """Whether the watches are set (not over the budget or the kernel's limit)."""
         return self._watching
 
-    def follow(self, directories: list[str]) -> None:
+    def follow(self, directories: list[str]) -> list[str]:
         """Watch the ``directories`` of the caller's new walk too (those of the last one
-        stay watched: a directory removed takes its watch with it)."""
+        stay watched: a directory removed takes its watch with it); the ones new."""
         with _lock:
             known = set(self.directories or ())
             self.directories = directories
+            new = [d for d in directories if d not in known]
             if self._watching and self.mine:
-                self._add([d for d in directories if d not in known])
+                self._add(new)
+            return new
 
     def _add(self, directories: list[str]) -> None:
         queue = _queue_here()
