@@ -347,13 +347,12 @@ def _data_walk(root: Path, files: int, patterns: tuple[str, ...], what: str) -> 
     how = (f"read of the watch; a stat of each directory instead: {_fine(flat)}"
            if kept.generation else
            f"over the watch budget ({tree_watch._budget()}): a stat per directory")  # fmt: skip
-    changed_note = f"; a file added in one directory since the last run: {_fine(changed)}"
+    changed_note = f"; a file added in one directory since: {_fine(changed)}" if changed else ""
     return [
         Row(f"data.json walk, nothing changed, {what}", size_label(files), _fine(watched),
             "the same walk before this change (a stat per directory, kept listings)",
             _fine(before), ratio(watched, before),
-            f"{len(kept.directories)} directories walked; {how}"
-            f"{changed_note if changed else ''}"),
+            f"{len(kept.directories)} directories walked; {how}{changed_note}"),
         Row(f"data.json walk, first run of a process, {what}", size_label(files),
             f"{first * 1000:.0f} ms", "the same walk without setting watches",
             f"{walk_first * 1000:.0f} ms", ratio([first], [walk_first]),
