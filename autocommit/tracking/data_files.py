@@ -22,8 +22,11 @@ a matching file: a pattern with a ``/`` before its end is anchored to the top of
 repository, so ``/data/`` or ``inputs/*.csv`` keep it to ``data/`` or ``inputs/``; a bare
 name (``data/``, ``*.csv``) matches at any depth, and then every directory is walked. A
 process keeps each directory's listing while the directory's inode and times stay the
-same, and the walk's answer while every directory it went through does: a later run
-``stat``s each of those directories, in one loop, and then only the files it found.
+same, and the walk's answer while no name was added, removed or renamed in any directory
+it went through: those directories are watched (:mod:`.tree_watch`, names only), so a
+later run reads the watch and ``stat``s only the files found. Past the watch budget, it
+``stat``s each of those directories instead, in one loop. A walk through a directory
+changed in the last two seconds is not kept.
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
 """Watching a working tree from a run's process: "did anything in it change?" in one read.
 
-A dependency's tree too large for a ``stat`` walk at every run (:mod:`.tree_stamp`) is
-watched instead: one inotify watch on each of its directories but ``.git`` and those git
-ignores as a whole; so are the directories a ``data.json`` walk goes through
+A dependency's tree is watched instead of walked at every run (:mod:`.tree_stamp` is the
+fallback): one inotify watch on each of its directories but ``.git`` and those git
+ignores as a whole; so are the directories a ``data.json`` walk went through
 (:mod:`.data_files`), for names only. The kernel queues an event before the system call
 that changed a name, a file's content or its metadata returns, so a later run reads the
 queue without waiting: empty, nothing in the watched directories changed since the
-watches were set. Any event gives the tree a new generation number; an event about a
-directory (created, removed, renamed) or a lost event (the queue overflowed) also sets
-the watches anew, as a new directory has none. Each directory is watched before it is
-listed, so a name added while the watches are set is an event too.
+watches were set. Any event gives the tree a new generation number. A tree walked here
+has each directory watched before it is listed, so a name added meanwhile is an event
+too, and an event about a directory (created, removed, renamed) or a lost event (the
+queue overflowed) sets its watches anew, as a new directory has none. Directories given
+by the caller are watched after its walk, which the caller checks again after the
+watches are set, and walks again after any event (:meth:`TreeWatch.follow` then adds
+the new directories).
 
-The watches count against the user's inotify limit, which the daemons share: a process
-takes at most an eighth of ``fs.inotify.max_user_watches``; a tree that would need more,
-or a watch the kernel refuses, leaves the tree unwatched (described anew at every run).
+A process has one inotify instance for all its trees (a user may have 128, the daemons'
+included). The watches count against the user's limit, which the daemons share too: a
+process takes at most an eighth of ``fs.inotify.max_user_watches``; a tree that would
+need more, or a watch the kernel refuses, is not watched (the caller falls back to
+``stat``). A forked child never reads its parent's queue.
 """
 
 from __future__ import annotations
