@@ -104,11 +104,14 @@ def _start_run_rows(root: Path) -> list[Row]:
 def _dependencies_note(root: Path) -> str:
     """Which dependencies this process has, and how a later run sees them unchanged."""
     from autocommit.tracking import dependencies
-    from autocommit.tracking.tree_stamp import WALK_LIMIT, too_large
+    from autocommit.tracking.tree_stamp import too_large
 
-    paths = [d["path"] for d in json.loads(dependencies.dependencies_json(root))]
-    described = [f"{p}, over {WALK_LIMIT} entries outside its ignored directories: watched"
-                 if too_large(Path(p)) else p for p in paths]  # fmt: skip
+    described = []
+    for path in [Path(d["path"]) for d in json.loads(dependencies.dependencies_json(root))]:
+        watch = dependencies._watches.get(path)
+        how = ("watched" if watch is not None and watch.current() else
+               "git status at every run" if too_large(path) else "a stat walk")  # fmt: skip
+        described.append(f"{path} ({how})")
     return "dependencies: " + ("; ".join(described) or "none")
 
 
