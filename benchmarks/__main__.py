@@ -2,8 +2,9 @@
 
     python -m benchmarks                 # default sizes (1k and 10k files)
     python -m benchmarks --large         # adds 100k files (takes several minutes)
-    python -m benchmarks --huge          # adds 1M files in 50k directories to the engine
-                                         # and daemon benchmarks (the others stop at 100k);
+    python -m benchmarks --huge          # adds 1M files in 50k directories to the engine,
+                                         # daemon and context benchmarks (the others stop
+                                         # at 100k);
                                          # created once (about 2 minutes) under the system
                                          # temp dir and reused
     python -m benchmarks --only engine   # one module: benchmarks/bench_engine.py
@@ -26,7 +27,8 @@ from pathlib import Path
 from benchmarks.common import HUGE, Row
 
 HERE = Path(__file__).parent
-HUGE_MODULES = frozenset({"engine", "daemon", "mlflow"})  # they reuse the kept 1M repository
+# the ones measured at 1M files, on the repository kept between runs
+HUGE_MODULES = frozenset({"engine", "daemon", "context", "mlflow"})
 
 
 def machine() -> str:
@@ -56,7 +58,7 @@ def main() -> int:
     parser.add_argument(
         "--huge",
         action="store_true",
-        help="also measure 1M files (engine, daemon and MLflow runs; kept under the temp dir)",
+        help="also measure 1M files (engine, daemon, context, MLflow runs; kept in the temp dir)",
     )
     parser.add_argument("--only", action="append", help="run only bench_<ONLY>.py")
     args = parser.parse_args()

@@ -30,7 +30,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.bench_mlflow import _Editor, _time_start_run
-from benchmarks.common import Row, git, make_repo, median_ms, p95_ms, ratio
+from benchmarks.common import (
+    HUGE,
+    Row,
+    bench_repo,
+    fmt_ms,
+    git,
+    make_repo,
+    measure,
+    median_ms,
+    p95_ms,
+    ratio,
+    size_label,
+)
 
 PARTS = ("environment", "session", "dependencies", "data")
 REPEAT = 30
@@ -90,13 +102,16 @@ def _start_run_rows(root: Path) -> list[Row]:
 
 
 def _dependencies_note(root: Path) -> str:
-    """Which dependencies this process has, and which of them cost a git status a run."""
+    """Which dependencies this process has, and how a later run sees them unchanged."""
     from autocommit.tracking import dependencies
-    from autocommit.tracking.tree_stamp import WALK_LIMIT, _too_large
+    from autocommit.tracking.tree_stamp import too_large
 
-    paths = [d["path"] for d in json.loads(dependencies.dependencies_json(root))]
-    described = [f"{p}, over {WALK_LIMIT} entries: git status at every run"
-                 if Path(p) in _too_large else p for p in paths]  # fmt: skip
+    described = []
+    for path in [Path(d["path"]) for d in json.loads(dependencies.dependencies_json(root))]:
+        watch = dependencies._watches.get(path)
+        how = ("watched" if watch is not None and watch.current() else
+               "git status at every run" if too_large(path) else "a stat walk")  # fmt: skip
+        described.append(f"{path} ({how})")
     return "dependencies: " + ("; ".join(described) or "none")
 
 
@@ -185,6 +200,13 @@ def _dependency_row(scratch: Path) -> Row:
                f"{median_ms(kept):.2f} ms", "described anew (git status; a snapshot where "
                "enabled, no daemon)", f"{median_ms(anew):.1f} ms", ratio(kept, anew),
                "a stat walk of each tree; anew is every run's cost before this cache")  # fmt: skip
+
+
+def _fine(times: list[float]) -> str:
+    """:func:`fmt_ms`, with microseconds below a millisecond."""
+    if median_ms(times) >= 1:
+        return fmt_ms(times)
+    return f"{median_ms(times):.3f} ms (p95 {p95_ms(times):.3f})"
 
 
 def _timed(action: object) -> float:
@@ -276,6 +298,169 @@ def _data_rows(scratch: Path) -> list[Row]:
     ]  # fmt: skip
 
 
+def _forget_walks() -> None:
+    """``data.json``'s walk as in a new process: no listing, no walk, no watch kept."""
+    from autocommit.tracking import data_files
+
+    for watch in data_files._watches.values():
+        watch.close()
+    for kept in (data_files._watches, data_files._walks, data_files._listings, data_files._steps):
+        kept.clear()
+
+
+def _walk_before(root: Path, patterns: tuple[str, ...]) -> list[str]:
+    """The baseline: the walk as a later run made it before the walk was watched and
+    pruned (one ``lstat`` per directory of the repository through the kept listings, the
+    matching kept with them)."""
+    from autocommit.tracking import data_files
+
+    top, found, stack = str(root) + os.sep, [], [("", False)]
+    while stack:
+        directory, whole = stack.pop()
+        files, subdirectories = data_files._step(top, directory, whole, patterns)
+        found += files
+        stack += subdirectories
+    return found
+
+
+@contextlib.contextmanager
+def _unpruned() -> Iterator[None]:
+    """The walk entering every directory, whatever the patterns (as before pruning)."""
+    from autocommit.tracking import data_files
+
+    pruning = data_files._may_hold
+    data_files._steps.clear()  # the steps kept were worked out with pruning
+    data_files._may_hold = lambda patterns, directory: True  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        data_files._may_hold = pruning
+        data_files._steps.clear()
+
+
+def _data_walk_rows(root: Path, files: int) -> list[Row]:
+    """``data.json``'s walk with the default ``data_paths`` (every directory may hold a
+    ``data/``) and with anchored ones, in a repository without data (read only)."""
+    from autocommit.settings.config import DEFAULT_DATA_PATHS
+
+    rows = _data_walk(root, files, DEFAULT_DATA_PATHS, "data/, datasets/ (any depth)")
+    rows += _data_walk(root, files, ("/data/", "/datasets/"), "/data/, /datasets/ (anchored)")
+    _forget_walks()
+    return rows
+
+
+def _data_walk(root: Path, files: int, patterns: tuple[str, ...], what: str) -> list[Row]:
+    from autocommit.tracking import data_files, tree_watch
+
+    _forget_walks()
+    time.sleep(2.1)  # directories settled: the walk is kept (and watched)
+    first = _timed(lambda: data_files.matching_files(root, patterns))
+    watched = measure(lambda: data_files.matching_files(root, patterns), REPEAT)
+    kept = data_files._walks.get((str(root) + os.sep, patterns))
+    assert kept is not None, "no directory may change while this is measured"
+    flat = measure(lambda: data_files._unchanged(kept.directories, kept.keys), REPEAT)
+    with _unpruned():
+        before = measure(lambda: _walk_before(root, patterns), REPEAT)
+    changed = [] if files >= HUGE else _after_a_name_added(root, patterns)
+    _forget_walks()
+    with _unpruned():
+        walk_first = _timed(lambda: _walk_before(root, patterns))
+    how = (f"read of the watch; a stat of each directory instead: {_fine(flat)}"
+           if kept.generation else
+           f"over the watch budget ({tree_watch._budget()}): a stat per directory")  # fmt: skip
+    changed_note = f"; a file added in one directory since: {_fine(changed)}" if changed else ""
+    return [
+        Row(f"data.json walk, nothing changed, {what}", size_label(files), _fine(watched),
+            "the walk before this change (a stat per directory, kept listings; no pruning)",
+            _fine(before), ratio(watched, before),
+            f"{len(kept.directories)} directories walked; {how}{changed_note}"),
+        Row(f"data.json walk, first run of a process, {what}", size_label(files),
+            f"{first * 1000:.0f} ms", "the walk before this change (no watches, no pruning)",
+            f"{walk_first * 1000:.0f} ms", ratio([first], [walk_first]),
+            "lists every directory it walks, then watches them (names only)"),
+    ]  # fmt: skip
+
+
+def _after_a_name_added(root: Path, patterns: tuple[str, ...]) -> list[float]:
+    """A later run's walk right after a file was added in one directory (the kept
+    repositories of :data:`HUGE` files are left alone)."""
+    from autocommit.tracking import data_files
+
+    times = []
+    for n in range(5):
+        added = root / "pkg0" / f"added-{n}.txt"
+        added.write_text("")
+        times.append(_timed(lambda: data_files.matching_files(root, patterns)))
+        added.unlink()
+        data_files.matching_files(root, patterns)
+    return times
+
+
+def _big_dependency_rows(root: Path, files: int) -> list[Row]:
+    """``dependencies.json`` for a dependency of ``files`` tracked files (not enabled):
+    a later run with nothing changed, against describing it anew (``git status``), what
+    every run did before for a tree of more than 5000 entries."""
+    from autocommit.tracking import dependencies, tree_stamp
+
+    real = root.resolve()
+    for kept in (dependencies._seen, dependencies._ignored):
+        kept.pop(real, None)
+    repeat = 3 if files >= 1_000_000 else 10  # git status of 1M files takes seconds
+    first = _timed(lambda: dependencies._describe(real, ["pkg0"]))
+    again = measure(lambda: dependencies._describe(real, ["pkg0"]), repeat * 3)
+    watch = dependencies._watches.get(real)
+    how = (f"watched ({watch.count} directories)" if watch is not None and watch.current()
+           else "over the watch budget: walked" if not tree_stamp.too_large(real)
+           else "over the watch budget and the walk limit: git status at every run")  # fmt: skip
+    anew = []
+    for _ in range(repeat):
+        dependencies._seen.pop(real, None)
+        anew.append(_timed(lambda: dependencies._describe(real, ["pkg0"])))
+    if watch is not None:
+        watch.close()
+    dependencies._watches.pop(real, None)
+    return [Row("dependencies.json, a large dependency unchanged since the last run",
+                size_label(files), _fine(again), "described anew (git status), as every "
+                "run did before for a tree over 5000 entries", _fine(anew), ratio(again, anew),
+                f"{how}; first run of the process: {first * 1000:.0f} ms")]  # fmt: skip
+
+
+def _virtualenv_dependency_row(scratch: Path) -> Row:
+    """A dependency of 1k files holding a virtualenv of 20k files (ignored), as the
+    benchmark's own process has (its Python in a checkout's ``.venv``)."""
+    from autocommit.tracking import dependencies
+
+    lib = make_repo(scratch / "venv-dependency", 1000)
+    (lib / ".gitignore").write_text(".venv/\n")
+    git(lib, "add", ".gitignore")
+    git(lib, "commit", "-q", "-m", "ignore the virtualenv")
+    for n in range(20_000):
+        path = lib / ".venv" / "lib" / "site-packages" / f"pkg{n % 400}" / f"m{n}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    time.sleep(2.1)  # the stamp trusts a tree untouched for two seconds
+    real = lib.resolve()
+    dependencies._describe(real, ["pkg0"])
+    again = measure(lambda: dependencies._describe(real, ["pkg0"]), REPEAT)
+    anew = []
+    for _ in range(10):
+        dependencies._seen.pop(real, None)
+        anew.append(_timed(lambda: dependencies._describe(real, ["pkg0"])))
+    return Row("dependencies.json, a dependency holding a virtualenv, unchanged",
+               "1k files + 20k in .venv/", _fine(again), "described anew (git status), as "
+               "every run did before (over 5000 entries with its virtualenv)", _fine(anew),
+               ratio(again, anew), "its stamp skips what git ignores as a whole")  # fmt: skip
+
+
+def _scale_rows(scratch: Path, sizes: tuple[int, ...]) -> list[Row]:
+    rows = [_virtualenv_dependency_row(scratch)]
+    for files in sizes:
+        root = bench_repo(scratch / f"scale-{files}", files)
+        rows += _data_walk_rows(root, files)
+        rows += _big_dependency_rows(root, files)
+    return rows
+
+
 def run(sizes: tuple[int, ...]) -> list[Row]:
     import logging
 
@@ -297,11 +482,12 @@ def run(sizes: tuple[int, ...]) -> list[Row]:
             rows.append(_environment_row())
             rows.append(_dependency_row(scratch))
             rows += _data_rows(scratch)
+            rows += _scale_rows(scratch, sizes)
         finally:
             os.chdir(cwd)
     return rows
 
 
 if __name__ == "__main__":
-    for row in run(()):
+    for row in run((1000, 10000)):
         print(row)

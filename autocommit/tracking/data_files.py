@@ -17,15 +17,23 @@ over are listed by size and time, marked ``"hash pending"``, and hashed by the n
 
 The walk never enters ``.git``, virtualenvs (a directory holding ``pyvenv.cfg``), other
 repositories, caches or ``mlruns/``, and never follows a symbolic link: a link is listed
-with its target, whose content stays unread. A process keeps each directory's listing
-while the directory's inode and times stay the same, so a later run walks the repository
-with one ``stat`` per directory.
+with its target, whose content stays unread. It enters only the directories that can hold
+a matching file: a pattern with a ``/`` before its end is anchored to the top of the
+repository, so ``/data/`` or ``inputs/*.csv`` keep it to ``data/`` or ``inputs/``; a bare
+name (``data/``, ``*.csv``) matches at any depth, and then every directory is walked. A
+process keeps each directory's listing while the directory's inode and times stay the
+same, and the walk's answer while no name was added, removed or renamed in any directory
+it went through: those directories are watched (:mod:`.tree_watch`, names only), so a
+later run reads the watch and ``stat``s only the files found. Past the watch budget, it
+``stat``s each of those directories instead, in one loop. A walk through a directory
+changed in the last two seconds is not kept.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import json
 import os
 import stat
@@ -33,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
 
@@ -43,6 +51,9 @@ from autocommit.gitio.repo import Worktree
 from autocommit.notices import warn_once
 from autocommit.settings.config import Settings
 from autocommit.state_files import ensure_dir, write_atomically
+
+if TYPE_CHECKING:
+    from autocommit.tracking.tree_watch import TreeWatch
 
 FULL_HASH_LIMIT = 2 * 1024**3  # bytes: larger files get size and time only
 HASH_BUDGET = 512 * 1024**2  # bytes read per run, at least one file (~0.3-1 s of SHA-1)
@@ -72,6 +83,26 @@ _listings: dict[str, tuple[tuple[int, int, int, int], _Listing]] = {}  # by dire
 _Step = tuple[list[str], list[tuple[str, bool]]]  # files matched, directories to walk
 # by (directory, patterns, matched as a whole): the listing it was worked out from, and it
 _steps: dict[tuple[str, tuple[str, ...], bool], tuple[_Listing, _Step]] = {}
+_Key = tuple[int, int, int, int]  # a directory's device, inode, modification, change time
+
+
+@dataclass
+class _Walk:
+    """A walk kept for the next run: kept only when every listing was (no directory
+    changed in the last two seconds)."""
+
+    directories: list[str]  # the directories it went through (``top/a/b/``)
+    keys: list[_Key]  # theirs
+    found: list[str]  # the files it found
+    generation: int = 0  # of the watch on its directories, once set after it (0: none)
+
+
+_WalkKey = tuple[str, tuple[str, ...]]  # (repository top, patterns)
+_walks: dict[_WalkKey, _Walk] = {}
+_watches: dict[_WalkKey, TreeWatch] = {}  # on the directories of the kept walk
+# Directories from which a walk is watched rather than stat'ed at every run: a process
+# making runs in a small repository holds no inotify instance (a user has 128).
+WATCH_FROM = 256
 
 
 @functools.lru_cache(maxsize=16)
@@ -122,21 +153,117 @@ def _inside(pattern: str) -> bool:
 
 def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     """Every file or symbolic link under ``root`` the patterns match (relative paths)."""
+    key = (str(root) + os.sep, patterns)
+    kept = _walks.get(key)
+    watch = _watches.get(key)
+    if watch is not None and not (watch.mine and watch.watching):
+        watch = None
+    before = 0 if watch is None else watch.current()  # a change after this read is seen
+    if kept is not None and kept.generation and kept.generation == before:
+        return kept.found  # no name added, removed or renamed since the walk
+    # a generation changed says a name did: walked again (through the kept listings)
+    if kept is None or watch is not None or not _unchanged(kept.directories, kept.keys):
+        found, kept = _walk(*key)
+        if kept is None:
+            _walks.pop(key, None)
+            return found
+        _walks[key] = kept
+    _watch(key, kept, before)
+    return kept.found
+
+
+def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]:
+    """The files found, and the walk to keep (None: a directory changed too recently)."""
     found: list[str] = []
-    top = str(root) + os.sep
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
-    listed: set[str] = set()
+    listed: list[str] = []
     while stack:
         directory, whole = stack.pop()
-        listed.add(top + directory)
+        listed.append(top + directory)
         files, subdirectories = _step(top, directory, whole, patterns)
         found += files
         stack += subdirectories
-    for gone in [d for d in _listings if d.startswith(top) and d not in listed]:
+    walked = set(listed)
+    for gone in [d for d in _listings if d.startswith(top) and d not in walked]:
         del _listings[gone]  # directories removed or no longer walked
-    for step in [k for k in _steps if k[0].startswith(top) and k[0] not in listed]:
+    for step in [k for k in _steps if k[0].startswith(top) and k[0] not in walked]:
         del _steps[step]
-    return found
+    kept = [_listings.get(d) for d in listed]
+    if None in kept:
+        return found, None
+    keys = [listing[0] for listing in kept if listing is not None]
+    return found, _Walk(listed, keys, found)
+
+
+def _watch(key: _WalkKey, kept: _Walk, before: int) -> None:
+    """Watch the directories of ``kept`` (for names only) and give it the watch's
+    generation: ``before`` (read before the walk) when the watch was set already, after
+    checking the directories watched only now against their keys."""
+    from autocommit.tracking.tree_watch import TreeWatch, room
+
+    watch = _watches.get(key)
+    if watch is None or not watch.mine:
+        for other in [k for k in _watches if k[0] == key[0]]:
+            _watches.pop(other).close()  # of other patterns
+        if not WATCH_FROM <= len(kept.directories) <= room():
+            return  # few, or over the budget: every directory is stat'ed at every run
+        watch = _watches[key] = TreeWatch(key[0], frozenset(), names_only=True,
+                                          directories=kept.directories)  # fmt: skip
+        new, before = kept.directories, watch.current()
+    elif not watch.watching:
+        return  # over the budget or the kernel's limit: not tried again in this process
+    else:
+        new = watch.follow(kept.directories)  # a new walk: its new directories too
+    added = set(new)
+    check = [(d, k) for d, k in zip(kept.directories, kept.keys, strict=True) if d in added]
+    unchanged = _unchanged([d for d, _ in check], [k for _, k in check])
+    kept.generation = before if watch.watching and before and unchanged else 0
+
+
+def _unchanged(directories: list[str], keys: list[_Key]) -> bool:
+    """Whether every directory still has its key: then no name was added, removed or
+    renamed in any, and the walk would find the same files."""
+    lstat = os.lstat
+    try:
+        for directory, key in zip(directories, keys, strict=True):
+            info = lstat(directory)
+            if (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns) != key:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def _prefixes(patterns: tuple[str, ...]) -> tuple[tuple[str, ...], ...] | None:
+    """The literal leading path components of each pattern that adds files (a negation
+    only takes some away): every file the patterns match lies under one of them. None
+    when a pattern matches at any depth (no ``/`` before its end), or is written in a way
+    this does not read (an escape, spaces at an end)."""
+    found = []
+    for pattern in patterns:
+        if not pattern or pattern.startswith(("#", "!")):
+            continue
+        body = pattern.rstrip("/")
+        if "/" not in body or "\\" in pattern or pattern != pattern.strip():
+            return None
+        parts = body.lstrip("/").split("/")
+        found.append(tuple(itertools.takewhile(lambda part: not _GLOB & set(part), parts)))
+    return tuple(found)
+
+
+_GLOB = frozenset("*?[")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _may_hold(patterns: tuple[str, ...], directory: str) -> bool:
+    """Whether ``directory`` (``a/b/``) can hold a file the patterns match, or lies on the
+    way to one that can."""
+    prefixes = _prefixes(patterns)
+    if prefixes is None:
+        return True
+    parts = tuple(directory.rstrip("/").split("/"))
+    return any(parts[: len(p)] == p or p[: len(parts)] == parts for p in prefixes)
 
 
 def _step(top: str, directory: str, whole: bool, patterns: tuple[str, ...]) -> _Step:
@@ -155,7 +282,7 @@ def _step(top: str, directory: str, whole: bool, patterns: tuple[str, ...]) -> _
         for name, is_dir in entries:
             path = f"{directory}{name}"
             if is_dir:
-                if name not in _NEVER_WALKED:
+                if name not in _NEVER_WALKED and _may_hold(patterns, path + "/"):
                     subdirectories.append((path + "/", whole or _matches(patterns, path + "/")))
             elif whole or _matches(patterns, path):
                 files.append(path)

@@ -9,8 +9,15 @@ exact working tree gets a pinned run commit, made exactly as the run's own (the 
 sync barrier or an in-process snapshot), which also gives HEAD and the dirty flag; where
 it is not, ``git status`` gives them, nothing is written into it and the run gets one
 warning saying how to enable it. A later run of the process reuses an entry while the
-tree's stamp (:mod:`.tree_stamp`: a ``stat`` walk, and git's inputs outside the tree such
-as a global excludes file) and the settings are unchanged.
+tree's stamp and the settings are unchanged. The stamp holds the generation of the tree's
+inotify watch (:mod:`.tree_watch`: one read of its queue), or for a tree of at most
+:data:`WATCH_FROM` entries, or one that cannot be watched, a ``stat`` walk
+(:mod:`.tree_stamp`), the stat data of HEAD, the index, refs and config,
+and of git's inputs outside the tree such as a global excludes file. Neither watches nor
+walks the directories ``git status`` last found ignored as a whole (a virtualenv or build
+directory inside the tree): git never looks into them, and they stay ignored while the
+stamp (which holds the ignore files outside them, the index and git's inputs) is
+unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
     from autocommit.settings.config import Settings
     from autocommit.tracking.run_tags import Target
     from autocommit.tracking.tree_stamp import Stamp
+    from autocommit.tracking.tree_watch import TreeWatch
 
     # the tree's stamp, and the stat data of git's inputs outside it (global ignores, …)
     _Stamps = tuple[Stamp, tuple[Stat, ...]]
@@ -41,6 +50,13 @@ _roots: dict[str, str | None] = {}  # directory → top of its working tree (Non
 _module_roots: dict[str, tuple[object, tuple[str, ...], str | None]] = {}
 # by working tree: its stamp and settings when last described, and that entry
 _seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
+# by working tree: the directories (real paths) git ignored as a whole when last described
+_ignored: dict[Path, frozenset[str]] = {}
+_watches: dict[Path, TreeWatch] = {}  # by working tree
+# Entries (files, directories, git's files) from which a tree is watched rather than
+# stat'ed at every run: a process making runs in a small repository holds no inotify
+# instance (a user has 128, shared with the daemons, editors and other tools).
+WATCH_FROM = 1000
 
 
 def dependencies_json(own_root: Path) -> bytes:
@@ -110,52 +126,96 @@ def _describe(root: Path, modules: list[str]) -> dict[str, Any]:
 
     target = run_tags.find_target(root)
     settings = None if target is None else target.settings
-    stamp = _stamp(root)  # taken before the entry: a change meanwhile misses next time
+    skipped = _ignored.get(root)
+    if skipped is None:  # the first time: asked of git before the stamp
+        skipped = _ignored[root] = _git_state(root).ignored
+    stamp = _stamp(root, skipped)  # taken before the entry: a change meanwhile misses next time
     seen = _seen.get(root)
     if stamp is not None and seen is not None and seen[:2] == (stamp, settings):
         return {**seen[2], "modules": modules}
     entry: dict[str, Any] = {"path": str(root), "remote": _remote_url(root)}
+    state = _git_state(root)
     if target is None:
-        entry.update(_unmanaged(root))
+        entry.update(_unmanaged(root, state))
     else:
-        entry.update(_pinned(root, target))
-    if stamp is not None and "error" not in entry:
+        entry.update(_pinned(root, target, state))
+    _ignored[root] = state.ignored
+    if stamp is not None and skipped == state.ignored and "error" not in entry:
         _seen[root] = (stamp, settings, entry)
     return {**entry, "modules": modules}
 
 
-def _stamp(root: Path) -> _Stamps | None:
+def _stamp(root: Path, skipped: frozenset[str] = frozenset()) -> _Stamps | None:
     from autocommit.gitio import git_inputs
     from autocommit.tracking import run_tags
-    from autocommit.tracking.tree_stamp import tree_stamp
+    from autocommit.tracking.tree_stamp import git_stamp, too_large, tree_stamp
 
     try:
         worktree = run_tags.worktree_at(root)
         inputs = tuple(git_inputs.stat_of(path) for path in git_inputs.files(worktree))
     except Exception:  # described by git, which says what is wrong, at every run
         return None
-    stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir)
+    if root not in _watches:  # a small tree is stat'ed: no inotify instance for it
+        stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
+        if stamp is not None and len(stamp) <= WATCH_FROM:
+            return stamp, inputs
+        if stamp is None and not too_large(root):
+            return None  # changed in the last two seconds: described by git
+    generation = _watch(root, skipped).current()
+    if generation:  # watched: the tree changed since the last stamp only if this did
+        files = git_stamp(worktree.git_dir, worktree.common_dir)
+        watched = (f"{root} (watched)", generation, 0, 0, 0, 0, 0)
+        stamp = None if files is None else (*files, watched)
+    else:
+        stamp = tree_stamp(root, worktree.git_dir, worktree.common_dir, skipped)
     return None if stamp is None else (stamp, inputs)
 
 
-def _unmanaged(root: Path) -> dict[str, Any]:
+def _watch(root: Path, skipped: frozenset[str]) -> TreeWatch:
+    """The inotify watch of the tree at ``root`` (:mod:`.tree_watch`), set anew when the
+    directories git ignores changed (or in a forked child)."""
+    from autocommit.tracking.tree_watch import TreeWatch
+
+    watch = _watches.get(root)
+    if watch is None or watch.skipped != skipped or not watch.mine:
+        if watch is not None:
+            watch.close()
+        watch = _watches[root] = TreeWatch(str(root), skipped)
+    return watch
+
+
+def _unmanaged(root: Path, state: _GitState) -> dict[str, Any]:
     """The entry of a repository where autocommit is not enabled, and one warning."""
     warn_once(f"this run imports code from {root}, where autocommit is not enabled: "
               f"its uncommitted edits are not recorded (run `autocommit init` there "
               f"to record them)")  # fmt: skip
-    return {"enabled": False, **_git_state(root), "commit": None}
+    return {"enabled": False, "head": state.head, "dirty": state.dirty, "commit": None}
 
 
-def _git_state(root: Path) -> dict[str, Any]:
-    """HEAD and the dirty flag, as ``git status`` sees them (one git process)."""
-    status = git.run(["status", "--porcelain=v2", "--branch", "--untracked-files=normal"],
-                     root, check=False)  # fmt: skip
-    lines = status.stdout.decode(errors="replace").splitlines()
-    head = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
-    return {
-        "head": head if head is not None and head != "(initial)" else None,
-        "dirty": any(not line.startswith("#") for line in lines),
-    }
+@dataclass(frozen=True)
+class _GitState:
+    head: str | None
+    dirty: bool
+    ignored: frozenset[str]  # the directories ignored as a whole (real paths)
+
+
+def _git_state(root: Path) -> _GitState:
+    """HEAD, the dirty flag and the directories git ignores as a whole (which it never
+    looks into), as ``git status`` sees them (one git process)."""
+    status = git.run(["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=normal",
+                      "--ignored=matching"], root, check=False)  # fmt: skip
+    head, dirty, ignored = None, False, set()
+    records = iter(status.stdout.split(b"\0"))
+    for record in records:
+        if record.startswith(b"# branch.oid "):
+            head = record.split()[2].decode()
+        elif record.startswith(b"! ") and record.endswith(b"/"):
+            ignored.add(os.path.join(root, os.fsdecode(record[2:-1])))
+        elif record and not record.startswith((b"#", b"!")):
+            dirty = True
+            if record.startswith(b"2 "):
+                next(records, None)  # a rename's original path
+    return _GitState(head if head != "(initial)" else None, dirty, frozenset(ignored))
 
 
 def _remote_url(root: Path) -> str | None:
@@ -171,7 +231,7 @@ def _remote_url(root: Path) -> str | None:
     return urlunsplit(parts)
 
 
-def _pinned(root: Path, target: Target) -> dict[str, Any]:
+def _pinned(root: Path, target: Target, state: _GitState) -> dict[str, Any]:
     """HEAD, the dirty flag and the pinned run commit of ``root``'s exact working tree,
     where autocommit is enabled, from the snapshot (as the run's own tags are)."""
     from autocommit.engine.run_pin import RunPin
@@ -185,6 +245,6 @@ def _pinned(root: Path, target: Target) -> dict[str, Any]:
             run.ensure(snap)
     except Exception as exc:  # the run goes on; its context says what is missing
         warn_once(f"no snapshot of {root}, which this run imports code from: {exc}")
-        return {"enabled": True, **_git_state(root), "commit": None,
+        return {"enabled": True, "head": state.head, "dirty": state.dirty, "commit": None,
                 "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
     return {"enabled": True, "head": snap.head, "dirty": snap.dirty, "commit": run.commit}
