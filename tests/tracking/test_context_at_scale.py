@@ -12,8 +12,8 @@ from pathlib import Path
 import pathspec
 import pytest
 
-from tests.support.daemon import enable
 from autocommit.gitio.repo import find_worktree
+from tests.support.daemon import enable
 from tests.support.git import git, new_repository
 from tests.support.oracle import expected_tree
 from tests.support.readme import says
