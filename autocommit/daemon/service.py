@@ -551,9 +551,10 @@ class Daemon:
 
     def _make_spare_cookie(self) -> None:
         """Make the next sync's cookie now, while nobody waits (see :meth:`_write_cookie`)."""
-        flags = os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC
-        with contextlib.suppress(OSError):
-            os.close(os.open(self.files.cookies / SPARE_COOKIE, flags, 0o600))
+        spare = self.files.cookies / SPARE_COOKIE
+        if not spare.exists():  # opened for writing, it would make an event for nothing
+            with contextlib.suppress(OSError):
+                os.close(os.open(spare, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
 
     def _receive_context(
         self, request: SyncRequest, read_context: Callable[[], dict[str, Any]]

@@ -17,6 +17,7 @@ from autocommit.gitio.loose_objects import LooseObjects
 from autocommit.gitio.repo import find_worktree
 from tests.support.git import assert_fsck_clean, git, new_repository
 from tests.support.oracle import expected_tree
+from tests.support.readme import says
 
 
 @pytest.fixture
@@ -101,6 +102,9 @@ def test_without_hard_links_objects_are_renamed_into_place(
 def test_a_shared_repository_gets_its_objects_from_git(tmp_path: Path, umask: int) -> None:
     """``core.sharedRepository=group``: git makes every object group-readable whatever
     the umask, and its directories setgid; snapshots leave the writing to git there."""
+    says("In a repository with `core.sharedRepository` set, trees and commits are written "
+         "by `git mktree` and `git hash-object`, which give them the modes that setting "
+         "asks for")  # fmt: skip
     root = tmp_path / "shared"
     root.mkdir()
     git(root, "init", "-q", "--shared=group")
