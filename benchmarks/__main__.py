@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from benchmarks.common import HUGE, Row
@@ -65,10 +66,15 @@ def main() -> int:
     sizes = (1000, 10000) + ((100000,) if args.large else ()) + ((HUGE,) if args.huge else ())
     names = args.only or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     rows: list[Row] = []
+    failed: list[str] = []
     for name in names:
         print(f"running benchmarks/bench_{name}.py …", file=sys.stderr, flush=True)
         these = sizes if name in HUGE_MODULES else tuple(n for n in sizes if n < HUGE)
-        rows.extend(importlib.import_module(f"benchmarks.bench_{name}").run(these))
+        try:
+            rows.extend(importlib.import_module(f"benchmarks.bench_{name}").run(these))
+        except Exception:  # the other modules' figures are still printed
+            traceback.print_exc()
+            failed.append(name)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = (
         f"Measured {stamp} on {machine()}.\n"
@@ -77,6 +83,9 @@ def main() -> int:
         + "\n"
     )
     print(text)
+    if failed:
+        print(f"failed: {', '.join(failed)} (see above)", file=sys.stderr)
+        return 1
     if not args.only:
         (HERE / "results.md").write_text(text)
     return 0

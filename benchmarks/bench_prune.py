@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
+from benchmarks.common import Row, file_path, fmt_ms, git, make_repo, ratio, size_label
 
 SNAPSHOTS = 310
 RUN_EVERY = 30
@@ -42,7 +42,7 @@ def _chain(root: Path, files: int, run_commits: bool) -> None:
         paths = []
         for _ in range(3):
             n = rng.randrange(files)
-            rel = f"pkg{n % 30}/mod{(n // 30) % 30}/file{n}.py"
+            rel = file_path(n, files)
             (root / rel).write_text(f"# file {n}\nVALUE = {i}\n" + "x = 1\n" * 40)
             paths.append(rel)
         snap = take_snapshot(worktree, paths, settings)
