@@ -17,9 +17,9 @@ import pytest
 
 from autocommit.cli.parser import COMMANDS, command_of
 from autocommit.engine.snapshot import take_snapshot
-from autocommit.gitio.repo import find_worktree
+from autocommit.gitio.repo import Worktree, find_worktree
 from tests.support.git import git
-from tests.support.oracle import assert_exact
+from tests.support.oracle import assert_exact, expected_tree
 
 # Never needed to parse a command line; the engine and the rest only by the commands
 # that use them.
@@ -107,7 +107,10 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     script = "from autocommit.cli.parser import main\nassert main(['snapshot']) == 0\n"
     loaded = _loaded(script, repo, env)
     commands = log.read_text().splitlines()
-    assert _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce") == []
+    # Whether a daemon's socket is there (control.py: the standard library only).
+    daemon_side = {"autocommit.daemon", "autocommit.daemon.control"}
+    heavy = _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce")
+    assert [m for m in heavy if m not in daemon_side] == []
     assert [m for m in loaded if m.split(".")[0] in NOT_FOR_A_SNAPSHOT] == []
     configs = [c for c in commands if " config " in f" {c} "]
     # One read for the settings and the core keys; one for the files git reads
@@ -116,3 +119,31 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
     assert not any(" ls-files " in f" {c} " for c in commands), "no walk"
     assert_exact(repo, git(repo, "rev-parse", "refs/autocommit/heads/main^{tree}").strip())
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["snapshot", "pin"])
+def test_with_a_daemon_running_a_snapshot_is_the_daemon_s(
+    daemon: Worktree, tmp_path: Path, pin: bool
+) -> None:
+    """The daemon watches the files: ``autocommit snapshot`` asks for its sync barrier
+    (exact, with no scan of its own) instead of scanning the tree again beside it."""
+    from tests.support.readme import says
+
+    says("With a daemon running, `autocommit snapshot` asks it for its snapshot (its sync "
+         "barrier: exact, no scan)")  # fmt: skip
+    root = daemon.root
+    (root / "train.py").write_text(f"lr = {pin}\n")
+    log = tmp_path / "git-commands.log"
+    env = _git_logging_to(log, tmp_path / "bin")
+    done = subprocess.run([sys.executable, "-m", "autocommit", "snapshot", "--json",
+                           *(["--pin"] if pin else [])], cwd=root, capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    commands = log.read_text().splitlines() if log.exists() else []
+    assert not any(" diff-files " in f" {c} " or " add " in f" {c} " for c in commands)
+    assert git(root, "rev-parse", f"{printed['commit']}^{{tree}}").strip() == expected_tree(root)
+    if pin:
+        pinned = f"refs/autocommit/pins/{printed['commit']}"
+        assert git(root, "rev-parse", pinned).strip() == printed["commit"]
+        assert git(root, "rev-parse", f"{printed['commit']}^@").split() == [printed["head"]]

@@ -29,22 +29,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autocommit.engine.diff_files import started_ahead
     from autocommit.gitio.repo import find_worktree
 
     worktree = find_worktree()
-    with started_ahead(worktree):  # git stats the files while the engine is imported
-        return snapshot(worktree, pin=args.pin, as_json=args.json)
+    return snapshot(worktree, pin=args.pin, as_json=args.json)
 
 
 def snapshot(worktree: Worktree, *, pin: bool, as_json: bool) -> int:
-    from autocommit.engine import maintenance
-    from autocommit.engine.snapshot import take_snapshot
+    """Print the snapshot of the working tree as it is now: the daemon's sync barrier
+    when a daemon runs (it watches the files: no scan), else one taken here."""
+    from autocommit.daemon.control import DaemonFiles
 
-    pinned: list[str] = []
-    snap = take_snapshot(worktree, pin=_run_commit_pinner(worktree, pinned) if pin else None)
+    found = _from_daemon(worktree, pin) if DaemonFiles.of(worktree).socket.exists() else None
+    snap, commit = found or _take(worktree, pin)
+    return _print(snap, commit, pin=pin, as_json=as_json)
+
+
+def _from_daemon(worktree: Worktree, pin: bool) -> tuple[Snapshot, str] | None:
+    """The daemon's snapshot and the commit to print; None when no daemon answers."""
+    from autocommit.daemon import client
+
+    if pin:  # the daemon makes and pins the run commit, as for a run
+        synced = client.sync_for_run(worktree)
+        return None if synced is None or synced[1] is None else (synced[0], synced[1].commit)
+    snap = client.sync(worktree)
+    return None if snap is None else (snap, snap.commit)
+
+
+def _take(worktree: Worktree, pin: bool) -> tuple[Snapshot, str]:
+    """A snapshot taken in this process, and the commit to print."""
+    from autocommit.engine.diff_files import started_ahead
+
+    with started_ahead(worktree):  # git stats the files while the engine is imported
+        from autocommit.engine import maintenance
+        from autocommit.engine.snapshot import take_snapshot
+
+        pinned: list[str] = []
+        snap = take_snapshot(worktree, pin=_run_commit_pinner(worktree, pinned) if pin else None)
     maintenance.start_in_background(worktree)  # past the bound of loose objects
-    commit = pinned[-1] if pin else snap.commit
+    return snap, pinned[-1] if pin else snap.commit
+
+
+def _print(snap: Snapshot, commit: str, *, pin: bool, as_json: bool) -> int:
     if as_json:
         print_json(record(snap, commit, pinned=pin))
         return 0
