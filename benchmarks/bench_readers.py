@@ -30,7 +30,7 @@ from autocommit.gitio import objects, refs
 from autocommit.gitio.objects import ObjectReader, TreeEntry, diff_trees
 from autocommit.gitio.repo import Worktree, find_worktree
 from autocommit.tracking.run_tags import repository_root, worktree_at
-from benchmarks.common import Row, fmt_ms, git, make_repo, ratio, size_label
+from benchmarks.common import Row, file_path, fmt_ms, git, make_repo, ratio, size_label
 
 FAST_ROUNDS = 300  # in-process reads (tens of microseconds)
 PROCESS_ROUNDS = 60  # anything that starts a git process
@@ -78,7 +78,7 @@ class Fixture:
         git(self.root, "-c", "gc.auto=0", "commit", "-q", "-am", "one file")
         self.loose_commit = git(self.root, "rev-parse", "HEAD").strip()
         for i in range(0, files, 10):
-            rel = f"pkg{i % 30}/mod{(i // 30) % 30}/file{i}.py"
+            rel = file_path(i, files)
             (self.root / rel).write_text(f"VALUE = 'changed {i}'\n")
         git(self.root, "-c", "gc.auto=0", "commit", "-q", "-am", "every tenth file")
         self.wide_commit = git(self.root, "rev-parse", "HEAD").strip()
@@ -334,10 +334,10 @@ import sys, time
 if sys.argv[1] == "git after mlflow":
     import mlflow
 if sys.argv[1] == "git after readers":
-    import autocommit.gitio.objects, autocommit.refs, autocommit.repo
+    import autocommit.gitio.objects, autocommit.gitio.refs, autocommit.gitio.repo
 start = time.perf_counter()
 if sys.argv[1] == "readers":
-    import autocommit.gitio.objects, autocommit.refs, autocommit.repo
+    import autocommit.gitio.objects, autocommit.gitio.refs, autocommit.gitio.repo
 else:
     import git
 print(time.perf_counter() - start)

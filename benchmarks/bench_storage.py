@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import Row, fmt_ms, git, make_repo, size_label
+from benchmarks.common import Row, file_path, fmt_ms, git, make_repo, size_label
 
 RUN_EVERY = 50
 WORKING_SET = 40
@@ -55,14 +55,10 @@ class Outcome:
     packings: int = 0
 
 
-def _rel(n: int) -> str:
-    return f"pkg{n % 30}/mod{(n // 30) % 30}/file{n}.py"
-
-
 def _working_set(root: Path, files: int) -> list[str]:
     """40 files of 4-12 KiB, committed: what the session edits."""
     rng = random.Random(3)
-    chosen = [_rel(n) for n in rng.sample(range(files), WORKING_SET)]
+    chosen = [file_path(n, files) for n in rng.sample(range(files), WORKING_SET)]
     for rel in chosen:
         lines = [f"def step_{i}(x):\n    return x * {i} + {rng.random():.6f}\n"
                  for i in range(rng.randrange(60, 180))]  # fmt: skip
