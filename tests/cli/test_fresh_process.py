@@ -34,8 +34,11 @@ LAYERS = ("autocommit.engine", "autocommit.daemon", "autocommit.tracking",
 def _loaded(script: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
     """The modules a new Python process running ``script`` imported (it prints nothing)."""
     code = f"{script}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    # Without the test run's coverage hook, which imports what a user's process does not.
+    plain = {k: v for k, v in (os.environ if env is None else env).items()
+             if not k.startswith(("COV_CORE_", "COVERAGE_"))}  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
-                          text=True, env=env)  # fmt: skip
+                          text=True, env=plain)  # fmt: skip
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
     return loaded
