@@ -4,28 +4,21 @@ process while no settings file changed, and every change seen at the next load."
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from autocommit.gitio.repo import Worktree, find_worktree
 from autocommit.settings import config
+from tests.support.git import age
 from tests.support.git import git as user_git
-
-
-def _age(*paths: Path) -> None:
-    """Make files look written a minute ago (the cache trusts only settled files)."""
-    past = time.time() - 60
-    for path in paths:
-        os.utime(path, (past, past))
 
 
 @pytest.fixture
 def worktree(repo: Path) -> Worktree:
     (repo / "pyproject.toml").write_text('[tool.autocommit]\nmax_wait = "1s"\n')
     user_git(repo, "config", "autocommit.exclude", "*.csv")
-    _age(repo / "pyproject.toml", repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
+    age(repo / "pyproject.toml", repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
     return find_worktree(repo)
 
 
@@ -44,7 +37,7 @@ def test_every_source_changed_is_seen(worktree: Worktree, monkeypatch: pytest.Mo
 
     def after_change(*changed: Path) -> config.Settings:
         """Only the changed files' stat tells the change: they are settled before loading."""
-        _age(*changed)
+        age(*changed)
         return config.load_cached(worktree)
 
     assert after_change().max_wait == 1.0
@@ -80,10 +73,10 @@ def test_config_that_includes_other_files_is_read_every_time(
     included = worktree.root.parent / "team.gitconfig"
     included.write_text("[autocommit]\n\tremote = team\n")
     user_git(worktree.root, "config", "include.path", str(included))
-    _age(worktree.root / ".git" / "config", included)
+    age(worktree.root / ".git" / "config", included)
     assert config.load_cached(worktree).remote == "team"
     included.write_text("[autocommit]\n\tremote = other\n")
-    _age(included)
+    age(included)
     git_calls.clear()
     assert config.load_cached(worktree).remote == "other"
     assert len(git_calls) == 1

@@ -5,7 +5,6 @@ git's config files are unchanged and settled, read again after any change."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,14 @@ import pytest
 from autocommit.errors import AutocommitError
 from autocommit.gitio.repo import Worktree, find_worktree
 from autocommit.settings import config
+from tests.support.git import age
 from tests.support.git import git as user_git
-
-
-def _age(*paths: Path) -> None:
-    past = time.time() - 60
-    for path in paths:
-        os.utime(path, (past, past))
 
 
 @pytest.fixture
 def worktree(repo: Path) -> Worktree:
     user_git(repo, "config", "autocommit.exclude", "*.csv")
-    _age(repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
+    age(repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
     return find_worktree(repo)
 
 
@@ -44,9 +38,9 @@ def test_a_change_is_read_again(worktree: Worktree) -> None:
     assert config.git_config(worktree).get("core.filemode", "") == "true"
     user_git(worktree.root, "config", "core.fileMode", "false")
     assert config.git_config(worktree).get("core.filemode", "") == "false"
-    _age(worktree.root / ".git" / "config")  # the same stat as the read before
+    age(worktree.root / ".git" / "config")  # the same stat as the read before
     user_git(worktree.root, "config", "user.name", "Someone Else")
-    _age(worktree.root / ".git" / "config")
+    age(worktree.root / ".git" / "config")
     assert config.git_config(worktree).get("user.name", "") == "Someone Else"
 
 
@@ -65,10 +59,10 @@ def test_config_that_includes_other_files_is_read_every_time(
     included = tmp_path / "more.gitconfig"
     included.write_text("[user]\n\tname = Included\n")
     user_git(worktree.root, "config", "include.path", str(included))
-    _age(worktree.root / ".git" / "config", included)
+    age(worktree.root / ".git" / "config", included)
     assert config.git_config(worktree).get("user.name", "") == "Included"
     included.write_text("[user]\n\tname = Changed\n")  # no file of the list changed
-    _age(included)
+    age(included)
     assert config.git_config(worktree).get("user.name", "") == "Changed"
     assert sum(c[0] == "config" for c in git_calls) == 2
 

@@ -6,9 +6,12 @@ import hashlib
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 
 def git(
@@ -184,3 +187,23 @@ def assert_private(state_dir: Path) -> None:
         elif mode & 0o077:
             wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
     assert wide == []
+
+
+def age(*paths: Path, seconds: float = 60) -> None:
+    """Make files look written ``seconds`` ago (caches trust only settled files)."""
+    past = time.time() - seconds
+    for path in paths:
+        os.utime(path, (past, past))
+
+
+def calls_to(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[str]:
+    """The first argument of every call to ``owner.name`` from now on (it still runs)."""
+    real = getattr(owner, name)
+    seen: list[str] = []
+
+    def counted(first: str, *args: object, **kwargs: object) -> object:
+        seen.append(first)
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return seen

@@ -14,7 +14,7 @@ import pytest
 
 from autocommit.gitio.repo import find_worktree
 from tests.support.daemon import enable
-from tests.support.git import git, new_repository
+from tests.support.git import calls_to, git, new_repository
 from tests.support.oracle import expected_tree
 from tests.support.readme import says
 from tests.tracking.test_context import make_library, write_data
@@ -218,14 +218,7 @@ def test_a_stamp_lists_again_only_when_a_directory_changed(
     assert not any(key[0] == lib for key in tree_stamp._walks), "kept a walk of a new tree"
     monkeypatch.setattr(tree_stamp, "SETTLED_NS", 0)
     first = tree_stamp.tree_stamp(lib, git_dir, git_dir)
-    listed: list[object] = []
-    real_scandir = os.scandir
-
-    def counted(path: str) -> object:
-        listed.append(path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", counted)
+    listed = calls_to(monkeypatch, os, "scandir")
     assert tree_stamp.tree_stamp(lib, git_dir, git_dir) == first
     assert listed == []
     time.sleep(0.02)
@@ -279,14 +272,7 @@ def test_an_anchored_data_path_keeps_the_walk_inside_it(
         "other/inputs/f.csv": b"7",
     })  # fmt: skip
     patterns = ("/data/", "inputs/*.csv")
-    listed: list[str] = []
-    real_listing = data_files._listing
-
-    def counted(directory: str) -> object:
-        listed.append(directory)
-        return real_listing(directory)
-
-    monkeypatch.setattr(data_files, "_listing", counted)
+    listed = calls_to(monkeypatch, data_files, "_listing")
     found = sorted(data_files.matching_files(root, patterns))
     oracle = sorted(pathspec.GitIgnoreSpec.from_lines(patterns).match_tree_files(root))
     assert found == oracle == ["data/a.csv", "data/deep/b.bin", "inputs/c.csv"]
@@ -316,14 +302,7 @@ def test_a_later_data_walk_lists_no_directory_and_a_recent_one_is_not_trusted(
     monkeypatch.setattr(data_files, "_SETTLED_NS", 0)
     first = sorted(data_files.matching_files(root, patterns))
     assert first == ["data/a.csv", "src/deep/data/b.csv"]
-    scanned: list[str] = []
-    real_scandir = os.scandir
-
-    def counted(path: str) -> object:
-        scanned.append(path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", counted)
+    scanned = calls_to(monkeypatch, os, "scandir")
     assert sorted(data_files.matching_files(root, patterns)) == first
     assert scanned == []
     time.sleep(0.02)
@@ -351,14 +330,7 @@ def test_a_later_data_walk_reads_the_watch_and_a_name_changed_anywhere_is_found(
     write_data(root, {"data/a.csv": b"1", "src/m.py": b"", "src/pkg/n.py": b""})
     patterns = ("data/", "datasets/")
     assert data_files.matching_files(root, patterns) == ["data/a.csv"]
-    stats: list[str] = []
-    real_lstat = os.lstat
-
-    def counted(path: str, *args: object, **kwargs: object) -> os.stat_result:
-        stats.append(path)
-        return real_lstat(path)
-
-    monkeypatch.setattr(os, "lstat", counted)
+    stats = calls_to(monkeypatch, os, "lstat")
     assert data_files.matching_files(root, patterns) == ["data/a.csv"]
     assert (stats == []) is watched
     deep, deeper = "src/pkg/deep", "src/deeper/datasets"
