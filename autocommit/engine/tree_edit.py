@@ -120,14 +120,14 @@ class TreeWriter:
 
     def write(self, node: _Node) -> str | None:
         """The id of ``node``'s tree; None when it is empty (git stores no empty trees)."""
-        requests: list[bytes] = []
-        expected: list[str] = []
-        texts: list[bytes] = []
-        root = _plan(node, requests, expected, texts)
+        trees: list[_Tree] = []
+        root = _plan(node, trees)
         if self._loose is not None and self._loose.allowed:
-            for text, sha in zip(texts, expected, strict=True):
-                self._loose.write("tree", text, sha)
+            for tree in trees:
+                self._loose.write("tree", tree.text, tree.sha)
             return root
+        requests = [_mktree_request(tree.entries) for tree in trees]
+        expected = [tree.sha for tree in trees]
         for start in range(0, len(requests), _CHUNK):
             answered = self._request(requests[start : start + _CHUNK])
             if answered != expected[start : start + _CHUNK]:
@@ -152,11 +152,18 @@ class TreeWriter:
         self._git.close()
 
 
-def _plan(top: _Node, requests: list[bytes], expected: list[str], texts: list[bytes]
-          ) -> str | None:  # fmt: skip
-    """Add ``top``'s tree and its edited subtrees (first) to ``requests`` for mktree,
-    their ids to ``expected`` and raw objects to ``texts``; returns ``top``'s id (None:
-    empty, git stores none).
+@dataclass(frozen=True)
+class _Tree:
+    """An edited tree to store: its entries, its raw object and its id."""
+
+    entries: list[tuple[str, TreeEntry]]
+    text: bytes
+    sha: str
+
+
+def _plan(top: _Node, trees: list[_Tree]) -> str | None:
+    """Add ``top``'s tree and its edited subtrees (first) to ``trees``; returns ``top``'s
+    id (None: empty, git stores none).
 
     Iterative, children before their parent: a tree may be thousands of levels deep."""
     ids: dict[int, str | None] = {}  # id(node) → its tree's id, once planned
@@ -175,21 +182,19 @@ def _plan(top: _Node, requests: list[bytes], expected: list[str], texts: list[by
                     continue
                 entry = TreeEntry(TREE_MODE, sha)
             entries.append((name, entry))
-        ids[id(node)] = _request(entries, requests, expected, texts) if entries else None
+        if not entries:
+            ids[id(node)] = None
+            continue
+        text = tree_text(entries)
+        trees.append(_Tree(entries, text, object_id("tree", text, entries[0][1].sha)))
+        ids[id(node)] = trees[-1].sha
     return ids[id(top)]
 
 
-def _request(entries: list[tuple[str, TreeEntry]], requests: list[bytes],
-             expected: list[str], texts: list[bytes]) -> str:  # fmt: skip
-    """Add the tree holding ``entries`` to ``requests``, its id to ``expected``, its
-    raw object to ``texts``."""
+def _mktree_request(entries: list[tuple[str, TreeEntry]]) -> bytes:
+    """The tree holding ``entries`` as ``git mktree -z --batch`` reads it."""
     lines = []
     for name, entry in entries:
         kind = {TREE_MODE: "tree", GITLINK_MODE: "commit"}.get(entry.mode, "blob")
         lines.append(f"{entry.mode} {kind} {entry.sha}\t{name}".encode(errors="surrogateescape"))
-    requests.append(b"\0".join(lines) + b"\0\0")
-    text = tree_text(entries)
-    sha = object_id("tree", text, entries[0][1].sha)
-    expected.append(sha)
-    texts.append(text)
-    return sha
+    return b"\0".join(lines) + b"\0\0"

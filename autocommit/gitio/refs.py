@@ -111,15 +111,12 @@ class RefUpdater:
 
     def start(self) -> None:
         with self._lock:
-            self._start()
-
-    def _start(self) -> None:
-        if self._kept is not None:
-            self._kept.start()
-        elif self._proc is None:
-            # Not holding the snapshot lock (kept=True): an idle update-ref does nothing,
-            # and one whose snapshot was killed reads the end of its input and exits.
-            self._proc = git.popen(self._args, self._root, kept=True)
+            if self._kept is not None:
+                self._kept.start()
+            elif self._proc is None:
+                # Not holding the snapshot lock (kept=True): an idle update-ref does
+                # nothing, and one whose snapshot was killed reads the end of its input.
+                self._proc = git.popen(self._args, self._root, kept=True)
 
     def swap_and_pin(self, ref: str, new: str, old: str | None, pins: list[str]) -> bool:
         """:func:`compare_and_swap` ``ref`` and pin ``pins``; False when ``ref`` moved."""
@@ -132,22 +129,19 @@ class RefUpdater:
             raise GitCommandError(["update-ref", "--stdin"], 128, f"cannot pin {pins}")
 
     def _apply(self, lines: list[str]) -> bool:
-        with self._lock:
-            return self._apply_now(lines)
-
-    def _apply_now(self, lines: list[str]) -> bool:
-        if self._kept is not None:
-            transaction = ["start", *lines, "prepare", "commit"]
-            text = "".join(line + "\n" for line in transaction).encode()
-            if self._kept.ask(text, 3) is not None:
-                return True
-            self._kept.failure()  # it refused (a ref moved) and exited: reaped here
-            return False
-        self._start()
-        proc, self._proc = self._proc, None
-        assert proc is not None
-        proc.communicate("".join(line + "\n" for line in lines).encode())
-        return proc.returncode == 0
+        with self._lock:  # reentrant: start() takes it again
+            if self._kept is not None:
+                transaction = ["start", *lines, "prepare", "commit"]
+                text = "".join(line + "\n" for line in transaction).encode()
+                if self._kept.ask(text, 3) is not None:
+                    return True
+                self._kept.failure()  # it refused (a ref moved) and exited: reaped here
+                return False
+            self.start()
+            proc, self._proc = self._proc, None
+            assert proc is not None
+            proc.communicate("".join(line + "\n" for line in lines).encode())
+            return proc.returncode == 0
 
     def close(self) -> None:
         """End the process: with no input left git changes nothing."""
