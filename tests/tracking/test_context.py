@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from importlib import metadata
 from pathlib import Path
@@ -127,21 +126,23 @@ def test_an_upgrade_between_two_runs_shows_in_the_environment(
     assert "tinypkg==2.0" in texts[2].splitlines() and "tinypkg==1.0" not in texts[2]
 
 
+def write_project(source: Path, name: str, version: str, packages: list[str] | None = None
+                  ) -> None:  # fmt: skip
+    """A ``pyproject.toml`` that setuptools builds (``packages``: named, not found)."""
+    listed = f"[tool.setuptools]\npackages = {packages!r}\n" if packages else ""
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n' + listed.replace("'", '"')
+    )
+
+
 def install_tiny_package(scratch: Path, target: Path, version: str) -> None:
     """``pip install --target``: a real distribution, outside the shared virtualenv."""
     source = scratch / f"tinypkg-{version}"
     (source / "tinypkg").mkdir(parents=True)
     (source / "tinypkg" / "__init__.py").write_text(f"VERSION = {version!r}\n")
-    (source / "pyproject.toml").write_text(
-        textwrap.dedent(f"""
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "tinypkg"
-        version = "{version}"
-    """)
-    )
+    write_project(source, "tinypkg", version)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--upgrade",
                     "--target", str(target), str(source)],
                    check=True, capture_output=True)  # fmt: skip
@@ -507,18 +508,7 @@ def test_an_editable_install_from_a_second_enabled_repository_is_recorded_exactl
 
     lib = (tmp_path / "editlib").resolve()
     make_library(lib, "editlib_pkg")
-    (lib / "pyproject.toml").write_text(
-        textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "editlib-pkg"
-        version = "0.1"
-        [tool.setuptools]
-        packages = ["editlib_pkg"]
-    """)
-    )
+    write_project(lib, "editlib-pkg", "0.1", packages=["editlib_pkg"])
     (lib / ".gitignore").write_text("*.egg-info/\nbuild/\n")
     git(lib, "add", "-A")
     git(lib, "commit", "-q", "-m", "packaged")
