@@ -18,7 +18,7 @@ import pytest
 from autocommit.cli.parser import COMMANDS, command_of
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio.repo import Worktree, find_worktree
-from tests.support.git import git
+from tests.support.git import git, user_state
 from tests.support.oracle import assert_exact, expected_tree
 
 # Never needed to parse a command line; the engine and the rest only by the commands
@@ -136,6 +136,7 @@ def test_with_a_daemon_running_a_snapshot_is_the_daemon_s(
          "barrier: exact, no scan)")  # fmt: skip
     root = daemon.root
     (root / "train.py").write_text(f"lr = {pin}\n")
+    before = user_state(root)
     log = tmp_path / "git-commands.log"
     env = _git_logging_to(log, tmp_path / "bin")
     done = subprocess.run([sys.executable, "-m", "autocommit", "snapshot", "--json",
@@ -146,6 +147,8 @@ def test_with_a_daemon_running_a_snapshot_is_the_daemon_s(
     commands = log.read_text().splitlines() if log.exists() else []
     assert not any(" diff-files " in f" {c} " or " add " in f" {c} " for c in commands)
     assert git(root, "rev-parse", f"{printed['commit']}^{{tree}}").strip() == expected_tree(root)
+    assert user_state(root) == before  # the index byte for byte, HEAD, branches, files
+    assert not (root / ".git" / "index.lock").exists()
     if pin:
         pinned = f"refs/autocommit/pins/{printed['commit']}"
         assert git(root, "rev-parse", pinned).strip() == printed["commit"]

@@ -194,6 +194,7 @@ def test_a_context_sent_after_its_request_is_committed_and_pinned(
     root = daemon.root
     files = {contract.CONTEXT_ENVIRONMENT: b"Python 3\n", contract.CONTEXT_DATA: b"[]\n"}
     (root / "train.py").write_text(f"lr = {delay}\n")
+    before = user_state(root)
     answer = _context_request(daemon, files, delay=delay)
     assert answer["ok"], answer
     run = answer["run"]
@@ -202,6 +203,7 @@ def test_a_context_sent_after_its_request_is_committed_and_pinned(
     steps = list(answer["phases"])
     late = steps.index("context received") > steps.index("snapshot")
     assert late == (delay > 0), steps
+    assert user_state(root) == before
     git(root, "fsck", "--strict", "--no-progress")
 
 
