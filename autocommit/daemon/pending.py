@@ -182,6 +182,12 @@ class PendingChanges:
             return len(self._paths)
 
     @property
+    def waiting(self) -> bool:
+        """Whether a sync request waits for its snapshot."""
+        with self._cond:
+            return any(not request.done.is_set() for request in self._requests.values())
+
+    @property
     def full_pending(self) -> bool:
         with self._cond:
             return self._full

@@ -95,6 +95,13 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
+def _delivered(answered: list[SyncRequest]) -> None:
+    """Wait (a little) until the answers just given are out."""
+    deadline = time.monotonic() + DELIVERY_WAIT
+    for request in answered:
+        request.delivered.wait(max(0.0, deadline - time.monotonic()))
+
+
 class Daemon:
     def __init__(self, worktree: Worktree, settings: Settings) -> None:
         self.worktree = worktree
@@ -291,6 +298,7 @@ class Daemon:
         self.last_snapshot, self.last_snapshot_at = snap, time.time()
         took = time.monotonic() - started
         self._answer(batch.syncs, snap, run)  # first: someone may be waiting
+        _delivered(batch.syncs)  # then the log's write, once the answers are out
         if snap.created:
             self.snapshots_created += 1
             self.maintenance.wrote()
@@ -306,18 +314,18 @@ class Daemon:
         return True
 
     def _ready_for_next(self, answered: list[SyncRequest]) -> None:
-        """Start the next ref update's git now, while nobody waits: the next snapshot (a
-        run's, likely) then spends no process start on it. An idle one changes nothing.
+        """Start the next ref update's git now, and make the next sync's cookie and the
+        next objects' files, while nobody waits: the next snapshot (a run's, likely) then
+        spends no process start or file creation on them. An idle update-ref changes nothing.
         The answers just given go out first (a process start holds this thread, and
         Python's lock with it, for a few milliseconds)."""
-        deadline = time.monotonic() + DELIVERY_WAIT
-        for request in answered:
-            request.delivered.wait(max(0.0, deadline - time.monotonic()))
+        _delivered(answered)
         try:
             self.pipes.refs.start()
         except Exception as exc:  # that snapshot starts it itself
             log.debug("could not start update-ref ahead: %s", exc)
         self._make_spare_cookie()
+        self.pipes.loose.make_ahead(enough=lambda: self.pending.waiting)
 
     def _idle_for(self) -> float:
         """How long the daemon has had nothing to do (0 while a snapshot is under way)."""

@@ -24,6 +24,7 @@ from autocommit.gitio.piped import PipedGit
 from autocommit.gitio.refs import RefUpdater
 from autocommit.gitio.repo import Worktree
 
+OBJECTS_AHEAD = "objects-ahead"  # in the state directory: the daemon's temporaries made ahead
 _CHUNK = 256  # paths per write: git's answers must not fill the pipe while we still write
 
 
@@ -59,8 +60,10 @@ class GitPipes:
         self.kept = kept  # a daemon's: it serves many snapshots
         self.reader = ObjectReader(root, worktree.common_dir / "objects", kept=kept)
         # Trees and commits are written from Python once the snapshot has read git's
-        # config and found the default permissions (see loose_objects).
-        self.loose = LooseObjects(worktree.common_dir / "objects")
+        # config and found the default permissions (see loose_objects); a kept writer
+        # makes its files ahead.
+        ahead = worktree.state_dir / OBJECTS_AHEAD if kept else None
+        self.loose = LooseObjects(worktree.common_dir / "objects", ahead)
         self.trees = TreeWriter(root, kept=kept, loose=self.loose)
         self.blobs = BlobHasher(root, kept=kept)
         self.commits = CommitWriter(root, worktree.state_dir, kept=kept, loose=self.loose)
@@ -75,3 +78,4 @@ class GitPipes:
     def close(self) -> None:
         for process in (self.reader, self.trees, self.blobs, self.commits, self.refs):
             process.close()
+        self.loose.discard_ahead()

@@ -10,6 +10,13 @@ as a temporary) with mode 0444, then linked into place and the temporary removed
 object already stored loose is only freshened (its time set to now), as git does, so
 ``git gc`` never prunes an object a new ref is about to name.
 
+A kept writer (the daemon's) makes its temporaries ahead, while nobody waits: on some
+file systems making a file costs far more than writing and renaming one (0.4-0.7 ms
+against about 0.03 ms on the machine of the benchmarks), and a run's snapshot writes
+five to ten objects. They wait, open, empty and owner-only, in a directory of
+autocommit's state (on the object store's file system, or they are not used), so a
+temporary left by a killed daemon never lies in the object store.
+
 Only for repositories whose objects git writes with the default permissions: with
 ``core.sharedRepository`` set, git adjusts each file's and directory's mode, and the
 callers use git's own writers instead.
@@ -20,13 +27,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from autocommit.gitio.objects import object_id
 
 _TMP_PREFIX = "tmp_obj_"  # git's: `git prune` removes stale ones, `git fsck` skips them
 _COMPRESSION = 1  # core.looseCompression's default (Z_BEST_SPEED)
+AHEAD = 16  # temporaries a kept writer makes ahead: a run's snapshot and context use 5-10
 
 
 # object store → whether git writes its objects with the default permissions there (no
@@ -37,8 +47,14 @@ _permitted: dict[Path, bool] = {}
 class LooseObjects:
     """The loose objects of one object store (``<common dir>/objects``)."""
 
-    def __init__(self, objects: Path) -> None:
+    def __init__(self, objects: Path, ahead: Path | None = None) -> None:
         self.objects = objects
+        self._ahead_dir = ahead  # where temporaries made ahead wait (None: made when needed)
+        # Open for writing, owner-only while they wait, each with the mode it gets when
+        # written (0444 less the umask, as git makes its temporaries); shared by the
+        # daemon's threads (list.append and list.pop are atomic).
+        self._ahead: list[tuple[int, Path, int]] = []
+        self._cleared = False  # the directory's leftovers (a killed daemon's) removed
 
     @property
     def allowed(self) -> bool:
@@ -63,25 +79,91 @@ class LooseObjects:
         except PermissionError:
             pass  # someone else's file: written again below, which keeps theirs
         data = zlib.compress(f"{kind} {len(body)}\0".encode() + body, _COMPRESSION)
+        if self._written_ahead(data, directory, final):
+            return sha
         fd, temporary = self._temporary(directory)
         try:
             with os.fdopen(fd, "wb") as file:  # 0444 on disk: written through this fd
                 file.write(data)
-            try:
-                os.link(temporary, final)
-            except FileExistsError:
-                pass  # written meanwhile by someone else: the same bytes
-            except OSError:
-                os.replace(temporary, final)  # no hard links here: renamed, as git does
+            _place(temporary, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
         return sha
 
+    def make_ahead(self, enough: Callable[[], bool] = lambda: False) -> None:
+        """Make temporaries for the next objects, up to :data:`AHEAD` or until ``enough``
+        says to stop (someone waits for this thread). Only where objects are written from
+        Python (:attr:`allowed`)."""
+        directory = self._ahead_dir
+        if directory is None or not self.allowed:
+            return
+        try:
+            if not self._cleared:
+                self._clear_leftovers(directory)
+            while len(self._ahead) < AHEAD and not enough():
+                fd, path = self._temporary(directory, make_directory=False)
+                mode = stat.S_IMODE(os.fstat(fd).st_mode)
+                os.fchmod(fd, mode & 0o400)
+                self._ahead.append((fd, path, mode))
+        except OSError:  # a full disk, a removed directory: made when needed
+            self._cleared = False  # made again next time
+
+    def discard_ahead(self) -> None:
+        """Remove the temporaries made ahead."""
+        while True:
+            try:
+                fd, path, _ = self._ahead.pop()
+            except IndexError:
+                return
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _written_ahead(self, data: bytes, directory: Path, final: Path) -> bool:
+        """Store ``data`` as ``final`` through a temporary made ahead; False when there is
+        none, or it could not be used (then the caller writes it the usual way)."""
+        try:
+            fd, temporary, mode = self._ahead.pop()
+        except IndexError:
+            return False
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            for attempt in range(2):
+                try:
+                    _place(temporary, final)
+                    return True
+                except FileNotFoundError:  # no fan-out directory yet (or no temporary)
+                    if attempt:
+                        return False
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(directory, 0o777)  # less the umask, as git makes it
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    self._ahead_dir = None  # on another file system: no more made ahead
+                    self.discard_ahead()
+                    return False
+            return False
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+    def _clear_leftovers(self, directory: Path) -> None:
+        """Make ``directory`` (owner only) and empty it of temporaries a killed daemon left."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for entry in os.scandir(directory):
+            if entry.name.startswith(_TMP_PREFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        self._cleared = True
+
     @staticmethod
-    def _temporary(directory: Path) -> tuple[int, Path]:
+    def _temporary(directory: Path, make_directory: bool = True) -> tuple[int, Path]:
         """A new ``tmp_obj_*`` file (mode 0444 less the umask) in ``directory``, which is
-        made when missing, open for writing."""
+        made when missing (``make_directory``), open for writing."""
         for attempt in range(100):
             path = directory / f"{_TMP_PREFIX}{os.getpid()}_{os.urandom(4).hex()}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -90,10 +172,25 @@ class LooseObjects:
             except FileExistsError:
                 continue
             except FileNotFoundError:
-                if attempt > 3:  # `git prune-packed` removes empty ones meanwhile
+                if attempt > 3 or not make_directory:  # `git prune-packed` removes empty ones
                     raise
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(directory, 0o777)  # less the umask, as git makes it
                 continue
             return fd, path
         raise FileExistsError(errno.EEXIST, "no free temporary object name", str(directory))
+
+
+def _place(temporary: Path, final: Path) -> None:
+    """Give the written ``temporary`` the object's name, as git does: linked (an object
+    already there is kept), or renamed where there are no hard links."""
+    try:
+        os.link(temporary, final)
+    except FileExistsError:
+        pass  # written meanwhile by someone else: the same bytes
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise  # a temporary made ahead, on another file system
+        os.replace(temporary, final)

@@ -17,6 +17,8 @@ import pytest
 
 from autocommit.daemon import client
 from autocommit.daemon.control import DaemonFiles
+from autocommit.engine.kept_processes import OBJECTS_AHEAD
+from autocommit.gitio.loose_objects import AHEAD
 from autocommit.gitio.repo import Worktree, find_worktree
 from tests.support.daemon import (
     enable,
@@ -25,7 +27,7 @@ from tests.support.daemon import (
     wait_for_exact_snapshot,
     wait_until_settled,
 )
-from tests.support.git import git, new_repository
+from tests.support.git import assert_fsck_clean, git, new_repository, user_state
 from tests.support.oracle import expected_tree
 
 
@@ -280,3 +282,31 @@ def test_a_sync_s_cookie_is_made_ahead_and_made_anew_when_missing(daemon: Worktr
         snap = client.sync(daemon, timeout=10)
         assert snap is not None and snap.tree == expected_tree(root)
         wait_for(lambda: os.listdir(cookies) == ["next"], timeout=10, what="the spare cookie")
+
+
+def test_a_run_s_objects_are_written_through_files_the_daemon_made_ahead(
+    daemon: Worktree,
+) -> None:
+    """The trees and commits of a run's snapshot are the files the daemon made while it
+    waited (inode for inode): exact, git's own, and nothing of the user's touched; the
+    daemon removes the files it did not use when it stops."""
+    root, ahead = daemon.root, daemon.state_dir / OBJECTS_AHEAD
+    (root / "train.py").write_text("lr = 0.1\n")
+    assert client.sync(daemon) is not None
+    wait_for(lambda: len(os.listdir(ahead)) == AHEAD, timeout=10, what="the files made ahead")
+    made = {entry.stat().st_ino for entry in os.scandir(ahead)}
+    (root / "models").mkdir()
+    (root / "models" / "net.py").write_text("layers = 3\n")
+    before = user_state(root).git_state
+    synced = client.sync_for_run(daemon, timeout=10)
+    assert synced is not None and synced[1] is not None
+    snap, run = synced
+    assert snap.tree == expected_tree(root)
+    objects = root / ".git" / "objects"
+    for sha in (snap.tree, git(root, "rev-parse", f"{snap.tree}:models").strip(), snap.commit,
+                run.commit):  # fmt: skip
+        assert (objects / sha[:2] / sha[2:]).stat().st_ino in made, sha
+    assert user_state(root).git_state == before
+    assert_fsck_clean(root)
+    client.stop(daemon)
+    assert os.listdir(ahead) == []

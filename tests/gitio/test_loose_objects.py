@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from autocommit.engine.kept_processes import OBJECTS_AHEAD
 from autocommit.engine.snapshot import take_snapshot
-from autocommit.gitio.loose_objects import LooseObjects
+from autocommit.gitio.loose_objects import AHEAD, LooseObjects
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import assert_fsck_clean, git, new_repository
+from tests.support.git import assert_fsck_clean, assert_private, git, new_repository
 from tests.support.oracle import expected_tree
 from tests.support.readme import says
 
@@ -124,3 +126,72 @@ def test_a_shared_repository_gets_its_objects_from_git(tmp_path: Path, umask: in
         assert path.stat().st_mode & 0o040, f"{sha} is not readable by the group"
         assert path.parent.stat().st_mode & stat.S_ISGID, f"{path.parent} is not setgid"
     assert_fsck_clean(root)
+
+
+def _ahead_store(root: Path, ahead: Path) -> LooseObjects:
+    store = LooseObjects(root / ".git" / "objects", ahead)
+    store.permit(True)
+    return store
+
+
+def test_temporaries_made_ahead_store_the_same_objects_and_leave_nothing(
+    tmp_path: Path, umask: int
+) -> None:
+    """A kept writer makes its temporaries while nobody waits, in a directory of its
+    own; the objects written through them are git's, with git's modes, and the
+    temporaries go into the store (inode for inode) without one left behind."""
+    says("the daemon makes the files of the next objects and the next sync's cookie "
+         "ahead, while nobody waits")  # fmt: skip
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+    ahead = root / ".git" / "autocommit" / OBJECTS_AHEAD
+    store = _ahead_store(root, ahead)
+    like = git(root, "rev-parse", "HEAD").strip()
+    store.make_ahead()
+    made = {entry.stat().st_ino for entry in ahead.iterdir()}
+    assert len(made) == AHEAD
+    assert_private(ahead)
+    written = [store.write("blob", f"object {n}\n".encode(), like) for n in range(3)]
+    for n, sha in enumerate(written):
+        path = root / ".git" / "objects" / sha[:2] / sha[2:]
+        assert path.stat().st_ino in made
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444 & ~umask
+        assert git(root, "cat-file", "blob", sha) == f"object {n}\n"
+    assert len(list(ahead.iterdir())) == AHEAD - 3
+    store.make_ahead(enough=lambda: len(list(ahead.iterdir())) >= AHEAD - 1)
+    assert len(list(ahead.iterdir())) == AHEAD - 1  # stopped when told
+    store.discard_ahead()
+    assert list(ahead.iterdir()) == []
+    assert list((root / ".git" / "objects").rglob("tmp_obj_*")) == []
+    assert_fsck_clean(root)
+
+
+def test_temporaries_a_killed_writer_left_are_removed(tmp_path: Path) -> None:
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+    ahead = root / ".git" / "autocommit" / OBJECTS_AHEAD
+    ahead.mkdir(parents=True)
+    left = ahead / "tmp_obj_123_abcd"
+    left.write_bytes(b"")
+    store = _ahead_store(root, ahead)
+    store.make_ahead()
+    assert not left.exists() and len(list(ahead.iterdir())) == AHEAD
+    store.discard_ahead()
+
+
+def test_temporaries_made_ahead_on_another_file_system_are_given_up(tmp_path: Path) -> None:
+    """Hard links do not cross file systems: the object is written the usual way, and
+    no more temporaries are made ahead."""
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system")
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+    with tempfile.TemporaryDirectory(dir=other) as elsewhere:
+        ahead = Path(elsewhere) / OBJECTS_AHEAD
+        store = _ahead_store(root, ahead)
+        store.make_ahead()
+        assert len(list(ahead.iterdir())) == AHEAD
+        sha = store.write("blob", b"elsewhere\n", git(root, "rev-parse", "HEAD").strip())
+        assert git(root, "cat-file", "blob", sha) == "elsewhere\n"
+        assert list(ahead.iterdir()) == []
+        store.make_ahead()
+        assert list(ahead.iterdir()) == []
+    assert list((root / ".git" / "objects").rglob("tmp_obj_*")) == []
