@@ -64,7 +64,7 @@ class GitPipes:
         # makes its files ahead.
         ahead = worktree.state_dir / OBJECTS_AHEAD if kept else None
         self.loose = LooseObjects(worktree.common_dir / "objects", ahead)
-        self.trees = TreeWriter(root, kept=kept, loose=self.loose)
+        self.trees = TreeWriter(root, kept=kept, loose=self.loose, reader=self.reader)
         self.blobs = BlobHasher(root, kept=kept)
         self.commits = CommitWriter(root, worktree.state_dir, kept=kept, loose=self.loose)
         self.refs = RefUpdater(root, kept=kept)  # by default one process per update

@@ -112,10 +112,11 @@ class TreeWriter:
     and the ids git answers are checked against ours.
     """
 
-    def __init__(self, root: Path, *, kept: bool = False, loose: LooseObjects | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(self, root: Path, *, kept: bool = False, loose: LooseObjects | None = None,
+                 reader: ObjectReader | None = None) -> None:  # fmt: skip
         self._root = root
         self._loose = loose
+        self._reader = reader  # told the trees written: the next snapshot starts from them
         self._git = PipedGit(root, ["mktree", "-z", "--batch"], kept=kept)
 
     def write(self, node: _Node) -> str | None:
@@ -125,7 +126,14 @@ class TreeWriter:
         if self._loose is not None and self._loose.allowed:
             for tree in trees:
                 self._loose.write("tree", tree.text, tree.sha)
-            return root
+        else:
+            self._write_with_git(trees)
+        if self._reader is not None:
+            for tree in trees:
+                self._reader.remember(tree.sha, dict(tree.entries))
+        return root
+
+    def _write_with_git(self, trees: list[_Tree]) -> None:
         requests = [_mktree_request(tree.entries) for tree in trees]
         expected = [tree.sha for tree in trees]
         for start in range(0, len(requests), _CHUNK):
@@ -133,7 +141,6 @@ class TreeWriter:
             if answered != expected[start : start + _CHUNK]:
                 raise GitCommandError(["mktree", "--batch"], 128,
                                       f"git wrote {answered}, expected {expected}")  # fmt: skip
-        return root
 
     def _request(self, trees: list[bytes]) -> list[str]:
         fresh = self._git.start()
