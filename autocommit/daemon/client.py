@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from autocommit import state_files
 from autocommit.daemon.control import (
+    CONTEXT_AFTER_NAMES,
     CONTEXT_FOLLOWS,
     EXIT_ALREADY_RUNNING,
     MAX_REQUEST,
@@ -69,23 +70,28 @@ def sync(worktree: Worktree, timeout: float = 5.0) -> Snapshot | None:
 
 
 ContextFiles = dict[str, bytes] | None  # a run's context files (None: none)
+# Where names came and went in the working tree since a run last asked, as the daemon
+# tells it (:mod:`autocommit.daemon.name_log`); None when it cannot tell.
+Names = dict[str, Any] | None
 
 
 def sync_for_run(
     worktree: Worktree,
     timeout: float = 5.0,
-    context: ContextFiles | Callable[[], ContextFiles] = None,
+    context: ContextFiles | Callable[[Names], ContextFiles] = None,
+    names_since: Names = None,
 ) -> tuple[Snapshot, PinnedRun | None] | None:
     """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
     and the run's change summary (None from a daemon that does not make them).
 
-    ``context``: the run's context files, or what gathers them (called once the request
-    is on its way, so that gathering overlaps with the daemon's snapshot; not called when
-    no daemon listens). The daemon makes their commit on the run commit and pins it, in
-    the same ref update when they came in time (``PinnedRun.context``; None when it did
-    not: a daemon of an older version, or files too large for a request).
+    ``context``: the run's context files, or what gathers them, called with where names
+    came and went since ``names_since`` (the daemon's last such answer to this process)
+    once the request is on its way and that answer came, so that gathering overlaps with
+    the daemon's snapshot; not called when no daemon listens. The daemon makes their
+    commit on the run commit and pins it, in the same ref update when they came in time
+    (``PinnedRun.context``; None when it did not, or files too large for a request).
     """
-    answer = _sync(worktree, timeout, for_run=True, context=context)
+    answer = _sync(worktree, timeout, for_run=True, context=context, names_since=names_since)
     if answer is None:
         return None
     from autocommit.engine.run_commit import PinnedRun
@@ -99,17 +105,21 @@ def _sync(
     worktree: Worktree,
     timeout: float,
     for_run: bool,
-    context: ContextFiles | Callable[[], ContextFiles] = None,
+    context: ContextFiles | Callable[[Names], ContextFiles] = None,
+    names_since: Names = None,
 ) -> dict[str, Any] | None:
     # The daemon gives up a little earlier than we do, so that its answer still arrives.
     wait = max(0.1, timeout - min(SYNC_MARGIN, timeout / 10))
     fields: dict[str, Any] = {"run": for_run, "timeout": wait}
     then = None
     if context is not None:
-        fields["context"] = CONTEXT_FOLLOWS
         then = functools.partial(_context_message, context)
+        fields["context"] = CONTEXT_AFTER_NAMES if callable(context) else CONTEXT_FOLLOWS
+        if callable(context):
+            fields["names_since"] = names_since
     try:
-        answer = request(worktree, {"op": "sync", **fields}, timeout, then=then)
+        answer = request(worktree, {"op": "sync", **fields}, timeout, then=then,
+                         first=callable(context))  # fmt: skip
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None
@@ -119,10 +129,13 @@ def _sync(
     return answer
 
 
-def _context_message(context: ContextFiles | Callable[[], ContextFiles]) -> dict[str, Any]:
+def _context_message(
+    context: ContextFiles | Callable[[Names], ContextFiles], first: dict[str, Any] | None
+) -> dict[str, Any]:
     """The message carrying a run's context files (none when they would not fit: the run
-    then writes their commit itself)."""
-    files = context() if callable(context) else context
+    then writes their commit itself), gathered now when ``context`` gathers them, told
+    where names came and went (the daemon's ``first`` answer)."""
+    files = context((first or {}).get("names")) if callable(context) else context
     if not files:
         return {"context": None}
     texts = {name: text.decode(errors="surrogateescape") for name, text in files.items()}

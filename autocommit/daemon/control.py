@@ -26,6 +26,8 @@ MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left
 MAX_REQUEST = 512 * 1024  # a request: a few fields and a run's context; no more is read
 # A sync request's "context" when the run's context files follow in a second message.
 CONTEXT_FOLLOWS = "follows"
+# The same, once the daemon's first answer said where names came and went (name_log).
+CONTEXT_AFTER_NAMES = "follows the names"
 EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
@@ -139,12 +141,15 @@ def request(
     worktree: Worktree,
     message: dict[str, Any],
     timeout: float,
-    then: Callable[[], dict[str, Any]] | None = None,
+    then: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+    first: bool = False,
 ) -> dict[str, Any]:
     """Send one request to the worktree's daemon and return its answer.
 
-    ``then``: called once the request is sent (its work overlaps with the daemon's); what
-    it returns is sent as a second message on the same connection.
+    ``then``: called once the request is sent (its work overlaps with the daemon's), with
+    the daemon's first answer when ``first`` says one comes before the last (else None);
+    what it returns is sent as a second message on the same connection. A first answer
+    with ``ok`` in it is the last (a refusal): ``then`` is not called.
     Raises :class:`DaemonUnavailable` when no daemon listens or it does not answer in time.
     """
     path = DaemonFiles.of(worktree).socket
@@ -153,12 +158,16 @@ def request(
         try:
             with socket_address(path) as address:
                 sock.connect(address)
+            reader = MessageReader(sock)
             # A daemon that refuses a request stops reading it: its answer says why.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(encode(message))
                 if then is not None:
-                    sock.sendall(encode(then()))
-            return read_message(sock)
+                    before = reader.read(MAX_MESSAGE) if first else None
+                    if before is not None and "ok" in before:
+                        return before
+                    sock.sendall(encode(then(before)))
+            return reader.read(MAX_MESSAGE)
         except (ValueError, ConnectionError) as exc:
             raise DaemonUnavailable(f"no usable answer from the daemon: {exc}") from exc
         except OSError as exc:  # no socket, refused, timed out, permission denied, …

@@ -76,13 +76,28 @@ OVERRIDDEN_MEMBERS: dict[type, tuple[str, ...]] = {
 
 __all__ = ["Inotify", "InotifyConstants", "Mask", "WatchGroup"]
 
+# What an event did to its path: handed on with it (see :func:`naming`).
+CONTENT = 0  # changed what the path holds (written, its mode or times changed)
+FILE_NAME = 1  # created, removed or renamed it, a file or link
+DIRECTORY_NAME = 2  # created, removed or renamed it, a directory
+
+Deliver = Callable[[bytes, int], None]  # an event's path, and what it did (CONTENT, …)
+
+
+def naming(event: InotifyEvent) -> int:
+    """Whether ``event`` made a name come or go in its directory, and whose."""
+    if event.is_create or event.is_delete or event.is_moved_from or event.is_moved_to:
+        return DIRECTORY_NAME if event.is_directory else FILE_NAME
+    return CONTENT
+
+
 _REMEMBERED_MOVES = 1024
 
 
 class _PassThrough(InotifyMoveEventGrouper):
     """Hands each event on at once; remembers recent moves so watches follow renames."""
 
-    def __init__(self, deliver: Callable[[bytes], None]) -> None:
+    def __init__(self, deliver: Deliver) -> None:
         super().__init__()
         self._deliver = deliver
         self._moved_from: dict[int, PathedInotifyEvent] = {}
@@ -94,7 +109,7 @@ class _PassThrough(InotifyMoveEventGrouper):
             self._moved_from[event.ev.cookie] = event
         elif event.ev.is_moved_to:
             self._moved_from.pop(event.ev.cookie, None)
-        self._deliver(event.path)
+        self._deliver(event.path, naming(event.ev))
 
     def get_queued_moved_from_event(self, cookie: int) -> PathedInotifyEvent | None:
         return self._moved_from.get(cookie)
@@ -110,7 +125,7 @@ class _PassThrough(InotifyMoveEventGrouper):
 class WatchGroup(InotifyWatchGroup):
     """One watched directory tree, delivering paths to the daemon's sink."""
 
-    deliver: Callable[[bytes], None] = lambda path: None
+    deliver: Deliver = lambda path, what: None
     lost: Callable[[str], None] = lambda reason: None
     # Directories whose removal or renaming ends the daemon: the top, the git dirs.
     vital: frozenset[bytes] = frozenset()
@@ -136,7 +151,7 @@ class WatchGroup(InotifyWatchGroup):
                 if path is not None:
                     self._add_all_callbacks(path)
             if path is not None:
-                self.deliver(path)
+                self.deliver(path, CONTENT)  # its name's event went by already
 
     def _add_all_callbacks(self, path: bytes) -> None:
         """watchdog's, with one ``scandir`` per directory: its ``os.walk`` and ``islink``

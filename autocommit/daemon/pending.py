@@ -42,6 +42,7 @@ class SyncRequest:
         if not context_follows:
             self.context_arrived.set()
         self.seen = False  # its cookie came through the watch: every earlier change is recorded
+        self.cookie_came = threading.Event()  # seen that way (not served by a reconcile)
         self.done = threading.Event()
         self.delivered = threading.Event()  # its answer is made: the daemon may go on
         self.snapshot: Snapshot | None = None
@@ -138,6 +139,7 @@ class PendingChanges:
             request = self._requests.get(token)
             if request is not None:
                 request.seen = True
+                request.cookie_came.set()
                 request.mark("cookie seen")
                 self._cond.notify_all()
 

@@ -28,9 +28,12 @@ from autocommit.daemon.control import MAX_REQUEST, MessageReader, encode, socket
 
 log = logging.getLogger(__name__)
 
-# A request, and what reads the next message of the same connection (a request may say
-# that more follows, such as a run's context files).
-Handler = Callable[[dict[str, Any], Callable[[], dict[str, Any]]], dict[str, Any]]
+# A request, what reads the next message of the same connection (a request may say that
+# more follows, such as a run's context files), and what sends an answer before the last.
+Handler = Callable[
+    [dict[str, Any], Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]],
+    dict[str, Any],
+]
 MAX_CLIENTS = 32  # requests served at once (a sync waits for a snapshot: they add up)
 BACKLOG = 128  # connections waiting for one of them
 READ_TIMEOUT = 10.0  # a request arrives at once; a client silent this long is dropped
@@ -102,7 +105,9 @@ class ControlServer:
                 conn.settimeout(READ_TIMEOUT)
                 message = reader.read(MAX_REQUEST)
                 conn.settimeout(None)
-                answer = self.handler(message, lambda: _read_more(conn, reader))
+                answer = self.handler(
+                    message, lambda: _read_more(conn, reader), lambda m: conn.sendall(encode(m))
+                )
             except (OSError, ValueError) as exc:
                 log.debug("bad control request: %s", exc)
                 answer = {"ok": False, "error": f"bad request: {exc}"}

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import datetime
 import errno
+import functools
 import itertools
 import logging
 import os
@@ -31,10 +32,12 @@ import psutil
 
 from autocommit import state_files
 from autocommit.contract import CONTEXT_FILES, CONTEXT_MESSAGE
-from autocommit.daemon.control import CONTEXT_FOLLOWS, DaemonFiles
+from autocommit.daemon.control import CONTEXT_AFTER_NAMES, CONTEXT_FOLLOWS, DaemonFiles
 from autocommit.daemon.event_paths import Kind
+from autocommit.daemon.name_log import NameLog
 from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
 from autocommit.daemon.server import ControlServer
+from autocommit.engine.change_summary import KeptDiff
 from autocommit.engine.file_commit import FileCommits, FileTree, TreeStore
 from autocommit.engine.ignored import IgnoredPaths
 from autocommit.engine.kept_processes import GitPipes
@@ -110,10 +113,12 @@ class Daemon:
         self.pending = PendingChanges(settings.quiet_period, settings.max_wait)
         self.ignored = IgnoredPaths(worktree.root)
         self.pipes = GitPipes(worktree, kept=True)  # used by the snapshot thread only
-        self._describer: ThreadPoolExecutor | None = None  # runs' change summaries
+        self._describer: ThreadPoolExecutor | None = None  # runs' change summaries…
+        self._summaries = KeptDiff(worktree.root)  # …through one kept diff-tree
         # runs' contexts: blobs and trees (from Python where the snapshots found it allowed)
         self._trees = TreeStore(worktree, kept=True, loose=self.pipes.loose)
         self.started = time.time()
+        self.names = NameLog(f"{os.getpid()}-{self.started}")  # for the runs' data walks
         self.watch_mode = "starting"
         self.watch_problem: str | None = None
         self.last_snapshot: Snapshot | None = None
@@ -183,8 +188,12 @@ class Daemon:
         changed, self._inputs = now != self._inputs, now
         return changed
 
+    def on_name(self, path: str, directory: bool) -> None:
+        self.names.add(path, directory)
+
     def on_events_lost(self, reason: str) -> None:
         log.warning("%s: events were lost; reconciling the whole tree", reason)
+        self.names.lose()
         self.pending.reconcile(reason)
 
     def on_watch_limit(self, reason: str) -> None:
@@ -257,6 +266,7 @@ class Daemon:
         if inputs:
             log.info("git's settings, ignore or attribute files changed; reconciling")
             self.pipes.close()  # the kept git processes read them once, when they started
+            self._summaries.restart()
             self._reload_settings = True
         if full:
             self.ignored.forget()
@@ -346,7 +356,8 @@ class Daemon:
             return {r.token: r.context for r in runs if r.context_arrived.is_set() and r.context}
 
         context = FileCommits({}, CONTEXT_MESSAGE, self._trees, arrived=arrived)
-        return RunPin(self.worktree, self._describer, context, pipes=self.pipes)
+        return RunPin(self.worktree, self._describer, context, pipes=self.pipes,
+                      summaries=self._summaries)  # fmt: skip
 
     def _answer(self, requests: list[SyncRequest], snap: Snapshot, run: RunPin | None) -> None:
         """Answer the sync requests; those for a run get its pinned run commit too, and
@@ -427,6 +438,7 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        self.names.lose()
         self.watch_mode, self.watch_problem = "polling", reason
         log.warning(
             "inotify unavailable (%s): scanning the tree every %.0fs instead",
@@ -447,10 +459,14 @@ class Daemon:
     # -- control requests -------------------------------------------------------------
 
     def handle(
-        self, message: dict[str, Any], read_next: Callable[[], dict[str, Any]] | None = None
+        self,
+        message: dict[str, Any],
+        read_next: Callable[[], dict[str, Any]] | None = None,
+        tell: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Answer one control request; ``read_next`` reads the next message of the same
-        connection (a sync for a run may say its context files follow)."""
+        connection (a sync for a run may say its context files follow), ``tell`` sends an
+        answer before the last (where names came and went, before those files)."""
         op = message.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
@@ -458,13 +474,18 @@ class Daemon:
             timeout = _sync_timeout(message.get("timeout"))
             if timeout is None:
                 return {"ok": False, "error": f"bad sync timeout {message.get('timeout')!r}"}
-            follows = message.get("context") == CONTEXT_FOLLOWS and read_next is not None
+            wanted = message.get("context")
+            follows = wanted in (CONTEXT_FOLLOWS, CONTEXT_AFTER_NAMES) and read_next is not None
             try:
-                context = None if follows else self._context_of(message.get("context"))
+                context = None if follows else self._context_of(wanted)
             except ValueError as exc:
                 return {"ok": False, "error": str(exc)}
+            names = None
+            if follows and wanted == CONTEXT_AFTER_NAMES and tell is not None:
+                since = message.get("names_since")
+                names = functools.partial(self._tell_names, tell, since)
             for_run = bool(message.get("run"))
-            return self._sync(timeout, for_run, context, read_next if follows else None)
+            return self._sync(timeout, for_run, context, read_next if follows else None, names)
         if op == "notify":
             self._last_git_activity = time.monotonic()
             self.pending.reconcile(f"git {message.get('event', 'operation')}")
@@ -507,10 +528,12 @@ class Daemon:
         for_run: bool,
         context: dict[str, bytes] | None,
         read_context: Callable[[], dict[str, Any]] | None = None,
+        tell_names: Callable[[SyncRequest], None] | None = None,
     ) -> dict[str, Any]:
         """Wait for the snapshot of everything changed before this request. A run's
         context files come with the request, or (``read_context``) right after it, read
-        while the snapshot is under way."""
+        while the snapshot is under way; ``tell_names`` first tells the run where names
+        came and went since it last asked."""
         token = f"{os.getpid()}-{next(self._tokens)}"
         request = SyncRequest(token, for_run, context, context_follows=read_context is not None)
         cookie = self.files.cookies / request.token
@@ -525,6 +548,8 @@ class Daemon:
                     log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
                     self.pending.mark_seen(request)
                 self._store_ahead(context)
+            if tell_names is not None:
+                tell_names(request)
             if read_context is not None:
                 error = self._receive_context(request, read_context)
                 if error is not None:
@@ -547,6 +572,15 @@ class Daemon:
             answer["run"] = request.run.to_dict()
         request.delivered.set()
         return answer
+
+    def _tell_names(
+        self, tell: Callable[[dict[str, Any]], None], since: Any, request: SyncRequest
+    ) -> None:
+        """Tell the run where names came and went since ``since`` (its last answer), once
+        the request's cookie came through the watch (so every earlier change is in);
+        ``None`` when that is unknown (no watch, or the cookie late)."""
+        came = self.watch_mode == "inotify" and request.cookie_came.wait(COOKIE_GRACE)
+        tell({"names": self.names.since(since) if came else None})
 
     def _write_cookie(self, cookie: Path) -> None:
         """Make ``cookie`` appear: the spare cookie made ahead renamed (a rename is far
@@ -675,6 +709,7 @@ class Daemon:
             self._trees.close()
             if self._describer is not None:
                 self._describer.shutdown()
+            self._summaries.close()
             log.info("stopped")
 
     def stop(self) -> None:

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Protocol
 
 from autocommit.daemon.event_paths import Kind, Layout
-from autocommit.daemon.inotify_adapter import Inotify, InotifyConstants, Mask, WatchGroup
+from autocommit.daemon.inotify_adapter import (
+    CONTENT,
+    DIRECTORY_NAME,
+    Inotify,
+    InotifyConstants,
+    Mask,
+    WatchGroup,
+)
 from autocommit.gitio.repo import Worktree
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,7 @@ EVENT_MASK = Mask(
 
 class EventSink(Protocol):
     def on_path(self, kind: Kind, path: str) -> None: ...
+    def on_name(self, path: str, directory: bool) -> None: ...
     def on_events_lost(self, reason: str) -> None: ...
     def on_moved_or_deleted(self, path: str) -> None: ...
     def on_watch_limit(self, reason: str) -> None: ...
@@ -66,11 +74,13 @@ class Watcher:
         warnings.filterwarnings("ignore", "Callback with id", RuntimeWarning)
         limit_reason: list[str] = []
 
-        def deliver(raw: bytes) -> None:
+        def deliver(raw: bytes, what: int) -> None:
             try:
                 kind, path = layout.classify(os.fsdecode(raw))
                 if kind is not Kind.NONE:
                     self.sink.on_path(kind, path)
+                if kind is Kind.TREE and what != CONTENT:
+                    self.sink.on_name(path, what == DIRECTORY_NAME)
             except Exception:  # the reading thread must survive anything
                 log.exception("cannot handle the event for %r", raw)
                 self.sink.on_events_lost("an event could not be handled")

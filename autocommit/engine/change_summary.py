@@ -3,41 +3,85 @@ deletion(-): train.py +2 -1, notes.md (new) +1`` (the ``autocommit.changes`` tag
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from autocommit.contract import MAX_TAG_VALUE
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from autocommit.engine.snapshot import Snapshot
     from autocommit.gitio.repo import Worktree
 
 
-def changes_since_head(worktree: Worktree, snap: Snapshot) -> str:
-    """``git diff --stat`` of HEAD → snapshot, cut to fit a tag (the total line kept)."""
+# git's diff of two trees, as --stat counts it, in a form read back below; plumbing, so
+# that no diff configuration of the user's changes the counts
+_DIFF = ["diff-tree", "-r", "--no-ext-diff", "--no-textconv", "--no-renames", "--numstat",
+         "--summary", "--shortstat", "-z"]  # fmt: skip
+
+
+class KeptDiff:
+    """``git diff-tree --stdin`` kept by the daemon for its runs' change summaries, so
+    that a run's summary starts no process. A request is two trees, then a line that is
+    no object id, which git echoes at the end of its answer: random for each process, so
+    that no file name can hold it. Used by one thread at a time (the daemon's one
+    describer)."""
+
+    def __init__(self, root: Path) -> None:
+        from autocommit.gitio.piped import PipedGit
+
+        self._git = PipedGit(root, [*_DIFF, "--stdin"], kept=True)
+        self._end = f"autocommit-end-{secrets.token_hex(16)}\n".encode()
+        self._stale = False
+
+    def restart(self) -> None:
+        """Start git afresh before the next diff (git's config or attributes changed; it
+        read them when it started). Safe from another thread."""
+        self._stale = True
+
+    def diff(self, base: str, tree: str) -> bytes | None:
+        """The diff of two trees (None: git stopped answering; the next one restarts it)."""
+        if self._stale:
+            self._stale = False
+            self._git.close()
+        answer = self._git.ask_until(f"{base} {tree}\n".encode() + self._end, self._end)
+        if answer is None:
+            self._git.failure()
+            return None
+        return answer.partition(b"\n")[2]  # after the line naming the two trees
+
+    def close(self) -> None:
+        self._git.close()
+
+
+def changes_since_head(worktree: Worktree, snap: Snapshot, kept: KeptDiff | None = None) -> str:
+    """``git diff --stat`` of HEAD → snapshot, cut to fit a tag (the total line kept);
+    asked of ``kept`` when given and HEAD's tree is known."""
     key = (snap.head, snap.commit)  # the same two commits always give the same text
     if key not in _changes_memo:
         if len(_changes_memo) >= 64:
             _changes_memo.clear()
-        _changes_memo[key] = _diffstat(worktree, snap)
+        _changes_memo[key] = _diffstat(worktree, snap, kept)
     return _changes_memo[key]
 
 
 _changes_memo: dict[tuple[str | None, str], str] = {}
 
 
-def _diffstat(worktree: Worktree, snap: Snapshot) -> str:
+def _diffstat(worktree: Worktree, snap: Snapshot, kept: KeptDiff | None) -> str:
     """One line, total first: ``2 files changed, 3 insertions(+), 1 deletion(-): train.py
     +2 -1, notes.md (new) +1``. MLflow's run page shows a tag on one line, cut to its
     start, so the total comes first and the files after it, as many as fit in a tag."""
     from autocommit.gitio import git
     from autocommit.gitio.objects import empty_tree
 
-    base = snap.head or empty_tree(snap.commit)
-    out = git.run(  # the tree: the commit may not be written yet
-        ["diff", "--no-ext-diff", "--no-textconv", "--no-renames", "--numstat", "--summary",
-         "--shortstat", "-z", base, snap.tree],
-        worktree.root,
-    ).stdout.decode(errors="surrogateescape")  # fmt: skip
+    base = snap.head_tree if snap.head else empty_tree(snap.commit)
+    answer = kept.diff(base, snap.tree) if kept is not None and base else None
+    if answer is None:  # the tree: the commit may not be written yet
+        base = base or snap.head or empty_tree(snap.commit)
+        answer = git.run([*_DIFF, "--end-of-options", base, snap.tree], worktree.root).stdout
+    out = answer.decode(errors="surrogateescape")
     *records, tail = out.split("\0")
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
     if not records or not lines:

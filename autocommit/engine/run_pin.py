@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from autocommit.engine.change_summary import changes_since_head
+from autocommit.engine.change_summary import KeptDiff, changes_since_head
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -27,7 +27,8 @@ class RunPin:
     and pinned in the same ref update; the change summary runs in ``pool`` meanwhile.
     ``context``: commits of in-memory files to make on the run commit (a run's context),
     written and pinned along with it. ``pipes``: the daemon's kept git processes, for
-    what is written after the snapshot (:meth:`ensure`).
+    what is written after the snapshot (:meth:`ensure`); ``summaries``: its kept
+    ``diff-tree``, used on ``pool``'s one thread.
     """
 
     def __init__(
@@ -36,10 +37,12 @@ class RunPin:
         pool: Executor,
         context: FileCommits | None = None,
         pipes: GitPipes | None = None,
+        summaries: KeptDiff | None = None,
     ) -> None:
         self._worktree = worktree
         self._pool = pool
         self._pipes = pipes
+        self._summaries = summaries
         self.context = context
         self.made_for: str | None = None  # the snapshot commit the fields below describe
         self.commit = ""
@@ -55,7 +58,8 @@ class RunPin:
         from autocommit.gitio import refs
 
         worktree = self._worktree
-        self.changes = self._pool.submit(changes_since_head, worktree, snap) if snap.dirty else None
+        self.changes = (self._pool.submit(changes_since_head, worktree, snap, self._summaries)
+                        if snap.dirty else None)  # fmt: skip
         made = _run_commits.get(snap.commit)
         if made is not None and refs.pin_seen(worktree, made[0]):  # a pin keeps it in the store
             wanted, known = CommitToPin(made[0]), made[1]

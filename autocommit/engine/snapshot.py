@@ -78,6 +78,7 @@ class Snapshot:
     # One line: what changed since HEAD, for the run commit's message (None: not needed,
     # or not computed; the run commit then asks git).
     head_summary: str | None = None
+    head_tree: str | None = None  # HEAD's tree, for the run's change summary (None: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
@@ -316,7 +317,8 @@ class _Snapshotter:
             for_run = self.pin is not None and tip is not None and not clean
             head_summary = self.head_summary(head, tree) if for_run else None
             return Snapshot(commit, tree, head_sha, head_ref, shadow, not clean, created,
-                            reconciled, skipped, summary, head_summary)  # fmt: skip
+                            reconciled, skipped, summary, head_summary,
+                            head.tree if head else None)  # fmt: skip
 
         tip = read_tip()  # under the snapshot lock: no other snapshot of ours moved it since
         for _ in range(_REF_ATTEMPTS):

@@ -1,7 +1,8 @@
 """A git process that answers requests through pipes, one line per item asked.
 
 ``hash-object --stdin-paths`` (blobs and commits) and ``mktree --batch`` read requests
-on stdin and answer each with an object id on a line of its own. Started on first use,
+on stdin and answer each with an object id on a line of its own; ``diff-tree --stdin``
+answers with many lines, up to a line it echoes back. Started on first use,
 and again after it died; ``kept`` as for :func:`autocommit.gitio.git.popen` (a daemon keeps
 one for its whole life).
 """
@@ -47,6 +48,25 @@ class PipedGit:
         if len(lines) != count or not all(line.strip() for line in lines):
             return None
         return [line.decode().strip() for line in lines]
+
+    def ask_until(self, data: bytes, end: bytes) -> bytes | None:
+        """Send ``data`` and read lines up to the line ``end`` (which git echoes back at
+        the end of its answer), which is left out; None when git stopped answering."""
+        self.start()
+        assert self._proc is not None
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        lines: list[bytes] = []
+        try:
+            stdin.write(data)
+            stdin.flush()
+            while (line := stdout.readline()) != end:
+                if not line:
+                    return None
+                lines.append(line)
+        except BrokenPipeError:
+            return None
+        return b"".join(lines)
 
     def failure(self) -> GitCommandError:
         """The error of a git that stopped answering, which is ended (the next request

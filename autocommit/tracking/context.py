@@ -14,7 +14,7 @@ keeps its code tags and gets ``autocommit.context.error``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autocommit.contract import (
     CONTEXT_DATA,
@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 _KEY = "run"  # the one context of a run's own process
 
 
-def context_files(worktree: Worktree, settings: Settings, like: str) -> dict[str, bytes]:
+def context_files(worktree: Worktree, settings: Settings, like: str,
+                  names: dict[str, Any] | None = None) -> dict[str, bytes]:  # fmt: skip
     """The files of the context of a run starting now (``like``: an object id of the
-    repository, for its hash algorithm)."""
+    repository, for its hash algorithm; ``names``: where names came and went, as the
+    daemon told the run, for ``data.json``'s walk)."""
     files: dict[str, bytes] = {}
     if settings.context_environment:
         from autocommit.tracking.environment import environment_text
@@ -54,7 +56,7 @@ def context_files(worktree: Worktree, settings: Settings, like: str) -> dict[str
     if settings.context_data:
         from autocommit.tracking.data_files import data_json
 
-        files[CONTEXT_DATA] = data_json(worktree, settings, like)
+        files[CONTEXT_DATA] = data_json(worktree, settings, like, names)
     if settings.context_dependencies:
         from autocommit.tracking.dependencies import dependencies_json
 
@@ -65,10 +67,11 @@ def context_files(worktree: Worktree, settings: Settings, like: str) -> dict[str
 Gathered = dict[str, bytes] | Exception  # a run's context files, or why there are none
 
 
-def gather(worktree: Worktree, settings: Settings, like: str) -> Gathered:
+def gather(worktree: Worktree, settings: Settings, like: str,
+           names: dict[str, Any] | None = None) -> Gathered:  # fmt: skip
     """:func:`context_files`, or the exception that kept them from being read."""
     try:
-        return context_files(worktree, settings, like)
+        return context_files(worktree, settings, like, names)
     except Exception as exc:
         return exc
 

@@ -94,7 +94,17 @@ class _Walk:
     directories: list[str]  # the directories it went through (``top/a/b/``)
     keys: list[_Key]  # theirs
     found: list[str]  # the files it found
+    wholes: frozenset[str]  # those of the directories matched as a whole
     generation: int = 0  # of the watch on its directories, once set after it (0: none)
+    # the daemon's count of name events (name_log) read before the walk, when it ran
+    names: dict[str, Any] | None = None
+    _walked: frozenset[str] | None = None
+
+    @property
+    def walked(self) -> frozenset[str]:
+        if self._walked is None:
+            self._walked = frozenset(self.directories)
+        return self._walked
 
 
 _WalkKey = tuple[str, tuple[str, ...]]  # (repository top, patterns)
@@ -117,11 +127,13 @@ def _matches(patterns: tuple[str, ...], path: str) -> bool:
     return _spec(patterns).match_file(path)
 
 
-def data_json(worktree: Worktree, settings: Settings, like: str) -> bytes:
+def data_json(worktree: Worktree, settings: Settings, like: str,
+              names: dict[str, Any] | None = None) -> bytes:  # fmt: skip
     """The text of ``data.json``: a list of entries sorted by path (``like``: an object
-    id of the repository, for its hash algorithm)."""
-    patterns = tuple(p for p in settings.data_paths if _inside(p))
-    files = sorted(matching_files(worktree.root, patterns))
+    id of the repository, for its hash algorithm; ``names``: where names came and went
+    since :func:`names_since`, as the daemon told the run)."""
+    patterns = _patterns(settings)
+    files = sorted(matching_files(worktree.root, patterns, names))
     cache = _load(worktree.state_dir / CACHE_FILE)
     confidential = _confidential(settings)
     top = str(worktree.root) + os.sep
@@ -144,6 +156,19 @@ def data_json(worktree: Worktree, settings: Settings, like: str) -> bytes:
     return ("[\n" + ",\n".join(lines) + "\n]\n").encode()  # one file a line: diffs read well
 
 
+def names_since(worktree: Worktree, settings: Settings) -> dict[str, Any] | None:
+    """The daemon's answer the kept walk was made after (its daemon and number), for the
+    daemon to tell what happened since; None without one."""
+    if not settings.context_data:
+        return None
+    kept = _walks.get((str(worktree.root) + os.sep, _patterns(settings)))
+    return None if kept is None else kept.names
+
+
+def _patterns(settings: Settings) -> tuple[str, ...]:
+    return tuple(p for p in settings.data_paths if _inside(p))
+
+
 def _inside(pattern: str) -> bool:
     if ".." in pattern.replace("\\", "/").split("/"):
         warn_once(f"data_paths: {pattern!r} leaves the repository; it is ignored")
@@ -151,10 +176,15 @@ def _inside(pattern: str) -> bool:
     return True
 
 
-def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
-    """Every file or symbolic link under ``root`` the patterns match (relative paths)."""
+def matching_files(root: Path, patterns: tuple[str, ...],
+                   names: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+    """Every file or symbolic link under ``root`` the patterns match (relative paths).
+    ``names``: the daemon's answer on where names came and went (see :func:`names_since`);
+    without it, the run's own watch or ``stat``s tell whether the kept walk still holds."""
     key = (str(root) + os.sep, patterns)
     kept = _walks.get(key)
+    if names is not None:
+        return _told_by_daemon(key, kept, names)
     watch = _watches.get(key)
     if watch is not None and not (watch.mine and watch.watching):
         watch = None
@@ -172,14 +202,71 @@ def matching_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
     return kept.found
 
 
+def _told_by_daemon(key: _WalkKey, kept: _Walk | None, names: dict[str, Any]) -> list[str]:
+    """The kept walk while the daemon saw no name come or go where it could change what
+    the walk finds, else a new walk; either way kept with the daemon's latest number."""
+    latest = {"daemon": names.get("daemon"), "number": names.get("number")}
+    if kept is None or not _still_holds(key, kept, names):
+        found, kept = _walk(*key)
+        if kept is None:
+            _walks.pop(key, None)
+            return found
+        _walks[key] = kept
+    kept.names = latest  # read before the walk: what came after it is told next time
+    return kept.found
+
+
+def _still_holds(key: _WalkKey, kept: _Walk, names: dict[str, Any]) -> bool:
+    """Whether ``kept`` finds the same files after the name events ``names`` lists: none
+    in a directory it went through, or only names it would not look at there: a
+    directory it never enters (``mlruns/``, one no pattern can reach), a file no pattern
+    can match (every pattern names directories only, as the default ``data/``, and the
+    directory is not matched as a whole); a ``.git`` or ``pyvenv.cfg`` always counts."""
+    changed = names.get("changed")
+    if kept.names is None or names.get("daemon") != kept.names.get("daemon"):
+        return False
+    if not isinstance(changed, list):
+        return False  # unknown: lost events, too many, or another daemon
+    top, patterns = key
+    directories_only = _directories_only(patterns)
+    walked = kept.walked
+    for path, directory in changed:
+        parent, _, name = str(path).rpartition("/")
+        where = top + (parent + "/" if parent else "")
+        if where not in walked:
+            continue
+        if name in _SHAPING:
+            return False
+        if directory:
+            if name not in _NEVER_WALKED and _may_hold(patterns, f"{path}/"):
+                return False
+        elif not directories_only or where in kept.wholes:
+            return False
+    return True
+
+
+_SHAPING = frozenset({".git", "pyvenv.cfg"})  # file names that keep a walk out (_listing)
+
+
+@functools.lru_cache(maxsize=16)
+def _directories_only(patterns: tuple[str, ...]) -> bool:
+    """Whether every pattern that adds files names directories only (ends with ``/``): a
+    file then matches only inside a directory matched as a whole."""
+    adding = [p for p in patterns if p.strip() and not p.startswith(("#", "!"))]
+    return all(p.endswith("/") for p in adding)
+
+
 def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]:
     """The files found, and the walk to keep (None: a directory changed too recently)."""
     found: list[str] = []
     stack: list[tuple[str, bool]] = [("", False)]  # directory, matched as a whole
     listed: list[str] = []
+    wholes: list[str] = []
     while stack:
         directory, whole = stack.pop()
         listed.append(top + directory)
+        if whole:
+            wholes.append(top + directory)
         files, subdirectories = _step(top, directory, whole, patterns)
         found += files
         stack += subdirectories
@@ -192,7 +279,7 @@ def _walk(top: str, patterns: tuple[str, ...]) -> tuple[list[str], _Walk | None]
     if None in kept:
         return found, None
     keys = [listing[0] for listing in kept if listing is not None]
-    return found, _Walk(listed, keys, found)
+    return found, _Walk(listed, keys, found, frozenset(wholes))
 
 
 def _watch(key: _WalkKey, kept: _Walk, before: int) -> None:

@@ -35,6 +35,7 @@ from autocommit.contract import (
 from autocommit.notices import warn_once
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
+    from autocommit.daemon.client import Names
     from autocommit.engine.run_pin import RunPin
     from autocommit.engine.snapshot import Snapshot
     from autocommit.gitio.repo import Worktree
@@ -180,7 +181,7 @@ def snapshot_for_run(
     worktree: Worktree,
     settings: Settings,
     run: RunPin | None = None,
-    gather: Callable[[], None] | None = None,
+    gather: Callable[[Names], None] | None = None,
 ) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
@@ -189,8 +190,9 @@ def snapshot_for_run(
     Either way an unchanged tree gives the same commit again without writing a new one.
     ``run`` gets its commit made and pinned along the way: by the daemon, or by the
     engine as it records the snapshot. ``gather`` sets ``run.context`` (the run's context
-    files): called once the daemon has been asked, so that both work at once, else
-    before the in-process snapshot.
+    files): called once the daemon has been asked and has told where names came and
+    went since this process last asked (for ``data.json``'s walk), so that both work at
+    once, else before the in-process snapshot (told nothing).
     """
     from autocommit.daemon import client
     from autocommit.engine.snapshot import take_snapshot
@@ -198,16 +200,22 @@ def snapshot_for_run(
 
     gathered = False
 
-    def context_files() -> dict[str, bytes] | None:
+    def context_files(names: Names = None) -> dict[str, bytes] | None:
         nonlocal gathered
         if gather is not None and not gathered:
-            gather()
+            gather(names)
         gathered = True
         return files_of(run.context if run else None)
 
     asks_context = run is not None and (gather is not None or run.context is not None)
+    since = None
+    if asks_context and settings.context_data:
+        from autocommit.tracking.data_files import names_since
+
+        since = names_since(worktree, settings)
     try:
-        synced = client.sync_for_run(worktree, context=context_files if asks_context else None)
+        synced = client.sync_for_run(worktree, context=context_files if asks_context else None,
+                                     names_since=since)  # fmt: skip
     except Exception as exc:  # a daemon of another version, a garbled answer
         warn_once(f"the daemon's answer was not usable ({exc}); snapshotting in this process")
         synced = None
@@ -217,7 +225,7 @@ def snapshot_for_run(
             run.adopt(snap, pinned)
         return snap
     if gather is not None and not gathered:
-        gather()
+        gather(None)
     if settings.autostart:
         try:
             client.start(worktree, wait=False)
@@ -302,10 +310,10 @@ def tags_for_target(target: Target) -> dict[str, str]:
         ):
             run = RunPin(worktree, pool)
 
-            def gather() -> None:  # while the daemon makes the snapshot, when one runs
+            def gather(names: Names) -> None:  # while the daemon snapshots, when one runs
                 nonlocal gathered
                 if like is not None:
-                    gathered = context.gather(worktree, settings, like)
+                    gathered = context.gather(worktree, settings, like, names)
                     run.context = context.commits(gathered, store)
 
             snap = snapshot_for_run(worktree, settings, run, gather)

@@ -177,7 +177,7 @@ def _context_request(
     """A run's sync request whose context files follow it, after ``delay`` seconds."""
     texts = {name: content.decode() for name, content in files.items()}
 
-    def then() -> dict[str, Any]:
+    def then(first: dict[str, Any] | None) -> dict[str, Any]:
         time.sleep(delay)
         return {"context": texts}
 

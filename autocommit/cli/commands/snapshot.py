@@ -99,6 +99,7 @@ def record(snap: Snapshot, commit: str, *, pinned: bool) -> dict[str, Any]:
     """``snapshot --json``: every field is documented in the README (Snapshots)."""
     data = snap.to_dict()
     del data["head_summary"]  # the run commit's subject, for the engine's callers
+    del data["head_tree"]  # for the run's change summary
     snapshot_commit = data.pop("commit")
     return {"commit": commit, "pinned": commit if pinned else None,
             "snapshot": snapshot_commit, **data}  # fmt: skip

@@ -1,0 +1,78 @@
+"""Where names came and went, as the daemon tells a run: every name event of the working
+tree before the request is in the answer (the sync barrier), none of the daemon's own
+(``.git``), and whatever the daemon cannot vouch for is said to be unknown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autocommit.daemon import control
+from autocommit.daemon.name_log import MOST, NameLog
+from autocommit.gitio.repo import Worktree
+from tests.support.git import user_state
+
+
+def _names(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any]:
+    """The daemon's first answer to a run's sync request, which then sends no context."""
+    told: list[dict[str, Any] | None] = []
+
+    def then(first: dict[str, Any] | None) -> dict[str, Any]:
+        told.append(first)
+        return {"context": None}
+
+    message = {"op": "sync", "run": True, "context": control.CONTEXT_AFTER_NAMES,
+               "names_since": since}  # fmt: skip
+    answer = control.request(daemon, message, 30, then=then, first=True)
+    assert answer["ok"], answer
+    assert told and told[0] is not None
+    names = told[0]["names"]
+    assert isinstance(names, dict)
+    return names
+
+
+def test_a_run_is_told_every_name_that_came_or_went_before_its_request(daemon: Worktree) -> None:
+    root = daemon.root
+    first = _names(daemon, None)
+    assert first["changed"] is None  # nothing asked before: unknown
+    since = {"daemon": first["daemon"], "number": first["number"]}
+    before = user_state(root).git_state
+    (root / "new" / "deeper").mkdir(parents=True)
+    (root / "new" / "deeper" / "f.txt").write_text("f\n")
+    (root / "README.md").write_text("edited in place: no name came or went\n")
+    (root / "old.txt").write_text("o\n")
+    (root / "old.txt").rename(root / "renamed.txt")
+    told = _names(daemon, since)  # asked at once: the cookie makes sure all are in
+    assert told["changed"] == [
+        ["new", True], ["new/deeper", True], ["new/deeper/f.txt", False],
+        ["old.txt", False], ["renamed.txt", False],
+    ]  # fmt: skip
+    # the snapshots since wrote objects and refs in .git: nothing of them is told
+    again = _names(daemon, {"daemon": told["daemon"], "number": told["number"]})
+    assert again["changed"] == [] and again["number"] == told["number"]
+    assert _names(daemon, {"daemon": "another daemon", "number": 1})["changed"] is None
+    assert user_state(root).git_state == before
+
+
+def test_what_the_log_cannot_vouch_for_is_unknown() -> None:
+    log = NameLog("this", kept=3)
+    log.add("a/b", True)
+    start = log.since(None)
+    assert start == {"daemon": "this", "number": 1, "changed": None}
+    assert log.since({"daemon": "this", "number": 0})["changed"] == [["a/b", True]]
+    for n in range(3):
+        log.add(f"f{n}", False)
+    # the first event was dropped: whoever last heard of number 0 walks again
+    assert log.since({"daemon": "this", "number": 0})["changed"] is None
+    assert log.since({"daemon": "this", "number": 1})["changed"] == [
+        ["f0", False], ["f1", False], ["f2", False]]  # fmt: skip
+    assert log.since({"daemon": "this", "number": 2})["changed"] == [["f1", False], ["f2", False]]
+    log.lose()
+    assert log.since({"daemon": "this", "number": 4})["changed"] is None
+    assert log.since({"daemon": "this", "number": 5})["changed"] == []
+    assert log.since({"daemon": "this", "number": 99})["changed"] is None  # from the future
+    assert log.since({"daemon": "this", "number": True})["changed"] is None  # not a number
+    many = NameLog("many")
+    for n in range(MOST + 1):
+        many.add(f"f{n}", False)
+    assert many.since({"daemon": "many", "number": 0})["changed"] is None
+    assert len(many.since({"daemon": "many", "number": 1})["changed"]) == MOST
