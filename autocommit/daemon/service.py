@@ -137,6 +137,7 @@ class Daemon:
         self._busy_since: float | None = None
         self._failures = 0
         self._tokens = itertools.count()
+        self._ahead_maker: threading.Thread | None = None  # makes the next objects' files
         self._full_scan_seconds = 0.0  # how long the last full scan took
         self._inputs = ""  # git_inputs.fingerprint of git's inputs, at the last look
         self._identity = _identity(worktree)  # which directories it watches, to notice…
@@ -335,7 +336,20 @@ class Daemon:
         except Exception as exc:  # that snapshot starts it itself
             log.debug("could not start update-ref ahead: %s", exc)
         self._make_spare_cookie()
-        self.pipes.loose.make_ahead(enough=lambda: self.pending.waiting)
+        self._make_objects_ahead()
+
+    def _make_objects_ahead(self) -> None:
+        """Make the files of the next objects on a thread of their own, which stops as
+        soon as a sync request waits: this thread is then free to take it at once."""
+        if self._ahead_maker is not None and self._ahead_maker.is_alive():
+            return
+        self._ahead_maker = threading.Thread(
+            target=self.pipes.loose.make_ahead,
+            args=(lambda: self.pending.waiting or self._stop.is_set(),),
+            name="objects-ahead",
+            daemon=True,
+        )
+        self._ahead_maker.start()
 
     def _idle_for(self) -> float:
         """How long the daemon has had nothing to do (0 while a snapshot is under way)."""
@@ -705,6 +719,8 @@ class Daemon:
             self.pending.abandon_requests("the daemon is stopping")
             if self._watcher is not None:
                 self._watcher.stop()
+            if self._ahead_maker is not None:
+                self._ahead_maker.join()  # it stops at the next file: none is left made
             self.pipes.close()
             self._trees.close()
             if self._describer is not None:
