@@ -4,7 +4,8 @@ last walk (:mod:`autocommit.engine.scan_cache`).
 At 100k files its ``lstat`` of every file is most of a full scan without a walk, so it
 is started ahead: by the scan, before the rest of the scan's start; and by a new
 ``autocommit snapshot`` process (:func:`started_ahead`), before it imports the engine
-and reads the settings. A process started ahead, outside the snapshot lock, counts only
+and reads the settings, or first thing (:mod:`.scan_ahead`) where the private index can
+be found without git. A process started ahead, outside the snapshot lock, counts only
 when the private index is still the file it read once the lock is held: another
 process's snapshot may have replaced it meanwhile (git writes a new file and renames it
 over the old one), and then it is ended unread and the scan starts its own.
@@ -17,7 +18,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from autocommit.engine import scan_cache
+from autocommit.engine import scan_ahead, scan_cache
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
 from autocommit.gitio.git_inputs import Stat, stat_of
@@ -25,7 +26,7 @@ from autocommit.gitio.repo import Worktree
 
 # A submodule counts by its commit (what a gitlink records), not by its own changes,
 # which git would otherwise ask each submodule about.
-_ARGS = ("diff-files", "-z", "--name-only", "--ignore-submodules=dirty")
+_ARGS = scan_ahead.DIFF_FILES
 
 
 class DiffFiles:
@@ -75,10 +76,14 @@ def started_ahead(worktree: Worktree) -> Iterator[None]:
     ended when the block ends."""
     index = worktree.state_dir / "index"
     before = stat_of(index)
+    early = scan_ahead.taken(str(worktree.root), str(index), before)  # started first thing
     if before is None or not scan_cache.kept(worktree.state_dir):
+        if early is not None:
+            DiffFiles(early).cancel()
         yield
         return
-    _ahead[index] = (before, _diff_files(worktree.root, index))
+    proc = early or git.popen(_ARGS, worktree.root, env={"GIT_INDEX_FILE": str(index)})
+    _ahead[index] = (before, DiffFiles(proc))
     try:
         yield
     finally:

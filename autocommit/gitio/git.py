@@ -75,6 +75,21 @@ def children_inherit(fd: int) -> Iterator[None]:
         _inherited_fds.reset(token)
 
 
+# GIT_* variables of transport, identity, terminal, tracing and the user's and system's
+# config files, which no git version reads as a repository's (its local ones: `git
+# rev-parse --local-env-vars`)
+_NEVER_LOCAL = ("GIT_SSL_", "GIT_SSH", "GIT_ASKPASS", "GIT_TERMINAL_PROMPT", "GIT_PAGER",
+                "GIT_EDITOR", "GIT_AUTHOR_", "GIT_COMMITTER_", "GIT_HTTP_", "GIT_PROXY_",
+                "GIT_CURL_", "GIT_TRACE", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
+                "GIT_CONFIG_NOSYSTEM")  # fmt: skip
+
+
+def repository_variables_set() -> bool:
+    """Whether the environment holds a ``GIT_*`` variable that may be a repository's
+    (every one git reads for a repository is named so; hooks export several)."""
+    return any(k.startswith("GIT_") and not k.startswith(_NEVER_LOCAL) for k in os.environ)
+
+
 @functools.lru_cache(maxsize=1)
 def _local_env_vars() -> frozenset[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -97,7 +112,9 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     Built afresh for each call: a long-lived process (a notebook, the daemon) may change
     its environment between snapshots.
     """
-    scrub = _local_env_vars()
+    # With none set that could be a repository's, there is nothing to scrub and no need
+    # to ask git which they are (a process start).
+    scrub = _local_env_vars() if repository_variables_set() else ()
     env = {k: v for k, v in os.environ.items() if k not in scrub}
     env["GIT_OPTIONAL_LOCKS"] = "0"
     env["GIT_TERMINAL_PROMPT"] = "0"

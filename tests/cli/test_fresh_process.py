@@ -120,8 +120,75 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     # (autocommit.gitio.git_inputs), which the snapshot state fingerprints.
     assert len(configs) == 2, configs
     assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
+    assert " diff-files " in f" {commands[0]} ", "started before anything else"
     assert not any(" ls-files " in f" {c} " for c in commands), "no walk"
     assert_exact(repo, git(repo, "rev-parse", "refs/autocommit/heads/main^{tree}").strip())
+
+
+@pytest.mark.parametrize("where", ["top", "subdirectory", "hook variables", "worktree"])
+def test_git_s_stat_of_every_file_starts_first_where_the_index_is_plain_to_see(
+    repo: Path, tmp_path: Path, where: str
+) -> None:
+    """In the working tree (or below), with no variable that could move git elsewhere, a
+    new ``autocommit snapshot`` starts ``git diff-files`` before anything else; with a
+    hook's variables set, or in a linked worktree (a ``.git`` file), after asking git.
+    Either way the snapshot is exact and nothing of the user's changes."""
+    from tests.support.readme import says
+
+    says("`autocommit snapshot` starts git's `stat` of every file first thing")
+    _settle(repo)
+    top = repo
+    if where == "worktree":
+        top = tmp_path / "linked"
+        git(repo, "worktree", "add", "-q", "--detach", str(top))
+    take_snapshot(find_worktree(top))
+    (top / "train.py").write_text("lr = 0.3\n")
+    (top / "models").mkdir()
+    (top / "models" / "net.py").write_text("layers = 2\n")
+    before = user_state(top).git_state
+    log = tmp_path / "git-commands.log"
+    env = _git_logging_to(log, tmp_path / "bin")
+    if where == "hook variables":  # as a git hook runs: git's own variables exported
+        env["GIT_INDEX_FILE"] = str(top / ".git" / "index")
+    cwd = top / "models" if where == "subdirectory" else top
+    done = subprocess.run([sys.executable, "-m", "autocommit", "snapshot"], cwd=cwd,
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    commands = log.read_text().splitlines()
+    first = " diff-files " in f" {commands[0]} "
+    assert first is (where in ("top", "subdirectory")), commands
+    assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
+    printed = done.stdout.strip()
+    assert git(top, "rev-parse", f"{printed}^{{tree}}").strip() == expected_tree(top)
+    assert user_state(top).git_state == before
+
+
+def test_a_scan_started_early_for_another_tree_is_ended_unused(repo: Path, tmp_path: Path) -> None:
+    """git's answer names another working tree than the guess (or the index changed):
+    the process started early is ended, and never read."""
+    from autocommit.engine import scan_ahead
+
+    _settle(repo)
+    take_snapshot(find_worktree(repo))
+    index = repo / ".git" / "autocommit" / "index"
+    os.chdir(repo)
+    with scan_ahead.started():
+        early = scan_ahead._early
+        assert early is not None and early[0] == str(repo)
+        proc = early[3]
+        assert scan_ahead.taken(str(tmp_path), str(index), early[2]) is None
+        assert proc.poll() is not None  # ended
+    with scan_ahead.started():
+        early = scan_ahead._early
+        assert early is not None
+        assert (
+            scan_ahead.taken(str(repo), str(index), scan_ahead.index_stat(str(index))) is early[3]
+        )
+        early[3].communicate()
+    with scan_ahead.started():
+        left = scan_ahead._early
+        assert left is not None
+    assert left[3].poll() is not None  # left unused: ended with the block
 
 
 @pytest.mark.parametrize("pin", [False, True], ids=["snapshot", "pin"])
