@@ -149,19 +149,26 @@ def check(root: Path, cache: ScanCache) -> tuple[Changes, dict[str, StatKey]]:
     now: dict[str, StatKey] = {}
     changed: list[str] = []
     gone: list[str] = []
-    # Relative to the open top: at 100k files, a third less time than whole paths.
+    lstat, is_dir, marker = os.lstat, stat.S_ISDIR, cache.marker
+    # Relative to the open top: at 100k files, a third less time than whole paths. One
+    # loop, no call per directory but the lstat: it runs beside git's stat of the files.
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        keys = [(rel, old, _lstat(rel or ".", fd)) for rel, old in cache.directories.items()]
+        for rel, old in cache.directories.items():
+            try:
+                info = lstat(rel or ".", dir_fd=fd)
+            except OSError:
+                gone.append(rel)
+                continue
+            key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
+            if not is_dir(key[3]):
+                gone.append(rel)
+                continue
+            now[rel] = key
+            if old != key or old[0] >= marker or old[1] >= marker:  # changed, or racy
+                changed.append(rel)
     finally:
         os.close(fd)
-    for rel, old, key in keys:
-        if key is None or not stat.S_ISDIR(key[3]):
-            gone.append(rel)
-            continue
-        now[rel] = key
-        if not _unchanged(old, key, cache.marker):
-            changed.append(rel)
     meta_changed = any(
         not _unchanged(old, _lstat(os.path.join(top, rel)), cache.marker)
         for rel, old in cache.meta.items()
