@@ -4,6 +4,8 @@ may be set (asking is a process start)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,11 @@ def fresh_answer() -> None:
 def test_no_repository_variable_set_no_question_to_git(
     monkeypatch: pytest.MonkeyPatch, fresh_answer: None
 ) -> None:
-    for name in [n for n in list(git.os.environ) if n.startswith("GIT_")]:
+    for name in [n for n in list(os.environ) if n.startswith("GIT_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("GIT_SSL_CAINFO", "/etc/ssl/certs/ca.crt")  # transport: not a repo's
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    asked = calls_to(monkeypatch, git.subprocess, "run")
+    asked = calls_to(monkeypatch, subprocess, "run")
     env = git.scrubbed_env()
     assert asked == []
     assert env["GIT_SSL_CAINFO"] == "/etc/ssl/certs/ca.crt" and env["GIT_OPTIONAL_LOCKS"] == "0"
