@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
@@ -34,39 +35,40 @@ class PipedGit:
     def ask(self, data: bytes, count: int) -> list[str] | None:
         """Send ``data`` and read ``count`` answers; None when git stopped answering
         (an error it reported, or it died): :meth:`failure` then says why."""
-        self.start()
-        assert self._proc is not None
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        assert stdin is not None and stdout is not None
-        lines: list[bytes] = []
-        try:
-            stdin.write(data)
-            stdin.flush()
-            lines = [stdout.readline() for _ in range(count)]
-        except BrokenPipeError:
+        answer = self._send(data)
+        if answer is None:
             return None
-        if len(lines) != count or not all(line.strip() for line in lines):
+        lines = [answer.readline() for _ in range(count)]
+        if not all(line.strip() for line in lines):
             return None
         return [line.decode().strip() for line in lines]
 
     def ask_until(self, data: bytes, end: bytes) -> bytes | None:
         """Send ``data`` and read lines up to the line ``end`` (which git echoes back at
         the end of its answer), which is left out; None when git stopped answering."""
+        answer = self._send(data)
+        if answer is None:
+            return None
+        lines: list[bytes] = []
+        while (line := answer.readline()) != end:
+            if not line:
+                return None
+            lines.append(line)
+        return b"".join(lines)
+
+    def _send(self, data: bytes) -> IO[bytes] | None:
+        """Send ``data`` to git (started if need be); what its answer is read from, None
+        when it stopped reading."""
         self.start()
         assert self._proc is not None
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
-        lines: list[bytes] = []
         try:
             stdin.write(data)
             stdin.flush()
-            while (line := stdout.readline()) != end:
-                if not line:
-                    return None
-                lines.append(line)
         except BrokenPipeError:
             return None
-        return b"".join(lines)
+        return stdout
 
     def failure(self) -> GitCommandError:
         """The error of a git that stopped answering, which is ended (the next request

@@ -163,7 +163,9 @@ def test_git_s_stat_of_every_file_starts_first_where_the_index_is_plain_to_see(
     assert user_state(top).git_state == before
 
 
-def test_a_scan_started_early_for_another_tree_is_ended_unused(repo: Path, tmp_path: Path) -> None:
+def test_a_scan_started_early_for_another_tree_is_ended_unused(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """git's answer names another working tree than the guess (or the index changed):
     the process started early is ended, and never read."""
     from autocommit.engine import scan_ahead
@@ -171,7 +173,7 @@ def test_a_scan_started_early_for_another_tree_is_ended_unused(repo: Path, tmp_p
     _settle(repo)
     take_snapshot(find_worktree(repo))
     index = repo / ".git" / "autocommit" / "index"
-    os.chdir(repo)
+    monkeypatch.chdir(repo)
     with scan_ahead.started():
         early = scan_ahead._early
         assert early is not None and early[0] == str(repo)
