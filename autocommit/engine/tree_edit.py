@@ -101,6 +101,11 @@ class TreeEditor:
         return writer.write(self._root) or writer.empty_tree()
 
 
+# Trees of one write handed to the reader: a run's handful; a burst's thousands of new
+# directories would only fill its cache (and the daemon's memory) with trees read rarely.
+_REMEMBERED = 64
+
+
 class TreeWriter:
     """Writes the edited trees of a snapshot: each tree's id is computed here from its
     canonical form (entries in git's order, a subtree sorting as if its name ended in
@@ -128,7 +133,7 @@ class TreeWriter:
                 self._loose.write("tree", tree.text, tree.sha)
         else:
             self._write_with_git(trees)
-        if self._reader is not None:
+        if self._reader is not None and len(trees) <= _REMEMBERED:
             for tree in trees:
                 self._reader.remember(tree.sha, dict(tree.entries))
         return root

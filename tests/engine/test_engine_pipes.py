@@ -15,7 +15,7 @@ from autocommit.engine.kept_processes import GitPipes
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio import objects
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import git
+from tests.support.git import calls_to, git
 from tests.support.oracle import assert_exact
 
 
@@ -126,3 +126,31 @@ def test_a_reader_keeps_few_trees_and_stays_exact(
         snap = take_snapshot(worktree, ["src", "train.py"], pipes=pipes)
         assert not snap.reconciled
         assert_exact(repo, snap.tree)
+
+
+def test_the_trees_a_snapshot_writes_are_remembered_unless_there_are_many(
+    repo: Path, pipes: GitPipes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's few new trees are kept by the reader (the change summaries and the next
+    snapshot do not read them back); a burst's many are not (they would fill its cache),
+    and the snapshots stay exact either way."""
+    worktree = find_worktree(repo)
+    take_snapshot(worktree, pipes=pipes)
+    read = calls_to(monkeypatch, objects, "parse_tree")
+    (repo / "src" / "deep").mkdir(parents=True)
+    (repo / "src" / "deep" / "m.py").write_text("x = 1\n")
+    snap = take_snapshot(worktree, ["src"], pipes=pipes)
+    assert_exact(repo, snap.tree)
+    kept = pipes.reader._trees
+    assert snap.tree in kept and git(repo, "rev-parse", f"{snap.tree}:src/deep").strip() in kept
+    (repo / "src" / "deep" / "m.py").write_text("x = 2\n")
+    snap = take_snapshot(worktree, ["src/deep/m.py"], pipes=pipes)
+    assert_exact(repo, snap.tree)
+    assert read == [], "nothing written was read back"
+    many = [f"burst/d{n}/f.txt" for n in range(100)]
+    for path in many:
+        (repo / path).parent.mkdir(parents=True)
+        (repo / path).write_text(path)
+    snap = take_snapshot(worktree, ["burst"], pipes=pipes)
+    assert_exact(repo, snap.tree)
+    assert len(read) > 100, "the summary read the new trees: none was handed over"
