@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -96,15 +95,15 @@ class LooseObjects:
         says to stop (someone waits for this thread). Only where objects are written from
         Python (:attr:`allowed`)."""
         directory = self._ahead_dir
-        if directory is None or not self.allowed:
+        umask = _umask()
+        if directory is None or umask is None or not self.allowed:
             return
+        mode = 0o444 & ~umask  # as git makes its temporaries; owner-only while they wait
         try:
             if not self._cleared:
                 self._clear_leftovers(directory)
             while len(self._ahead) < AHEAD and not enough():
-                fd, path = self._temporary(directory, make_directory=False)
-                mode = stat.S_IMODE(os.fstat(fd).st_mode)
-                os.fchmod(fd, mode & 0o400)
+                fd, path = self._temporary(directory, make_directory=False, mode=0o400)
                 self._ahead.append((fd, path, mode))
         except OSError:  # a full disk, a removed directory: made when needed
             self._cleared = False  # made again next time
@@ -122,34 +121,50 @@ class LooseObjects:
 
     def _written_ahead(self, data: bytes, directory: Path, final: Path) -> bool:
         """Store ``data`` as ``final`` through a temporary made ahead; False when there is
-        none, or it could not be used (then the caller writes it the usual way)."""
+        none, or it could not be used (then the caller writes it the usual way).
+
+        The temporary is written while still owner-only and renamed into the fan-out
+        directory before it gets its object mode: no name in the state directory is ever
+        readable by others, and from there on it is git's own way (a ``tmp_obj_*`` of the
+        fan-out directory, linked into place)."""
         try:
             fd, temporary, mode = self._ahead.pop()
         except IndexError:
             return False
+        moved = directory / temporary.name
         try:
-            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
-            for attempt in range(2):
-                try:
-                    _place(temporary, final)
-                    return True
-                except FileNotFoundError:  # no fan-out directory yet (or no temporary)
-                    if attempt:
-                        return False
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(directory, 0o777)  # less the umask, as git makes it
-                except OSError as exc:
-                    if exc.errno != errno.EXDEV:
-                        raise
-                    self._ahead_dir = None  # on another file system: no more made ahead
-                    self.discard_ahead()
+                if not self._moved(temporary, moved, directory):
                     return False
-            return False
+                os.fchmod(file.fileno(), mode)
+            _place(moved, final)
+            return True
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+            for name in (temporary, moved):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+
+    def _moved(self, temporary: Path, moved: Path, directory: Path) -> bool:
+        """Rename ``temporary`` to ``moved`` in the fan-out ``directory`` (made when
+        missing); False when that cannot be done (gone, or on another file system: then
+        no more temporaries are made ahead)."""
+        for attempt in range(2):
+            try:
+                os.rename(temporary, moved)
+                return True
+            except FileNotFoundError:  # no fan-out directory yet (or no temporary)
+                if attempt:
+                    return False
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(directory, 0o777)  # less the umask, as git makes it
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._ahead_dir = None
+                self.discard_ahead()
+                return False
+        return False
 
     def _clear_leftovers(self, directory: Path) -> None:
         """Make ``directory`` (owner only) and empty it of temporaries a killed daemon left."""
@@ -161,14 +176,16 @@ class LooseObjects:
         self._cleared = True
 
     @staticmethod
-    def _temporary(directory: Path, make_directory: bool = True) -> tuple[int, Path]:
-        """A new ``tmp_obj_*`` file (mode 0444 less the umask) in ``directory``, which is
+    def _temporary(
+        directory: Path, make_directory: bool = True, mode: int = 0o444
+    ) -> tuple[int, Path]:
+        """A new ``tmp_obj_*`` file (``mode`` less the umask) in ``directory``, which is
         made when missing (``make_directory``), open for writing."""
         for attempt in range(100):
             path = directory / f"{_TMP_PREFIX}{os.getpid()}_{os.urandom(4).hex()}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
             try:
-                fd = os.open(path, flags, 0o444)
+                fd = os.open(path, flags, mode)
             except FileExistsError:
                 continue
             except FileNotFoundError:
@@ -181,6 +198,19 @@ class LooseObjects:
         raise FileExistsError(errno.EEXIST, "no free temporary object name", str(directory))
 
 
+def _umask() -> int | None:
+    """The process's umask, read without setting it (which would race with the threads
+    making files): Linux's ``/proc/self/status``; None where it cannot be read."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _place(temporary: Path, final: Path) -> None:
     """Give the written ``temporary`` the object's name, as git does: linked (an object
     already there is kept), or renamed where there are no hard links."""
@@ -188,9 +218,5 @@ def _place(temporary: Path, final: Path) -> None:
         os.link(temporary, final)
     except FileExistsError:
         pass  # written meanwhile by someone else: the same bytes
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        if exc.errno == errno.EXDEV:
-            raise  # a temporary made ahead, on another file system
+    except OSError:
         os.replace(temporary, final)

@@ -195,3 +195,35 @@ def test_temporaries_made_ahead_on_another_file_system_are_given_up(tmp_path: Pa
         store.make_ahead()
         assert list(ahead.iterdir()) == []
     assert list((root / ".git" / "objects").rglob("tmp_obj_*")) == []
+
+
+def test_a_temporary_made_ahead_is_out_of_the_state_directory_before_others_may_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under umask 000 an object is readable by all (as git makes it); the temporary gets
+    that mode only once it was renamed into the object store's fan-out directory, so no
+    name in autocommit's state directory is ever readable by others."""
+    old = os.umask(0)
+    try:
+        root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+        ahead = root / ".git" / "autocommit" / OBJECTS_AHEAD
+        store = _ahead_store(root, ahead)
+        store.make_ahead()
+        assert_private(ahead)
+        where: list[str] = []
+        real = os.fchmod
+
+        def fchmod(fd: int, mode: int) -> None:
+            where.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd, mode)
+
+        monkeypatch.setattr(os, "fchmod", fchmod)
+        sha = store.write("blob", b"for everyone\n", git(root, "rev-parse", "HEAD").strip())
+        path = root / ".git" / "objects" / sha[:2] / sha[2:]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+        assert len(where) == 1 and Path(where[0]).parent == path.parent, where
+        assert_private(ahead)
+        assert list((root / ".git" / "objects").rglob("tmp_obj_*")) == []
+        store.discard_ahead()
+    finally:
+        os.umask(old)
