@@ -340,8 +340,10 @@ class Daemon:
 
     def _make_objects_ahead(self) -> None:
         """Make the files of the next objects on a thread of their own, which stops as
-        soon as a sync request waits: this thread is then free to take it at once."""
-        if self._ahead_maker is not None and self._ahead_maker.is_alive():
+        soon as a sync request waits: this thread is then free to take it at once. Not
+        before the control server is up: binding its socket sets the process's umask for
+        a moment, which would give files made meanwhile other modes."""
+        if self._server is None or (self._ahead_maker is not None and self._ahead_maker.is_alive()):
             return
         self._ahead_maker = threading.Thread(
             target=self.pipes.loose.make_ahead,
@@ -701,6 +703,7 @@ class Daemon:
             self._process(Batch(set(), True, {"start"}, [], None))  # the first full reconcile
             self._server = ControlServer(self.files.socket, self.handle)
             self._server.start()
+            self._make_objects_ahead()
             worker.start()
             self.maintenance.start()
             self._trees.start()  # the first run's context costs no process start

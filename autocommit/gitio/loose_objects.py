@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from autocommit import state_files
 from autocommit.gitio.objects import object_id
 
 _TMP_PREFIX = "tmp_obj_"  # git's: `git prune` removes stale ones, `git fsck` skips them
@@ -167,8 +168,9 @@ class LooseObjects:
         return False
 
     def _clear_leftovers(self, directory: Path) -> None:
-        """Make ``directory`` (owner only) and empty it of temporaries a killed daemon left."""
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Make ``directory`` (owner only, whatever the umask) and empty it of temporaries
+        a killed daemon left."""
+        state_files.ensure_dir(directory)
         for entry in os.scandir(directory):
             if entry.name.startswith(_TMP_PREFIX):
                 with contextlib.suppress(FileNotFoundError):

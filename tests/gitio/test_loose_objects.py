@@ -227,3 +227,23 @@ def test_a_temporary_made_ahead_is_out_of_the_state_directory_before_others_may_
         store.discard_ahead()
     finally:
         os.umask(old)
+
+
+def test_the_directory_of_temporaries_is_owner_only_and_usable_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    """A umask that takes the owner's search permission off a new directory (0177, as
+    binding the daemon's socket sets for a moment) still gives a usable 0700 directory."""
+    root = new_repository(tmp_path / "repo", {"a.txt": "a\n"})
+    ahead = root / ".git" / "autocommit" / OBJECTS_AHEAD
+    store = _ahead_store(root, ahead)
+    old = os.umask(0o177)
+    try:
+        store.make_ahead()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(ahead.stat().st_mode) == 0o700
+    assert len(list(ahead.iterdir())) == AHEAD
+    sha = store.write("blob", b"usable\n", git(root, "rev-parse", "HEAD").strip())
+    assert git(root, "cat-file", "blob", sha) == "usable\n"
+    store.discard_ahead()

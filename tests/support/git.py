@@ -186,7 +186,7 @@ def assert_private(state_dir: Path) -> None:
                 wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
         elif mode & 0o077:
             wide.append(f"{path.relative_to(state_dir.parent)} {mode:o}")
-    assert wide == []
+    assert wide == [], wide
 
 
 def age(*paths: Path, seconds: float = 60) -> None:
