@@ -544,7 +544,7 @@ class Daemon:
         for_run: bool,
         context: dict[str, bytes] | None,
         read_context: Callable[[], dict[str, Any]] | None = None,
-        tell_names: Callable[[SyncRequest], None] | None = None,
+        tell_names: Callable[[SyncRequest, bool], None] | None = None,
     ) -> dict[str, Any]:
         """Wait for the snapshot of everything changed before this request. A run's
         context files come with the request, or (``read_context``) right after it, read
@@ -554,18 +554,20 @@ class Daemon:
         request = SyncRequest(token, for_run, context, context_follows=read_context is not None)
         cookie = self.files.cookies / request.token
         self.pending.add_request(request)
+        cookie_written = False
         try:
             if self.watch_mode != "inotify":
                 self.pending.mark_seen(request)
             else:
                 try:
                     self._write_cookie(cookie)
+                    cookie_written = True
                 except OSError as exc:  # e.g. someone removed .git/autocommit/
                     log.warning("cannot write a sync cookie (%s); reconciling instead", exc)
                     self.pending.mark_seen(request)
                 self._store_ahead(context)
             if tell_names is not None:
-                tell_names(request)
+                tell_names(request, cookie_written)
             if read_context is not None:
                 error = self._receive_context(request, read_context)
                 if error is not None:
@@ -577,7 +579,7 @@ class Daemon:
                 return {"ok": False, "error": f"no snapshot within {timeout:.1f}s"}
         finally:
             self.pending.drop_request(request)
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone, or never made (see above)
                 os.unlink(cookie)
         if request.snapshot is None:
             return {"ok": False, "error": request.error or "the daemon is stopping"}
@@ -590,12 +592,16 @@ class Daemon:
         return answer
 
     def _tell_names(
-        self, tell: Callable[[dict[str, Any]], None], since: Any, request: SyncRequest
+        self,
+        tell: Callable[[dict[str, Any]], None],
+        since: Any,
+        request: SyncRequest,
+        cookie_written: bool,
     ) -> None:
         """Tell the run where names came and went since ``since`` (its last answer), once
         the request's cookie came through the watch (so every earlier change is in);
-        ``None`` when that is unknown (no watch, or the cookie late)."""
-        came = self.watch_mode == "inotify" and request.cookie_came.wait(COOKIE_GRACE)
+        ``None`` when that is unknown (no watch, no cookie, or the cookie late)."""
+        came = cookie_written and request.cookie_came.wait(COOKIE_GRACE)
         tell({"names": self.names.since(since) if came else None})
 
     def _write_cookie(self, cookie: Path) -> None:

@@ -82,8 +82,7 @@ def started_ahead(worktree: Worktree) -> Iterator[None]:
             DiffFiles(early).cancel()
         yield
         return
-    proc = early or git.popen(_ARGS, worktree.root, env={"GIT_INDEX_FILE": str(index)})
-    _ahead[index] = (before, DiffFiles(proc))
+    _ahead[index] = (before, DiffFiles(early) if early else _diff_files(worktree.root, index))
     try:
         yield
     finally:

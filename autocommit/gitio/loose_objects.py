@@ -14,8 +14,11 @@ A kept writer (the daemon's) makes its temporaries ahead, while nobody waits: on
 file systems making a file costs far more than writing and renaming one (0.4-0.7 ms
 against about 0.03 ms on the machine of the benchmarks), and a run's snapshot writes
 five to ten objects. They wait, open, empty and owner-only, in a directory of
-autocommit's state (on the object store's file system, or they are not used), so a
-temporary left by a killed daemon never lies in the object store.
+autocommit's state (on the object store's file system, or they are not used); each is
+written there and renamed into its fan-out directory, from where it goes on as git's
+own temporaries do. A killed daemon leaves its waiting temporaries out of the object
+store (the next one removes them), and at most the one it was writing in it, as git
+would.
 
 Only for repositories whose objects git writes with the default permissions: with
 ``core.sharedRepository`` set, git adjusts each file's and directory's mode, and the
@@ -157,8 +160,7 @@ class LooseObjects:
             except FileNotFoundError:  # no fan-out directory yet (or no temporary)
                 if attempt:
                     return False
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(directory, 0o777)  # less the umask, as git makes it
+                _make_fan_out(directory)
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
@@ -193,11 +195,16 @@ class LooseObjects:
             except FileNotFoundError:
                 if attempt > 3 or not make_directory:  # `git prune-packed` removes empty ones
                     raise
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(directory, 0o777)  # less the umask, as git makes it
+                _make_fan_out(directory)
                 continue
             return fd, path
         raise FileExistsError(errno.EEXIST, "no free temporary object name", str(directory))
+
+
+def _make_fan_out(directory: Path) -> None:
+    """Make a fan-out directory (``objects/<2 hex>``) as git makes it: 0777 less the umask."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o777)
 
 
 def _umask() -> int | None:

@@ -4,15 +4,24 @@ tree before the request is in the answer (the sync barrier), none of the daemon'
 
 from __future__ import annotations
 
+import shutil
+import time
 from typing import Any
 
-from autocommit.daemon import control
+from autocommit.daemon import client, control
 from autocommit.daemon.name_log import MOST, NameLog
 from autocommit.gitio.repo import Worktree
 from tests.support.git import user_state
 
 
 def _names(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any]:
+    """What the daemon tells a run of names come and gone (it can tell)."""
+    names = _told(daemon, since)
+    assert isinstance(names, dict)
+    return names
+
+
+def _told(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any] | None:
     """The daemon's first answer to a run's sync request, which then sends no context."""
     told: list[dict[str, Any] | None] = []
 
@@ -24,9 +33,8 @@ def _names(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any]:
                "names_since": since}  # fmt: skip
     answer = control.request(daemon, message, 30, then=then, first=True)
     assert answer["ok"], answer
-    assert told and told[0] is not None
-    names = told[0]["names"]
-    assert isinstance(names, dict)
+    assert told and told[0] is not None and "names" in told[0]
+    names: dict[str, Any] | None = told[0]["names"]
     return names
 
 
@@ -76,3 +84,30 @@ def test_what_the_log_cannot_vouch_for_is_unknown() -> None:
         many.add(f"f{n}", False)
     assert many.since({"daemon": "many", "number": 0})["changed"] is None
     assert len(many.since({"daemon": "many", "number": 1})["changed"]) == MOST
+
+
+def test_without_a_cookie_the_run_is_told_at_once_that_nothing_is_known(
+    daemon: Worktree,
+) -> None:
+    """The cookie cannot be made (its directory replaced by a file): nothing vouches
+    that every earlier change is in, so the run is told "unknown" at once (it walks),
+    without waiting for a cookie that will never come; the sync is still exact."""
+    from autocommit.daemon.control import DaemonFiles
+    from autocommit.daemon.service import COOKIE_GRACE
+    from tests.support.oracle import expected_tree
+
+    root = daemon.root
+    first = _names(daemon, None)
+    since = {"daemon": first["daemon"], "number": first["number"]}
+    cookies = DaemonFiles.of(daemon).cookies
+    shutil.rmtree(cookies)
+    cookies.write_text("not a directory\n")
+    (root / "new.txt").write_text("n\n")
+    try:
+        started = time.monotonic()
+        assert _told(daemon, since) is None
+        assert time.monotonic() - started < COOKIE_GRACE
+        snap = client.sync(daemon, timeout=30)
+        assert snap is not None and snap.tree == expected_tree(root)
+    finally:
+        cookies.unlink()
