@@ -26,6 +26,7 @@ from autocommit.daemon.control import (
     MAX_REQUEST,
     DaemonFiles,
     DaemonUnavailable,
+    FirstAnswer,
     encode,
     request,
 )
@@ -73,21 +74,24 @@ ContextFiles = dict[str, bytes] | None  # a run's context files (None: none)
 # Where names came and went in the working tree since a run last asked, as the daemon
 # tells it (:mod:`autocommit.daemon.name_log`); None when it cannot tell.
 Names = dict[str, Any] | None
+# What waits for the daemon to tell that, when first called (it is on its way meanwhile).
+NamesLater = Callable[[], Names]
+Gather = Callable[[NamesLater], ContextFiles]  # gathers a run's context files
 
 
 def sync_for_run(
     worktree: Worktree,
     timeout: float = 5.0,
-    context: ContextFiles | Callable[[Names], ContextFiles] = None,
+    context: ContextFiles | Gather = None,
     names_since: Names = None,
 ) -> tuple[Snapshot, PinnedRun | None] | None:
     """:func:`sync`, with the run commit of the snapshot made and pinned by the daemon,
     and the run's change summary (None from a daemon that does not make them).
 
-    ``context``: the run's context files, or what gathers them, called with where names
-    came and went since ``names_since`` (the daemon's last such answer to this process)
-    once the request is on its way and that answer came, so that gathering overlaps with
-    the daemon's snapshot; not called when no daemon listens. The daemon makes their
+    ``context``: the run's context files, or what gathers them, called once the request
+    is on its way, so that gathering overlaps with the daemon's snapshot, with what tells
+    where names came and went since ``names_since`` (the daemon's last such answer to this
+    process) when first called; not called when no daemon listens. The daemon makes their
     commit on the run commit and pins it, in the same ref update when they came in time
     (``PinnedRun.context``; None when it did not, or files too large for a request).
     """
@@ -105,7 +109,7 @@ def _sync(
     worktree: Worktree,
     timeout: float,
     for_run: bool,
-    context: ContextFiles | Callable[[Names], ContextFiles] = None,
+    context: ContextFiles | Gather = None,
     names_since: Names = None,
 ) -> dict[str, Any] | None:
     # The daemon gives up a little earlier than we do, so that its answer still arrives.
@@ -129,13 +133,15 @@ def _sync(
     return answer
 
 
-def _context_message(
-    context: ContextFiles | Callable[[Names], ContextFiles], first: dict[str, Any] | None
-) -> dict[str, Any]:
+def _context_message(context: ContextFiles | Gather, first: FirstAnswer) -> dict[str, Any]:
     """The message carrying a run's context files (none when they would not fit: the run
     then writes their commit itself), gathered now when ``context`` gathers them, told
-    where names came and went (the daemon's ``first`` answer)."""
-    files = context((first or {}).get("names")) if callable(context) else context
+    where names came and went by the daemon's ``first`` answer."""
+
+    def names() -> Names:
+        return (first() or {}).get("names")
+
+    files = context(names) if callable(context) else context
     if not files:
         return {"context": None}
     texts = {name: text.decode(errors="surrogateescape") for name, text in files.items()}

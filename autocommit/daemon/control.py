@@ -37,6 +37,32 @@ class DaemonUnavailable(Exception):
     """No daemon answered on the control socket."""
 
 
+# What reads the daemon's first answer to a request (None: none comes before the last).
+FirstAnswer = Callable[[], "dict[str, Any] | None"]
+
+
+class _FirstAnswer:
+    """Reads the daemon's first answer once, when first called. A refusal (the last
+    answer, with ``ok`` in it) reads as None, and is kept in :attr:`refusal`."""
+
+    def __init__(self, reader: MessageReader | None) -> None:
+        self._reader = reader
+        self._read = reader is None
+        self._answer: dict[str, Any] | None = None
+        self.refusal: dict[str, Any] | None = None
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self._read:
+            assert self._reader is not None
+            self._read = True
+            answer = self._reader.read(MAX_MESSAGE)
+            if "ok" in answer:
+                self.refusal = answer
+            else:
+                self._answer = answer
+        return self._answer
+
+
 @dataclass(frozen=True)
 class DaemonFiles:
     """Where one worktree's daemon keeps its lock, pid, socket and logs."""
@@ -141,15 +167,17 @@ def request(
     worktree: Worktree,
     message: dict[str, Any],
     timeout: float,
-    then: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+    then: Callable[[FirstAnswer], dict[str, Any]] | None = None,
     first: bool = False,
 ) -> dict[str, Any]:
     """Send one request to the worktree's daemon and return its answer.
 
-    ``then``: called once the request is sent (its work overlaps with the daemon's), with
-    the daemon's first answer when ``first`` says one comes before the last (else None);
-    what it returns is sent as a second message on the same connection. A first answer
-    with ``ok`` in it is the last (a refusal): ``then`` is not called.
+    ``then``: called once the request is sent (its work overlaps with the daemon's);
+    what it returns is sent as a second message on the same connection. When ``first``
+    says the daemon answers once before the last, ``then`` reads that answer by calling
+    its argument, only when it needs it (else None), so that what needs no answer is
+    done while it is on its way. A first answer with ``ok`` in it is the last (a
+    refusal): ``then`` reads None, and that answer is returned unanswered.
     Raises :class:`DaemonUnavailable` when no daemon listens or it does not answer in time.
     """
     path = DaemonFiles.of(worktree).socket
@@ -163,10 +191,12 @@ def request(
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(encode(message))
                 if then is not None:
-                    before = reader.read(MAX_MESSAGE) if first else None
-                    if before is not None and "ok" in before:
-                        return before
-                    sock.sendall(encode(then(before)))
+                    before = _FirstAnswer(reader if first else None)
+                    second = then(before)
+                    before()  # read before the last, when ``then`` did not need it
+                    if before.refusal is not None:
+                        return before.refusal
+                    sock.sendall(encode(second))
             return reader.read(MAX_MESSAGE)
         except (ValueError, ConnectionError) as exc:
             raise DaemonUnavailable(f"no usable answer from the daemon: {exc}") from exc

@@ -65,6 +65,9 @@ POLL_FACTOR = 10.0  # …or this many times the length of a scan, whichever is l
 SPARE_COOKIE = "next"  # made ahead, renamed to a sync's token (tokens are <pid>-<n>)
 COOKIE_GRACE = 2.0  # a cookie not seen by then: fall back to a full reconcile
 DELIVERY_WAIT = 0.05  # the most the snapshot thread lets sync answers go out first
+# The most a run commit waits for a context on its way (a run sends it once gathered):
+# made together, they take one ref update, and the answer waits for the context anyway.
+CONTEXT_WAIT = 0.25
 DEFAULT_SYNC_WAIT = 5.0  # seconds a sync request waits for its snapshot, unless it says
 MAX_SYNC_WAIT = 3600.0
 
@@ -369,6 +372,9 @@ class Daemon:
         runs = [r for r in requests if r.for_run]
 
         def arrived() -> dict[str, dict[str, bytes]]:  # the contexts here by the run commit
+            deadline = time.monotonic() + CONTEXT_WAIT
+            for request in runs:
+                request.context_arrived.wait(max(0.0, deadline - time.monotonic()))
             return {r.token: r.context for r in runs if r.context_arrived.is_set() and r.context}
 
         context = FileCommits({}, CONTEXT_MESSAGE, self._trees, arrived=arrived)

@@ -48,6 +48,10 @@ _roots: dict[str, str | None] = {}  # directory → top of its working tree (Non
 # by module name: the module object and Python's homes when looked at, and its tree; a
 # later run looks again only at modules imported (or re-imported) since
 _module_roots: dict[str, tuple[object, tuple[str, ...], str | None]] = {}
+# what the last run found: the loaded modules, Python's homes and ``own_root`` then, and
+# the trees; a run with the very same modules (compared in C) takes them as they are
+_last_trees: tuple[list[tuple[str, Any]], tuple[str, ...], str, list[tuple[str, list[str]]]] | None
+_last_trees = None
 # by working tree: its stamp and settings when last described, and that entry
 _seen: dict[Path, tuple[_Stamps, Settings | None, dict[str, Any]]] = {}
 # by working tree: the directories (real paths) git ignored as a whole when last described
@@ -68,10 +72,14 @@ def dependencies_json(own_root: Path) -> bytes:
 def imported_trees(own_root: Path) -> list[tuple[str, list[str]]]:
     """``(working tree, top-level modules loaded from it)`` for each working tree other
     than ``own_root`` that a loaded module's file lives in, sorted by path."""
+    global _last_trees
     homes = _python_homes()
     own = os.path.realpath(own_root)
+    loaded = list(sys.modules.items())
+    if _last_trees is not None and _last_trees[1:3] == (homes, own) and _last_trees[0] == loaded:
+        return _last_trees[3]
     found: dict[str, set[str]] = {}
-    for name, module in list(sys.modules.items()):
+    for name, module in loaded:
         known = _module_roots.get(name)
         if known is None or known[0] is not module or known[1] != homes:
             known = (module, homes, _module_root(module, homes))
@@ -79,7 +87,9 @@ def imported_trees(own_root: Path) -> list[tuple[str, list[str]]]:
         root = known[2]
         if root is not None and root != own:
             found.setdefault(root, set()).add(name.partition(".")[0])
-    return [(root, sorted(found[root])) for root in sorted(found)]
+    trees = [(root, sorted(found[root])) for root in sorted(found)]
+    _last_trees = (loaded, homes, own, trees)
+    return trees
 
 
 def _module_root(module: object, homes: tuple[str, ...]) -> str | None:
@@ -95,11 +105,19 @@ def _module_root(module: object, homes: tuple[str, ...]) -> str | None:
 
 def _python_homes() -> tuple[str, ...]:
     """The Python installation, and autocommit itself (which records the run, and is not
-    part of it, even when installed from a checkout)."""
-    homes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
-    homes.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    homes.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
-    return tuple(os.path.realpath(home) + os.sep for home in homes if home)
+    part of it, even when installed from a checkout); looked up again when ``sys.path``
+    changed."""
+    global _homes
+    path = tuple(sys.path)
+    if _homes is None or _homes[0] != path:
+        homes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+        homes.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        homes.update(p for p in path if p.endswith(("site-packages", "dist-packages")))
+        _homes = (path, tuple(os.path.realpath(home) + os.sep for home in homes if home))
+    return _homes[1]
+
+
+_homes: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # sys.path → Python's homes
 
 
 def _root_of(directory: str) -> str | None:

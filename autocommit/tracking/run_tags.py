@@ -35,7 +35,7 @@ from autocommit.contract import (
 from autocommit.notices import warn_once
 
 if TYPE_CHECKING:  # the heavy modules are imported only when a run is tagged
-    from autocommit.daemon.client import Names
+    from autocommit.daemon.client import NamesLater
     from autocommit.engine.run_pin import RunPin
     from autocommit.engine.snapshot import Snapshot
     from autocommit.gitio.repo import Worktree
@@ -181,7 +181,7 @@ def snapshot_for_run(
     worktree: Worktree,
     settings: Settings,
     run: RunPin | None = None,
-    gather: Callable[[Names], None] | None = None,
+    gather: Callable[[NamesLater], None] | None = None,
 ) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
@@ -190,9 +190,9 @@ def snapshot_for_run(
     Either way an unchanged tree gives the same commit again without writing a new one.
     ``run`` gets its commit made and pinned along the way: by the daemon, or by the
     engine as it records the snapshot. ``gather`` sets ``run.context`` (the run's context
-    files): called once the daemon has been asked and has told where names came and
-    went since this process last asked (for ``data.json``'s walk), so that both work at
-    once, else before the in-process snapshot (told nothing).
+    files): called once the daemon has been asked, so that both work at once, with what
+    tells where names came and went since this process last asked (for ``data.json``'s
+    walk); else before the in-process snapshot (told nothing).
     """
     from autocommit.daemon import client
     from autocommit.engine.snapshot import take_snapshot
@@ -200,7 +200,7 @@ def snapshot_for_run(
 
     gathered = False
 
-    def context_files(names: Names = None) -> dict[str, bytes] | None:
+    def context_files(names: NamesLater = _told_nothing) -> dict[str, bytes] | None:
         nonlocal gathered
         if gather is not None and not gathered:
             gather(names)
@@ -225,7 +225,7 @@ def snapshot_for_run(
             run.adopt(snap, pinned)
         return snap
     if gather is not None and not gathered:
-        gather(None)
+        gather(_told_nothing)
     if settings.autostart:
         try:
             client.start(worktree, wait=False)
@@ -236,6 +236,11 @@ def snapshot_for_run(
     snap = take_snapshot(worktree, settings=settings, pin=run)
     _pack_in_background(worktree)
     return snap
+
+
+def _told_nothing() -> None:
+    """Where names came and went, for a run no daemon tells: unknown."""
+    return None
 
 
 def _pack_in_background(worktree: Worktree) -> None:
@@ -310,7 +315,7 @@ def tags_for_target(target: Target) -> dict[str, str]:
         ):
             run = RunPin(worktree, pool)
 
-            def gather(names: Names) -> None:  # while the daemon snapshots, when one runs
+            def gather(names: NamesLater) -> None:  # while the daemon snapshots, when one runs
                 nonlocal gathered
                 if like is not None:
                     gathered = context.gather(worktree, settings, like, names)

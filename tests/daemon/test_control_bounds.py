@@ -151,6 +151,25 @@ def test_a_bad_sync_timeout_is_refused(daemon: Worktree, timeout: object) -> Non
         assert answer["ok"] is False and "bad sync timeout" in answer["error"]
 
 
+def test_a_refused_request_whose_first_answer_was_awaited_returns_the_refusal(
+    daemon: Worktree,
+) -> None:
+    """A run's request that says an answer comes first, refused at once: what waits for
+    the first answer reads None, the refusal is returned, and nothing more is sent."""
+    told: list[dict[str, Any] | None] = []
+
+    def then(first: control.FirstAnswer) -> dict[str, Any]:
+        told.append(first())
+        return {"context": None}
+
+    message = {"op": "sync", "run": True, "timeout": "soon",
+               "context": control.CONTEXT_AFTER_NAMES, "names_since": None}  # fmt: skip
+    answer = control.request(daemon, message, 30, then=then, first=True)
+    assert answer["ok"] is False and "bad sync timeout" in answer["error"], answer
+    assert told == [None]
+    assert client.is_running(daemon)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another user")
 def test_another_user_is_refused_even_through_a_loosened_socket(daemon: Worktree) -> None:
     files = DaemonFiles.of(daemon)

@@ -25,8 +25,8 @@ def _told(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any] | No
     """The daemon's first answer to a run's sync request, which then sends no context."""
     told: list[dict[str, Any] | None] = []
 
-    def then(first: dict[str, Any] | None) -> dict[str, Any]:
-        told.append(first)
+    def then(first: control.FirstAnswer) -> dict[str, Any]:
+        told.append(first())
         return {"context": None}
 
     message = {"op": "sync", "run": True, "context": control.CONTEXT_AFTER_NAMES,
@@ -36,6 +36,20 @@ def _told(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any] | No
     assert told and told[0] is not None and "names" in told[0]
     names: dict[str, Any] | None = told[0]["names"]
     return names
+
+
+def test_a_run_that_needs_no_names_still_gets_its_last_answer(daemon: Worktree) -> None:
+    """The first answer is read only when the run asks for it (it gathers the rest of its
+    context meanwhile); one it never asks for is read before the last all the same."""
+
+    def then(first: control.FirstAnswer) -> dict[str, Any]:
+        return {"context": None}  # no data.json: the names are never asked for
+
+    message = {"op": "sync", "run": True, "context": control.CONTEXT_AFTER_NAMES,
+               "names_since": None}  # fmt: skip
+    answer = control.request(daemon, message, 30, then=then, first=True)
+    assert answer["ok"], answer
+    assert "names" not in answer and answer["run"]["commit"]
 
 
 def test_a_run_is_told_every_name_that_came_or_went_before_its_request(daemon: Worktree) -> None:

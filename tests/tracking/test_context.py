@@ -356,8 +356,9 @@ def dependency_entries(root: Path, context: str, lib: Path) -> list[dict[str, An
 def test_modules_imported_or_reloaded_between_runs_are_looked_at_again(
     enabled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A process remembers where each module came from; a module imported since, or
-    imported again from elsewhere under the same name, is looked at anew."""
+    """A process remembers where each module came from, and what the last run found; a
+    module imported since (sys.path unchanged), or imported again from elsewhere under
+    the same name, is looked at anew."""
     import importlib
 
     from autocommit.tracking import dependencies
@@ -365,9 +366,10 @@ def test_modules_imported_or_reloaded_between_runs_are_looked_at_again(
     first_lib, second_lib = tmp_path / "first", tmp_path / "second"
     make_library(first_lib, "moving_mod")
     make_library(second_lib, "moving_mod")
+    monkeypatch.syspath_prepend(str(first_lib))  # before the first look: the same sys.path
     before = [root for root, _ in dependencies.imported_trees(enabled)]
     assert str(first_lib.resolve()) not in before
-    monkeypatch.syspath_prepend(str(first_lib))
+    assert dependencies.imported_trees(enabled) == dependencies.imported_trees(enabled)
     monkeypatch.delitem(sys.modules, "moving_mod", raising=False)
     importlib.import_module("moving_mod")
     trees = dict(dependencies.imported_trees(enabled))

@@ -14,7 +14,7 @@ import pytest
 
 import autocommit
 from autocommit import contract
-from autocommit.daemon import control
+from autocommit.daemon import control, service
 from autocommit.gitio import git as autocommit_git
 from autocommit.gitio.repo import Worktree
 from tests.support.git import git, identity_of, user_state
@@ -177,7 +177,7 @@ def _context_request(
     """A run's sync request whose context files follow it, after ``delay`` seconds."""
     texts = {name: content.decode() for name, content in files.items()}
 
-    def then(first: dict[str, Any] | None) -> dict[str, Any]:
+    def then(first: control.FirstAnswer) -> dict[str, Any]:
         time.sleep(delay)
         return {"context": texts}
 
@@ -185,12 +185,17 @@ def _context_request(
     return control.request(daemon, message, 30, then=then)
 
 
-@pytest.mark.parametrize("delay", [0.0, 1.0], ids=["in-time", "after-the-snapshot"])
+@pytest.mark.parametrize(
+    ("delay", "late"),
+    [(0.0, False), (0.1, False), (1.0, True)],
+    ids=["in-time", "waited-for", "after-the-snapshot"],
+)
 def test_a_context_sent_after_its_request_is_committed_and_pinned(
-    daemon: Worktree, delay: float
+    daemon: Worktree, delay: float, late: bool
 ) -> None:
-    """The run gathers its context while the daemon snapshots; files that come after
-    the run commit was made are committed and pinned before the answer all the same."""
+    """The run gathers its context while the daemon snapshots. The run commit waits a
+    little for files on their way (then both are written and pinned together); files that
+    come later still are committed and pinned before the answer all the same."""
     root = daemon.root
     files = {contract.CONTEXT_ENVIRONMENT: b"Python 3\n", contract.CONTEXT_DATA: b"[]\n"}
     (root / "train.py").write_text(f"lr = {delay}\n")
@@ -201,8 +206,8 @@ def test_a_context_sent_after_its_request_is_committed_and_pinned(
     assert run["context"] == by_git(root, run["commit"], files)
     assert {run["context"], run["commit"]} <= pinned(root)
     steps = list(answer["phases"])
-    late = steps.index("context received") > steps.index("snapshot")
-    assert late == (delay > 0), steps
+    assert service.CONTEXT_WAIT < 1.0
+    assert (steps.index("context received") > steps.index("snapshot")) == late, steps
     assert user_state(root) == before
     git(root, "fsck", "--strict", "--no-progress")
 
