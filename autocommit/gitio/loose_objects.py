@@ -72,8 +72,8 @@ class LooseObjects:
         """Store ``body`` as a ``kind`` object; returns its id (``like``: an object id
         of the repository, for its hash algorithm)."""
         sha = object_id(kind, body, like)
-        directory = self.objects / sha[:2]
-        final = directory / sha[2:]
+        directory = os.path.join(self.objects, sha[:2])  # strings: a snapshot writes many
+        final = os.path.join(directory, sha[2:])
         try:
             os.utime(final)  # there already: freshened, as git does
             return sha
@@ -84,7 +84,7 @@ class LooseObjects:
         data = zlib.compress(f"{kind} {len(body)}\0".encode() + body, _COMPRESSION)
         if self._written_ahead(data, directory, final):
             return sha
-        fd, temporary = self._temporary(directory)
+        fd, temporary = self._temporary(Path(directory))
         try:
             with os.fdopen(fd, "wb") as file:  # 0444 on disk: written through this fd
                 file.write(data)
@@ -123,7 +123,7 @@ class LooseObjects:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    def _written_ahead(self, data: bytes, directory: Path, final: Path) -> bool:
+    def _written_ahead(self, data: bytes, directory: str, final: str) -> bool:
         """Store ``data`` as ``final`` through a temporary made ahead; False when there is
         none, or it could not be used (then the caller writes it the usual way).
 
@@ -135,7 +135,7 @@ class LooseObjects:
             fd, temporary, mode = self._ahead.pop()
         except IndexError:
             return False
-        moved = directory / temporary.name
+        moved = os.path.join(directory, temporary.name)
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
@@ -145,11 +145,14 @@ class LooseObjects:
             _place(moved, final)
             return True
         finally:
-            for name in (temporary, moved):
-                with contextlib.suppress(FileNotFoundError):
+            for name in (moved, temporary):
+                try:
                     os.unlink(name)
+                    break  # the temporary is moved, else there is no moved one
+                except FileNotFoundError:
+                    pass
 
-    def _moved(self, temporary: Path, moved: Path, directory: Path) -> bool:
+    def _moved(self, temporary: Path, moved: str, directory: str) -> bool:
         """Rename ``temporary`` to ``moved`` in the fan-out ``directory`` (made when
         missing); False when that cannot be done (gone, or on another file system: then
         no more temporaries are made ahead)."""
@@ -201,7 +204,7 @@ class LooseObjects:
         raise FileExistsError(errno.EEXIST, "no free temporary object name", str(directory))
 
 
-def _make_fan_out(directory: Path) -> None:
+def _make_fan_out(directory: Path | str) -> None:
     """Make a fan-out directory (``objects/<2 hex>``) as git makes it: 0777 less the umask."""
     with contextlib.suppress(FileExistsError):
         os.mkdir(directory, 0o777)
@@ -220,7 +223,7 @@ def _umask() -> int | None:
     return None
 
 
-def _place(temporary: Path, final: Path) -> None:
+def _place(temporary: Path | str, final: str) -> None:
     """Give the written ``temporary`` the object's name, as git does: linked (an object
     already there is kept), or renamed where there are no hard links."""
     try:

@@ -5,9 +5,11 @@ line per installed distribution, sorted, an editable install followed by the pat
 source (PEP 610 ``direct_url.json``). Listing the distributions reads every metadata
 directory (tens of milliseconds), so the text is kept for the process and made again
 only when ``sys.path`` or what its directories hold changes: the key is each ``sys.path``
-entry with its directory's modification time and those of the metadata directories seen,
-all ``stat`` calls (installing, upgrading or removing a distribution changes the
-directory it lives in).
+entry with its directory's modification time, a few ``stat`` calls. Installing,
+upgrading or removing a distribution adds, renames or removes its ``.dist-info``
+directory (named by version), which changes the directory it lives in. An ``.egg-info``
+directory may be written again in place (``setup.py develop`` in a source tree), so it
+and its ``PKG-INFO`` are in the key too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from importlib import metadata
 from urllib.parse import unquote, urlparse
 
 _Key = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]
-_cached: tuple[_Key, list[str], str] | None = None  # key, metadata dirs, the text
+_cached: tuple[_Key, list[str], str] | None = None  # key, metadata rewritten in place, text
 
 
 def environment_text() -> str:
@@ -40,27 +42,27 @@ def _mtime(path: str) -> int:
         return -1
 
 
-def _key(entries: list[str], dirs: list[str]) -> _Key:
-    return tuple((e, _mtime(e)) for e in entries), tuple((d, _mtime(d)) for d in dirs)
+def _key(entries: list[str], rewritten: list[str]) -> _Key:
+    return tuple((e, _mtime(e)) for e in entries), tuple((p, _mtime(p)) for p in rewritten)
 
 
 def _compute() -> tuple[str, list[str]]:
-    """The text, and the metadata directories it was read from."""
+    """The text, and the paths of the metadata that may be written again in place."""
     lines: dict[str, str] = {}  # normalized name → line; the first on sys.path wins
-    dirs: list[str] = []
+    rewritten: list[str] = []
     for dist in metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
         if not name:
             continue
         located = getattr(dist, "_path", None)  # PathDistribution's metadata directory
-        if located is not None:
-            dirs.append(str(located))
+        if located is not None and not str(located).endswith(".dist-info"):
+            rewritten += [str(located), os.path.join(located, "PKG-INFO")]
         key = name.lower().replace("_", "-").replace(".", "-")
         if key not in lines:
             lines[key] = f"{name}=={dist.version}{_editable_note(dist, located)}"
     header = f"Python {platform.python_version()} ({platform.python_implementation()}) on "
     header += f"{platform.platform()} ({sys.executable})"
-    return "\n".join([header, *sorted(lines.values(), key=str.lower)]) + "\n", dirs
+    return "\n".join([header, *sorted(lines.values(), key=str.lower)]) + "\n", rewritten
 
 
 def _editable_note(dist: metadata.Distribution, located: object) -> str:

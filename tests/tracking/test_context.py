@@ -148,6 +148,26 @@ def install_tiny_package(scratch: Path, target: Path, version: str) -> None:
                    check=True, capture_output=True)  # fmt: skip
 
 
+def test_egg_info_written_again_in_place_shows_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``setup.py develop`` rewrites a source tree's ``.egg-info`` in place, which leaves
+    the directory holding it as it was: its ``PKG-INFO`` is looked at."""
+    source = tmp_path / "source"
+    pkg_info = source / "eggpkg.egg-info" / "PKG-INFO"
+    pkg_info.parent.mkdir(parents=True)
+    pkg_info.write_text("Metadata-Version: 2.1\nName: eggpkg\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(source))
+    line = f"eggpkg==1.0  # editable: {source}"  # metadata built inside a source tree
+    assert line in environment.environment_text().splitlines()
+    stamp = source.stat().st_mtime_ns
+    with pkg_info.open("r+") as file:  # the same file, written again
+        file.write("Metadata-Version: 2.1\nName: eggpkg\nVersion: 2.0\n")
+    os.utime(pkg_info, ns=(stamp + 10**9, stamp + 10**9))  # a clock that ticks coarsely
+    assert source.stat().st_mtime_ns == stamp
+    assert line.replace("1.0", "2.0") in environment.environment_text().splitlines()
+
+
 def test_the_environment_is_read_once_while_nothing_changes(
     enabled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
