@@ -11,6 +11,7 @@ unusual (an unreadable file, very many files, a tree gone missing) raises
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -283,7 +284,9 @@ class IncrementalUpdate:
         try:
             return self.pipes.blobs.hash(paths)
         except GitCommandError as exc:
-            if any(not os.path.isfile(self.root / p) for p in paths):
+            # Gone when git reached it, though it may be back by now (a file that comes and
+            # goes): git's own words say so; else one that is gone now.
+            if _GONE.search(exc.stderr) or any(not os.path.isfile(self.root / p) for p in paths):
                 raise _Vanished from exc
             raise
 
@@ -306,6 +309,10 @@ class IncrementalUpdate:
             text = git.out(["hash-object", "-w", "--no-filters", "--stdin-paths"], self.root,
                            input=data)  # fmt: skip
         return text.split("\n")
+
+
+# git's words for a path that was not there, or no longer a file, when it went to read it
+_GONE = re.compile(r"No such file or directory|Not a directory|Is a directory")
 
 
 class _Vanished(Exception):

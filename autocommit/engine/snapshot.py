@@ -216,12 +216,12 @@ _WORDS = {"A": "add", "D": "delete", "M": "modify", "T": "retype", "R": "rename"
 
 def summarize(changes: Sequence[tuple[str, str]]) -> str:
     """One line for ``[(status, path)]``: how many files, naming the first three."""
-    described = [f"{_WORDS.get(status, status)} {path}" for status, path in changes]
-    if not described:
+    if not changes:
         return "no file changes"
-    shown = ", ".join(described[:3])
-    more = f" and {len(described) - 3} more" if len(described) > 3 else ""
-    return f"{len(described)} file{'s' if len(described) != 1 else ''}: {shown}{more}"
+    # Only the three named are described: a burst's snapshot lists tens of thousands.
+    shown = ", ".join(f"{_WORDS.get(status, status)} {path}" for status, path in changes[:3])
+    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+    return f"{len(changes)} file{'s' if len(changes) != 1 else ''}: {shown}{more}"
 
 
 def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
