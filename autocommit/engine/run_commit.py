@@ -72,8 +72,7 @@ def run_commit_text(worktree: Worktree, snap: Snapshot, snapshot_text: bytes) ->
 def _head_summary(worktree: Worktree, snap: Snapshot) -> str:
     """What changed from HEAD to ``snap``, as the engine words it, in path order."""
     head_tree = f"{snap.head}^{{tree}}" if snap.head else None
-    changes = changes_since(worktree, head_tree, snap.tree)
-    return summarize(sorted(changes, key=lambda change: change[1]))
+    return summarize(changes_since(worktree, head_tree, snap.tree), in_path_order=True)
 
 
 def run_commit_to_pin(

@@ -20,7 +20,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,20 +214,30 @@ def _git_bool(value: str) -> bool:
 _WORDS = {"A": "add", "D": "delete", "M": "modify", "T": "retype", "R": "rename"}
 
 
-def summarize(changes: Sequence[tuple[str, str]]) -> str:
-    """One line for ``[(status, path)]``: how many files, naming the first three."""
-    if not changes:
+def summarize(changes: Iterable[tuple[str, str]], *, in_path_order: bool = False) -> str:
+    """One line for ``[(status, path)]``: how many files, naming the first three (with
+    ``in_path_order``, the first three by path, however they were listed). Only those
+    three are kept: a burst's snapshot lists tens of thousands."""
+    count = 0
+    first: list[tuple[str, str]] = []
+    for change in changes:
+        count += 1
+        if len(first) < 3 or (in_path_order and change[1] < first[-1][1]):
+            first.append(change)
+            if in_path_order:
+                first.sort(key=lambda kept: kept[1])
+            del first[3:]
+    if not count:
         return "no file changes"
-    # Only the three named are described: a burst's snapshot lists tens of thousands.
-    shown = ", ".join(f"{_WORDS.get(status, status)} {path}" for status, path in changes[:3])
-    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-    return f"{len(changes)} file{'s' if len(changes) != 1 else ''}: {shown}{more}"
+    shown = ", ".join(f"{_WORDS.get(status, status)} {path}" for status, path in first)
+    more = f" and {count - 3} more" if count > 3 else ""
+    return f"{count} file{'s' if count != 1 else ''}: {shown}{more}"
 
 
 def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
-                  ) -> list[tuple[str, str]]:  # fmt: skip
-    """``[(status, path)]`` from ``old_tree`` (None: the empty tree) to ``new_tree``, as
-    ``git diff-tree -r --no-renames --name-status`` lists them."""
+                  ) -> Iterator[tuple[str, str]]:  # fmt: skip
+    """``(status, path)`` from ``old_tree`` (None: the empty tree) to ``new_tree``, as
+    ``git diff-tree -r --no-renames --name-status`` lists them, one at a time."""
     if old_tree is None:
         old_tree = empty_tree(new_tree)
     out = git.run(
@@ -237,8 +247,11 @@ def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
         # files that is most of its time. An index file that does not exist is empty.
         env={"GIT_INDEX_FILE": str(worktree.state_dir / "no-index")},
     ).stdout
-    parts = git.nul_split(out)
-    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+    for record in _DIFF_RECORD.finditer(out):
+        yield record[1].decode(), record[2].decode(errors="surrogateescape")
+
+
+_DIFF_RECORD = re.compile(rb"([^\0]+)\0([^\0]+)\0")  # status, path (-z --name-status)
 
 
 _described: dict[str, dict[str, TreeEntry]] = {}  # trees by id, for every snapshot
@@ -496,19 +509,16 @@ class _Snapshotter:
         come out the same whichever way the changes were listed."""
         old_tree = head.tree if head else None
         changes = self._changes(old_tree, new_tree, _DescribedTrees(self.reader))
-        return summarize(sorted(changes, key=lambda change: change[1]))
+        return summarize(changes, in_path_order=True)
 
     def _changes(
         self, old_tree: str | None, new_tree: str, source: TreeSource | None = None
-    ) -> list[tuple[str, str]]:
+    ) -> Iterable[tuple[str, str]]:
         source = source or self.reader
         changes = diff_trees(source, old_tree, new_tree, limit=SUMMARY_READ_LIMIT)
         if changes is None:  # a big change: git lists it faster
-            changes = self._diff_tree(old_tree, new_tree)
+            return changes_since(self.wt, old_tree, new_tree)
         return changes
-
-    def _diff_tree(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
-        return changes_since(self.wt, old_tree, new_tree)
 
     def commit_text(
         self,

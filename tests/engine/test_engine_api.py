@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from autocommit.engine import snapshot
 from autocommit.engine.history import snapshots
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
@@ -81,3 +82,23 @@ def test_summary_names_the_changes(repo: Path) -> None:
         repo, "log", "-1", "--format=%B", "autocommit/heads/main"
     )
     assert tree_listing(repo, retyped.tree)["link"][0] == "100644"
+
+
+def test_a_big_change_is_summarized_as_git_lists_it(repo: Path) -> None:
+    """Past the trees the engine reads itself, git lists the changes (one at a time):
+    the same line; and for the run commit the first three by path however listed."""
+    worktree = find_worktree(repo)
+    before = take_snapshot(worktree)
+    (repo / "README.md").unlink()
+    (repo / "b").mkdir()
+    for name in ("z.py", "b/y.py", "b/x.py", "a.py"):
+        (repo / name).write_text(name)
+    after = take_snapshot(worktree, ["README.md", "z.py", "b", "a.py"])
+    assert after.summary == "5 files: delete README.md, add a.py, add b/x.py and 2 more"
+    listed = snapshot.changes_since(worktree, before.tree, after.tree)
+    assert snapshot.summarize(listed) == after.summary
+    changes = [("A", "z.py"), ("M", "b/y.py"), ("D", "a.py"), ("A", "b/x.py")]
+    by_path = snapshot.summarize(changes, in_path_order=True)
+    assert by_path == "4 files: delete a.py, add b/x.py, modify b/y.py and 1 more"
+    assert snapshot.summarize(iter(changes)).startswith("4 files: add z.py, modify b/y.py")
+    assert snapshot.summarize([]) == "no file changes"
