@@ -24,6 +24,7 @@ from autocommit.daemon.control import (
     CONTEXT_FOLLOWS,
     EXIT_ALREADY_RUNNING,
     MAX_REQUEST,
+    UNKNOWN_CONTEXT,
     DaemonFiles,
     DaemonUnavailable,
     FirstAnswer,
@@ -124,6 +125,12 @@ def _sync(
     try:
         answer = request(worktree, {"op": "sync", **fields}, timeout, then=then,
                          first=callable(context))  # fmt: skip
+        if callable(context) and answer.get("error") == UNKNOWN_CONTEXT:
+            # A daemon from before it told where names came and went (left running
+            # across an upgrade): the older form, the context gathered told nothing.
+            del fields["names_since"]
+            fields["context"] = CONTEXT_FOLLOWS
+            answer = request(worktree, {"op": "sync", **fields}, timeout, then=then)
     except DaemonUnavailable as exc:
         log.debug("no sync from the daemon: %s", exc)
         return None

@@ -28,6 +28,9 @@ MAX_REQUEST = 512 * 1024  # a request: a few fields and a run's context; no more
 CONTEXT_FOLLOWS = "follows"
 # The same, once the daemon's first answer said where names came and went (name_log).
 CONTEXT_AFTER_NAMES = "follows the names"
+# How a daemon refuses a "context" it does not know (one from before CONTEXT_AFTER_NAMES,
+# left running across an upgrade, says so of that value).
+UNKNOWN_CONTEXT = "bad context: a non-empty object of file names and texts"
 EXIT_ALREADY_RUNNING = 3  # a daemon's exit status when another one holds the lock
 # sun_path holds 108 bytes; longer socket paths are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100

@@ -32,7 +32,12 @@ import psutil
 
 from autocommit import state_files
 from autocommit.contract import CONTEXT_FILES, CONTEXT_MESSAGE
-from autocommit.daemon.control import CONTEXT_AFTER_NAMES, CONTEXT_FOLLOWS, DaemonFiles
+from autocommit.daemon.control import (
+    CONTEXT_AFTER_NAMES,
+    CONTEXT_FOLLOWS,
+    UNKNOWN_CONTEXT,
+    DaemonFiles,
+)
 from autocommit.daemon.event_paths import Kind
 from autocommit.daemon.name_log import NameLog
 from autocommit.daemon.pending import Batch, PendingChanges, SyncRequest
@@ -527,7 +532,7 @@ class Daemon:
         if files is None:
             return None
         if not isinstance(files, dict) or not files:
-            raise ValueError("bad context: a non-empty object of file names and texts")
+            raise ValueError(UNKNOWN_CONTEXT)
         for name, text in files.items():
             if name not in CONTEXT_FILES or not isinstance(text, str):
                 raise ValueError(f"bad context file {name!r}")

@@ -8,10 +8,14 @@ import shutil
 import time
 from typing import Any
 
+import pytest
+
+from autocommit import contract
 from autocommit.daemon import client, control
 from autocommit.daemon.name_log import MOST, NameLog
 from autocommit.gitio.repo import Worktree
 from tests.support.git import user_state
+from tests.support.oracle import expected_tree
 
 
 def _names(daemon: Worktree, since: dict[str, Any] | None) -> dict[str, Any]:
@@ -125,3 +129,26 @@ def test_without_a_cookie_the_run_is_told_at_once_that_nothing_is_known(
         assert snap is not None and snap.tree == expected_tree(root)
     finally:
         cookies.unlink()
+
+
+def test_a_daemon_that_does_not_know_the_request_gets_the_older_form(
+    daemon: Worktree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon left running across an upgrade refuses a "context" value it does not
+    know: the run asks again in the form before it (its context gathered, told nothing)
+    instead of snapshotting in its own process."""
+    monkeypatch.setattr(client, "CONTEXT_AFTER_NAMES", "follows a form from a later version")
+    root = daemon.root
+    (root / "train.py").write_text("lr = 0.7\n")
+    told: list[client.Names] = []
+
+    def gather(names: client.NamesLater) -> dict[str, bytes]:
+        told.append(names())
+        return {contract.CONTEXT_ENVIRONMENT: b"Python 3\n"}
+
+    synced = client.sync_for_run(daemon, context=gather, names_since=None)
+    assert synced is not None, "the older form was not asked for"
+    snap, run = synced
+    assert run is not None and run.context is not None
+    assert told == [None, None]  # refused at once: nothing was known either time
+    assert snap.tree == expected_tree(root)
