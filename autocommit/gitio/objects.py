@@ -97,16 +97,29 @@ def object_id(kind: str, body: bytes, like: str) -> str:
 def tree_text(entries: list[tuple[str, TreeEntry]]) -> bytes:
     """The raw tree object holding ``entries`` (in git's order: a subtree sorts as if its
     name ended in ``/``)."""
+    encoded = [_ENCODED.get(item) or _encode(item) for item in entries]
+    encoded.sort()  # by the sort key: names are unique in a tree
+    return b"".join(raw for _, raw in encoded)
 
-    def order(item: tuple[str, TreeEntry]) -> bytes:
-        name = item[0].encode(errors="surrogateescape")
-        return name + b"/" if item[1].is_tree else name
 
-    return b"".join(
-        f"{entry.mode} ".encode() + name.encode(errors="surrogateescape") + b"\0"
-        + bytes.fromhex(entry.sha)
-        for name, entry in sorted(entries, key=order)
-    )  # fmt: skip
+def _encode(item: tuple[str, TreeEntry]) -> tuple[bytes, bytes]:
+    """``item``'s sort key and its bytes in a tree object, kept for the next tree: a
+    snapshot rewrites the trees along a changed path, all of whose other entries are as
+    they were (two trees of 224 entries at a million files)."""
+    name, entry = item[0].encode(errors="surrogateescape"), item[1]
+    encoded = (
+        name + b"/" if entry.is_tree else name,
+        f"{entry.mode} ".encode() + name + b"\0" + bytes.fromhex(entry.sha),
+    )
+    if len(_ENCODED) >= _MOST_ENCODED:
+        _ENCODED.clear()
+    _ENCODED[item] = encoded
+    return encoded
+
+
+# tree entries (name, entry) → their sort key and bytes, for the trees written next
+_ENCODED: dict[tuple[str, TreeEntry], tuple[bytes, bytes]] = {}
+_MOST_ENCODED = 8192  # about 2 MiB: a run's path of trees many times over
 
 
 def file_blob_id(path: Path, like: str, *, chunk: int = 1 << 20) -> str:

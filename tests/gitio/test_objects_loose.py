@@ -5,8 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from autocommit.engine.run_commit import run_commit
 from autocommit.engine.snapshot import take_snapshot
+from autocommit.gitio import objects
 from autocommit.gitio.objects import read_loose
 from autocommit.gitio.repo import find_worktree
 from tests.support.git import git
@@ -52,3 +55,32 @@ def test_run_commit_is_the_same_from_a_packed_snapshot(repo: Path) -> None:
     assert git(repo, "rev-parse", f"{from_loose}^@").split() == [
         git(repo, "rev-parse", "HEAD").strip()
     ]
+
+
+def test_tree_text_is_git_s_tree_whatever_was_written_before(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tree entries are kept encoded for the next tree written (the entries along a
+    changed path are mostly the same): every tree still comes out as `git mktree`
+    writes it, a changed entry, a new one and a subtree sorting as ``name/`` included,
+    and the kept entries are bounded."""
+    monkeypatch.setattr(objects, "_MOST_ENCODED", 4)
+    blob = git(repo, "hash-object", "-w", "--stdin", input=b"x\n").strip()
+    other = git(repo, "hash-object", "-w", "--stdin", input=b"y\n").strip()
+    sub = git(repo, "mktree", input=f"100644 blob {blob}\tinner\n".encode()).strip()
+    names = ["a.txt", "a", "a-b", "b", "z\u00e9.py"]
+    for round_ in range(3):
+        entries = {name: objects.TreeEntry("100644", blob if round_ % 2 else other)
+                   for name in names}  # fmt: skip
+        entries["a"] = objects.TreeEntry(objects.TREE_MODE, sub)  # sorts as "a/"
+        if round_ == 2:
+            entries["new"] = objects.TreeEntry("100755", blob)
+        listing = "".join(
+            f"{e.mode} {'tree' if e.is_tree else 'blob'} {e.sha}\t{name}\n"
+            for name, e in entries.items()
+        )
+        by_git = git(repo, "mktree", input=listing.encode()).strip()
+        text = objects.tree_text(list(entries.items()))
+        assert objects.object_id("tree", text, blob) == by_git
+        assert _cat_file(repo, by_git) == ("tree", text)
+        assert len(objects._ENCODED) <= 4
