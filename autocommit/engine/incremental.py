@@ -38,7 +38,8 @@ class NeedsFullScan(Exception):
 @dataclass
 class _Plan:
     remove: set[str] = field(default_factory=set)
-    files: dict[str, os.stat_result] = field(default_factory=dict)  # to hash, by path
+    # to hash: path → its st_mode (all that is used: a burst lists tens of thousands)
+    files: dict[str, int] = field(default_factory=dict)
     submodules: set[str] = field(default_factory=set)  # tracked gitlinks to look at
     as_indexed: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → mode, id
     listed: set[str] = field(default_factory=set)  # to classify with the user's index
@@ -132,7 +133,7 @@ class IncrementalUpdate:
                 if rules.reason_to_skip(self.root, path) is not None:
                     plan.listed.add(path)  # left out only if untracked: ask the index
                     continue
-                plan.files[path] = info
+                plan.files[path] = info.st_mode
                 if before is not None and before.mode == GITLINK_MODE:
                     raise NeedsFullScan(f"submodule {path} changed")
                 if before is None:
@@ -220,6 +221,8 @@ class IncrementalUpdate:
                 plan.as_indexed[path] = (mode, sha)  # git add keeps what the index has
             elif path not in found[-1:]:  # a conflict lists a path once per stage
                 found.append(path)
+        if len(found) + len(untracked) > MAX_FILES:  # a burst of new files, say
+            raise NeedsFullScan("too many files changed")  # before looking at each
         kept, skipped = self.rules.partition(self.root, untracked)
         plan.skipped.update((s.path, s.reason) for s in skipped)
         for path in [*found, *kept]:
@@ -230,25 +233,25 @@ class IncrementalUpdate:
             if stat.S_ISDIR(info.st_mode):
                 plan.submodules.add(path)  # ls-files lists no other directories
             elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-                plan.files[path] = info
+                plan.files[path] = info.st_mode
             else:  # not a file: git add keeps the index's version, if there is one
                 plan.skipped[path] = not_a_file(info.st_mode)
                 if path in indexed:
                     plan.as_indexed[path] = indexed[path]
 
-    def _mode(self, path: str, info: os.stat_result, editor: TreeEditor) -> str:
+    def _mode(self, path: str, st_mode: int, editor: TreeEditor) -> str:
         """The tree mode git would record, honouring core.fileMode and core.symlinks."""
-        if stat.S_ISLNK(info.st_mode):
+        if stat.S_ISLNK(st_mode):
             return SYMLINK_MODE
         base = editor.get(path)
         if not self.state.symlinks and base is not None and base.mode == SYMLINK_MODE:
             return SYMLINK_MODE
         if not self.state.file_mode:
             return base.mode if base is not None and base.mode.startswith("100") else "100644"
-        return "100755" if info.st_mode & stat.S_IXUSR else "100644"
+        return "100755" if st_mode & stat.S_IXUSR else "100644"
 
     def _apply(self, plan: _Plan, editor: TreeEditor) -> None:
-        modes = {path: self._mode(path, info, editor) for path, info in plan.files.items()}
+        modes = {path: self._mode(path, mode, editor) for path, mode in plan.files.items()}
         gitlinks = {path: self._submodule_head(path, editor) for path in plan.submodules}
         for path in plan.remove:
             editor.remove(path)
@@ -257,8 +260,8 @@ class IncrementalUpdate:
         for path, commit in gitlinks.items():
             if commit is not None:
                 editor.set(path, GITLINK_MODE, commit)
-        regular = [p for p, i in plan.files.items() if not stat.S_ISLNK(i.st_mode)]
-        links = [p for p, i in plan.files.items() if stat.S_ISLNK(i.st_mode)]
+        regular = [p for p, mode in plan.files.items() if not stat.S_ISLNK(mode)]
+        links = [p for p, mode in plan.files.items() if stat.S_ISLNK(mode)]
         for path in regular:
             if not os.access(self.root / path, os.R_OK):
                 raise NeedsFullScan(f"{path} is unreadable")

@@ -106,3 +106,22 @@ def test_a_wrong_guess_in_a_repository_without_commits(tmp_path: Path) -> None:
     assert user_state(root) == before
     assert_exact(root, snap.tree)
     assert "b.py" not in git(root, "ls-tree", "-r", "--name-only", snap.tree)
+
+
+def test_a_burst_of_new_files_past_the_rescan_s_bound_is_walked_exactly(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new directory of more files than a scan without a walk hashes (a generator's
+    burst) is handed to the walk before each file is looked at: exact all the same."""
+    from autocommit.engine import incremental
+
+    monkeypatch.setattr(incremental, "MAX_FILES", 3)
+    worktree = find_worktree(repo)
+    take_snapshot(worktree)
+    for number in range(5):
+        _write(repo, f"burst/d{number % 2}/f{number}.txt", f"{number}\n")
+    before = user_state(repo)
+    snap = take_snapshot(worktree)  # no paths: a full scan, the scan cache kept
+    assert user_state(repo) == before
+    assert_exact(repo, snap.tree)
+    assert snap.summary.startswith("5 files: add burst/d0/f0.txt")
