@@ -21,6 +21,7 @@ from typing import Any
 
 from autocommit import locks
 from autocommit.gitio.repo import Worktree
+from autocommit.state_layout import DAEMON_SOCKET
 
 MAX_MESSAGE = 16 * 1024 * 1024  # an answer (a snapshot may list many files left out)
 MAX_REQUEST = 512 * 1024  # a request: a few fields and a run's context; no more is read
@@ -86,7 +87,7 @@ class DaemonFiles:
 
     @property
     def socket(self) -> Path:
-        return self.dir / "daemon.sock"
+        return self.dir / DAEMON_SOCKET
 
     @property
     def log(self) -> Path:

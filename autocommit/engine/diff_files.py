@@ -23,6 +23,7 @@ from autocommit.errors import GitCommandError
 from autocommit.gitio import git
 from autocommit.gitio.git_inputs import Stat, stat_of
 from autocommit.gitio.repo import Worktree
+from autocommit.state_layout import PRIVATE_INDEX
 
 # A submodule counts by its commit (what a gitlink records), not by its own changes,
 # which git would otherwise ask each submodule about.
@@ -74,7 +75,7 @@ def started_ahead(worktree: Worktree) -> Iterator[None]:
     for the full scan the block will take (a new process's ``autocommit snapshot``),
     when the last full scan kept what a scan without a walk needs. Left unused, it is
     ended when the block ends."""
-    index = worktree.state_dir / "index"
+    index = worktree.state_dir / PRIVATE_INDEX
     before = stat_of(index)
     early = scan_ahead.taken(str(worktree.root), str(index), before)  # started first thing
     if before is None or not scan_cache.kept(worktree.state_dir):

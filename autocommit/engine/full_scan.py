@@ -33,6 +33,7 @@ from autocommit.engine.snapshot_state import IndexDigest, index_digest, stat_key
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
+from autocommit.state_layout import PRIVATE_INDEX
 
 _RETRIES = 5  # a path that changes each time update-index reaches it: tries before failing
 _P = ParamSpec("_P")
@@ -63,7 +64,7 @@ class PrivateIndex:
         self.worktree = worktree
         self.sparse = sparse  # core.sparseCheckout
         self.root = worktree.root
-        self.path = worktree.state_dir / "index"
+        self.path = worktree.state_dir / PRIVATE_INDEX
         self.seed = worktree.state_dir / "index.seed"  # the user's index, as copied
 
     @property

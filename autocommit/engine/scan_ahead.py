@@ -12,7 +12,8 @@ process (:func:`taken`) only when git's own answer names the same working tree a
 index is still the file it read; otherwise, and whenever it is left unused, it is
 ended. It only reads (no optional locks), so a wrong guess costs nothing but its time.
 
-Light on purpose: the standard library and :mod:`autocommit.gitio.git` only.
+Light on purpose: the standard library, :mod:`autocommit.gitio.git` and the state
+files' names (:mod:`autocommit.state_layout`) only.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import subprocess
 from collections.abc import Iterator
 
 from autocommit.gitio import git
+from autocommit.state_layout import DAEMON_SOCKET, PRIVATE_INDEX, SCAN_CACHE, STATE_DIR
 
 # What the scan runs (see autocommit.engine.diff_files): a submodule counts by its commit.
 DIFF_FILES = ("diff-files", "-z", "--name-only", "--ignore-submodules=dirty")
-_STATE = ("autocommit",)  # the state directory, inside the git directory
 
 IndexStat = tuple[int, int, int]  # mtime (ns), size, inode: one index file from another
 
@@ -75,12 +76,12 @@ def _start() -> tuple[str, str, IndexStat, subprocess.Popen[bytes]] | None:
     top = _top(os.getcwd())
     if top is None:
         return None
-    state = os.path.join(top, ".git", *_STATE)
-    if os.path.exists(os.path.join(state, "daemon.sock")):
+    state = os.path.join(top, ".git", STATE_DIR)
+    if os.path.exists(os.path.join(state, DAEMON_SOCKET)):
         return None  # a daemon runs: it is asked instead
-    if not os.path.exists(os.path.join(state, "scan-cache.json")):
+    if not os.path.exists(os.path.join(state, SCAN_CACHE)):
         return None  # no scan without a walk: diff-files would not be used
-    index = os.path.join(state, "index")
+    index = os.path.join(state, PRIVATE_INDEX)
     before = index_stat(index)
     if before is None:
         return None

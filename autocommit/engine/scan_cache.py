@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocommit import state_files
+from autocommit.state_layout import SCAN_CACHE
 
 MAX_DIRECTORIES = 200_000  # beyond, no cache: a full walk each time
 META_FILES = (".gitignore", ".gitattributes")
@@ -65,7 +66,7 @@ class Changes:
 
 
 def _path(state_dir: Path) -> Path:
-    return state_dir / "scan-cache.json"
+    return state_dir / SCAN_CACHE
 
 
 def _marker(state_dir: Path) -> Path:

@@ -240,8 +240,9 @@ def changes_since(worktree: Worktree, old_tree: str | None, new_tree: str
     ``git diff-tree -r --no-renames --name-status`` lists them, one at a time."""
     if old_tree is None:
         old_tree = empty_tree(new_tree)
+    args = ["diff-tree", "-r", "-z", "--no-renames", "--name-status", "--end-of-options"]
     out = git.run(
-        ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old_tree, new_tree],
+        [*args, old_tree, new_tree],
         worktree.root,
         # diff-tree reads the index though comparing two trees needs none: at 100k
         # files that is most of its time. An index file that does not exist is empty.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from autocommit.errors import AutocommitError
 from autocommit.gitio import git
+from autocommit.state_layout import STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Worktree:
     @property
     def state_dir(self) -> Path:
         """Where autocommit keeps this worktree's private files (index, lock, daemon)."""
-        return self.git_dir / "autocommit"
+        return self.git_dir / STATE_DIR
 
 
 # The variables with which a user points git at a repository from anywhere (git's own

@@ -29,7 +29,7 @@ from autocommit.contract import (
 from autocommit.notices import warn_once
 
 if TYPE_CHECKING:
-    from autocommit.daemon.client import Names, NamesLater
+    from autocommit.daemon.client import NamesLater
     from autocommit.engine.file_commit import FileCommits, TreeStore
     from autocommit.engine.run_pin import RunPin
     from autocommit.gitio.repo import Worktree
@@ -39,11 +39,11 @@ _KEY = "run"  # the one context of a run's own process
 
 
 def context_files(worktree: Worktree, settings: Settings, like: str,
-                  names: Names | NamesLater = None) -> dict[str, bytes]:  # fmt: skip
+                  names: NamesLater | None = None) -> dict[str, bytes]:  # fmt: skip
     """The files of the context of a run starting now (``like``: an object id of the
     repository, for its hash algorithm; ``names``: where names came and went, as the
-    daemon told the run, for ``data.json``'s walk, or what waits for that: called last,
-    after the other parts, while the daemon's answer is on its way)."""
+    daemon told the run, for ``data.json``'s walk: what waits for that answer, called
+    last, after the other parts, while it is on its way; None: told nothing)."""
     files: dict[str, bytes] = {}
     if settings.context_environment:
         from autocommit.tracking.environment import environment_text
@@ -62,7 +62,7 @@ def context_files(worktree: Worktree, settings: Settings, like: str,
     if settings.context_data:
         from autocommit.tracking.data_files import data_json
 
-        told = names() if callable(names) else names
+        told = names() if names is not None else None
         files[CONTEXT_DATA] = data_json(worktree, settings, like, told)
     return files
 
@@ -71,7 +71,7 @@ Gathered = dict[str, bytes] | Exception  # a run's context files, or why there a
 
 
 def gather(worktree: Worktree, settings: Settings, like: str,
-           names: Names | NamesLater = None) -> Gathered:  # fmt: skip
+           names: NamesLater | None = None) -> Gathered:  # fmt: skip
     """:func:`context_files`, or the exception that kept them from being read."""
     try:
         return context_files(worktree, settings, like, names)

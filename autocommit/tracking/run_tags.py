@@ -181,7 +181,7 @@ def snapshot_for_run(
     worktree: Worktree,
     settings: Settings,
     run: RunPin | None = None,
-    gather: Callable[[NamesLater], None] | None = None,
+    gather: Callable[[NamesLater | None], None] | None = None,
 ) -> Snapshot:
     """The snapshot of the working tree as it is now: never one from an earlier call.
 
@@ -200,7 +200,7 @@ def snapshot_for_run(
 
     gathered = False
 
-    def context_files(names: NamesLater = _told_nothing) -> dict[str, bytes] | None:
+    def context_files(names: NamesLater | None = None) -> dict[str, bytes] | None:
         nonlocal gathered
         if gather is not None and not gathered:
             gather(names)
@@ -225,7 +225,7 @@ def snapshot_for_run(
             run.adopt(snap, pinned)
         return snap
     if gather is not None and not gathered:
-        gather(_told_nothing)
+        gather(None)
     if settings.autostart:
         try:
             client.start(worktree, wait=False)
@@ -236,11 +236,6 @@ def snapshot_for_run(
     snap = take_snapshot(worktree, settings=settings, pin=run)
     _pack_in_background(worktree)
     return snap
-
-
-def _told_nothing() -> None:
-    """Where names came and went, for a run no daemon tells: unknown."""
-    return None
 
 
 def _pack_in_background(worktree: Worktree) -> None:
@@ -315,7 +310,7 @@ def tags_for_target(target: Target) -> dict[str, str]:
         ):
             run = RunPin(worktree, pool)
 
-            def gather(names: NamesLater) -> None:  # while the daemon snapshots, when one runs
+            def gather(names: NamesLater | None) -> None:  # beside the daemon, when one runs
                 nonlocal gathered
                 if like is not None:
                     gathered = context.gather(worktree, settings, like, names)
