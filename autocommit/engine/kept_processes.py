@@ -35,6 +35,10 @@ class BlobHasher:
     def __init__(self, root: Path, *, kept: bool = False) -> None:
         self._git = PipedGit(root, ["hash-object", "-w", "--stdin-paths"], kept=kept)
 
+    def start(self) -> None:
+        """Start git now (else on first use), so that its start-up overlaps with other work."""
+        self._git.start()
+
     def hash(self, paths: list[str]) -> list[str]:
         """The blob id of each path (relative to the top of the working tree)."""
         ids: list[str] = []

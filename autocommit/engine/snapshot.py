@@ -442,6 +442,8 @@ class _Snapshotter:
     def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         self.pipes.after_full_scan()
+        if self.diffing is not None:  # likely a scan without a walk, which hashes what changed:
+            self.pipes.blobs.start()  # git starts while diff-files runs
         core = _git_settings(self.wt, self.inputs)
         self.index.sparse = core.sparse_checkout
         staged = self._rescan(inputs, state)

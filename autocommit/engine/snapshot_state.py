@@ -21,6 +21,7 @@ from autocommit import state_files
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git, git_inputs
 from autocommit.gitio.repo import Worktree
+from autocommit.settings import config
 from autocommit.settings.config import Settings
 
 
@@ -52,7 +53,9 @@ def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
     and attribute files, wherever they are) or the exclusion rules change."""
     rules = (settings.max_file_size, settings.secret_patterns, settings.exclude,
              settings.include_private)  # fmt: skip
-    text = json.dumps([git_inputs.fingerprint(git_inputs.files(worktree)), repr(rules)])
+    kept = config.kept_git_config(worktree)  # the settings' read, while the files are unchanged
+    inputs = git_inputs.files(worktree, read=kept.entries if kept is not None else None)
+    text = json.dumps([git_inputs.fingerprint(inputs), repr(rules)])
     return hashlib.sha1(text.encode()).hexdigest()
 
 

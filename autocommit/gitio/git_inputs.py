@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from autocommit.gitio import git
@@ -27,6 +27,7 @@ from autocommit.gitio.repo import Worktree
 # Where git builds look for their system-wide config (distributions, /usr/local, Homebrew).
 SYSTEM_CONFIGS = ("/etc/gitconfig", "/usr/local/etc/gitconfig", "/opt/homebrew/etc/gitconfig")
 _NAMES_FILES = r"^(include\.path|includeif\..*\.path|core\.excludesfile|core\.attributesfile)$"
+NAMED_FILES = ("core.excludesfile", "core.attributesfile")  # what a caller's read must cover
 
 Stat = tuple[int, int, int] | None
 _listed: dict[tuple[Path, str], tuple[list[tuple[Path, Stat]], list[Path]]] = {}
@@ -60,11 +61,21 @@ def config_files(worktree: Worktree, env: Mapping[str, str] | None = None) -> li
     return [*files, worktree.common_dir / "config", worktree.git_dir / "config.worktree"]
 
 
-def files(worktree: Worktree, env: Mapping[str, str] | None = None) -> list[Path]:
+def files(
+    worktree: Worktree,
+    env: Mapping[str, str] | None = None,
+    *,
+    read: Sequence[tuple[str, str]] | None = None,
+) -> list[Path]:
     """Every file git reads to decide what ``git add`` records in this worktree, whether
     it exists or not: :func:`config_files`, the files they include, the ignore and
     attribute files (``core.excludesFile``, ``core.attributesFile`` or their XDG
-    defaults, ``info/exclude``, ``info/attributes``)."""
+    defaults, ``info/exclude``, ``info/attributes``).
+
+    ``read``: git's config as the caller just listed it (``(name, value)`` in git's
+    order, names in lower case), covering :data:`NAMED_FILES`, from a config that
+    includes no other file: then git is not asked again (a new process's snapshot
+    saves a ``git config``)."""
     env = os.environ if env is None else env
     base = config_files(worktree, env)
     key = (worktree.git_dir, json.dumps([str(p) for p in base]))
@@ -72,7 +83,10 @@ def files(worktree: Worktree, env: Mapping[str, str] | None = None) -> list[Path
     if kept is not None and all(stat_of(p) == s for p, s in kept[0]):
         return kept[1]
     started = time.time_ns()
-    named, includes = _named_files(worktree, env)
+    if read is None:
+        named, includes = _named_files(worktree, env)
+    else:
+        named, includes = _named_in(((None, n, v) for n, v in read), env, worktree.root)
     configs = [*base, *includes]
     stats = [(p, stat_of(p)) for p in configs]
     common = worktree.common_dir
@@ -95,19 +109,29 @@ def _named_files(worktree: Worktree, env: Mapping[str, str]) -> tuple[list[Path]
     proc = git.run(["config", "-z", "--show-origin", "--get-regexp", _NAMES_FILES],
                    worktree.root, ok_codes=(0, 1))  # fmt: skip
     parts = proc.stdout.decode(errors="surrogateescape").split("\0")
+    listed = ((origin, *entry.partition("\n")[::2])
+              for origin, entry in zip(parts[::2], parts[1::2], strict=False))  # fmt: skip
+    return _named_in(listed, env, worktree.root)
+
+
+def _named_in(
+    listed: Iterable[tuple[str | None, str, str]], env: Mapping[str, str], root: Path
+) -> tuple[list[Path], list[Path]]:
+    """:func:`_named_files` of config entries ``(origin, name, value)`` (origin: git's
+    ``--show-origin``, None when not asked for)."""
     xdg = _xdg_git_dir(env)
     excludes = xdg / "ignore" if xdg else None
     attributes = xdg / "attributes" if xdg else None
     includes: list[Path] = []
-    for origin, entry in zip(parts[::2], parts[1::2], strict=False):  # ends with ""
-        name, _, value = entry.partition("\n")
+    for origin, name, value in listed:
         if not value:
             continue
         if name == "core.excludesfile":
-            excludes = _expand(value, env, worktree.root)
+            excludes = _expand(value, env, root)
         elif name == "core.attributesfile":
-            attributes = _expand(value, env, worktree.root)
-        elif origin.startswith("file:"):  # an include: relative to the including file
+            attributes = _expand(value, env, root)
+        elif origin is not None and origin.startswith("file:") and name.startswith("include"):
+            # an include: relative to the including file
             includes.append(_expand(value, env, Path(origin.removeprefix("file:")).parent))
     return [p for p in (excludes, attributes) if p is not None], includes
 

@@ -326,7 +326,8 @@ def _user_trusted(sources: _Sources) -> _Sources:
 # files, and the core and user keys a snapshot depends on (see GitConfig).
 _GIT_KEYS = (
     r"^(autocommit|include|includeif)\.|"
-    r"^(core\.(filemode|symlinks|sparsecheckout|sharedrepository)|user\.(name|email))$"
+    r"^(core\.(filemode|symlinks|sparsecheckout|sharedrepository|excludesfile|attributesfile)"
+    r"|user\.(name|email))$"
 )
 
 
@@ -376,13 +377,11 @@ def git_config(worktree: Worktree, environ: Mapping[str, str] | None = None) -> 
     Kept, like :func:`load_cached`'s files, while every config file has the same size,
     time and inode and all of them were older than a second when read; config that
     includes other files is read every time. So a new process's snapshot reads the
-    config once for its settings and its core keys, and a long-lived one again after
-    a change.
+    config once for its settings, its core keys and the ignore and attribute files it
+    names (:func:`kept_git_config`), and a long-lived one again after a change.
     """
-    env = os.environ if environ is None else environ
-    files = git_inputs.config_files(worktree, env)
     started = time.time_ns()
-    fingerprint = [(str(f), git_inputs.stat_of(f)) for f in files]
+    fingerprint = _config_fingerprint(worktree, environ)
     kept = _git_configs.get(worktree.root)
     if kept is not None and kept[0] == fingerprint:
         return kept[1]
@@ -392,6 +391,22 @@ def git_config(worktree: Worktree, environ: Mapping[str, str] | None = None) -> 
     else:
         _git_configs.pop(worktree.root, None)
     return found
+
+
+def kept_git_config(
+    worktree: Worktree, environ: Mapping[str, str] | None = None
+) -> GitConfig | None:
+    """The read :func:`git_config` keeps, while git's config files are unchanged (None
+    when it keeps none: it would read the config again). Such a read includes no files."""
+    kept = _git_configs.get(worktree.root)
+    if kept is None or kept[0] != _config_fingerprint(worktree, environ):
+        return None
+    return kept[1]
+
+
+def _config_fingerprint(worktree: Worktree, environ: Mapping[str, str] | None) -> _Fingerprint:
+    files = git_inputs.config_files(worktree, os.environ if environ is None else environ)
+    return [(str(f), git_inputs.stat_of(f)) for f in files]
 
 
 def _settled(fingerprint: _Fingerprint, started: int) -> bool:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from autocommit.engine import snapshot_state
 from autocommit.errors import AutocommitError
+from autocommit.gitio import git_inputs
 from autocommit.gitio.repo import Worktree, find_worktree
 from autocommit.settings import config
 from tests.support.git import age
@@ -32,6 +34,38 @@ def test_settings_and_core_keys_come_from_one_read(
     assert found.get("user.name", "") == "Test User"
     assert found.get("core.filemode", "unset") == "true"
     assert sum(c[0] == "config" for c in git_calls) == 1
+
+
+def test_a_snapshot_lists_git_inputs_from_that_read(
+    worktree: Worktree, tmp_path: Path, git_calls: list[list[str]]
+) -> None:
+    """The ignore and attribute files the config names come from the settings' read: a
+    new process's snapshot runs one ``git config``, not two."""
+    user_git(worktree.root, "config", "core.excludesFile", str(tmp_path / "ignore-these"))
+    user_git(worktree.root, "config", "core.attributesFile", "attrs")
+    age(worktree.root / ".git" / "config")
+    settings = config.load_cached(worktree)
+    snapshot_state.inputs_fingerprint(worktree, settings)
+    assert sum(c[0] == "config" for c in git_calls) == 1
+    listed = git_inputs.files(worktree)
+    assert {tmp_path / "ignore-these", worktree.root / "attrs"} <= set(listed)
+
+
+def test_inputs_of_a_config_with_includes_are_listed_once(
+    worktree: Worktree, tmp_path: Path, git_calls: list[list[str]]
+) -> None:
+    """A config that includes files is not kept (read again each time), but the list of
+    git's inputs still is: a daemon's snapshots run no ``git config`` while it holds."""
+    included = tmp_path / "more.gitconfig"
+    included.write_text("[core]\n\tattributesFile = attrs\n")
+    user_git(worktree.root, "config", "include.path", str(included))
+    age(worktree.root / ".git" / "config", included)
+    settings = config.load_cached(worktree)
+    before = sum(c[0] == "config" for c in git_calls)
+    for _ in range(3):
+        snapshot_state.inputs_fingerprint(worktree, settings)
+    assert sum(c[0] == "config" for c in git_calls) - before == 1
+    assert worktree.root / "attrs" in git_inputs.files(worktree)
 
 
 def test_a_change_is_read_again(worktree: Worktree) -> None:
