@@ -110,15 +110,14 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     script = "from autocommit.cli.parser import main\nassert main(['snapshot']) == 0\n"
     loaded = _loaded(script, repo, env)
     commands = log.read_text().splitlines()
-    # Whether a daemon's socket is there (control.py: the standard library only).
-    daemon_side = {"autocommit.daemon", "autocommit.daemon.control"}
-    heavy = _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce")
-    assert [m for m in heavy if m not in daemon_side] == []
+    # Whether a daemon runs is its socket's name (state_layout.py): no client, no socket.
+    assert _heavy(loaded, "autocommit.daemon", "autocommit.tracking", "autocommit.reproduce") == []
+    assert "socket" not in loaded
     assert [m for m in loaded if m.split(".")[0] in NOT_FOR_A_SNAPSHOT] == []
     configs = [c for c in commands if " config " in f" {c} "]
-    # One read for the settings and the core keys; one for the files git reads
-    # (autocommit.gitio.git_inputs), which the snapshot state fingerprints.
-    assert len(configs) == 2, configs
+    # One read for the settings, the core keys and the files git reads that the config
+    # names (autocommit.gitio.git_inputs), which the snapshot state fingerprints.
+    assert len(configs) == 1, configs
     assert sum(" diff-files " in f" {c} " for c in commands) == 1, commands
     assert " diff-files " in f" {commands[0]} ", "started before anything else"
     assert not any(" ls-files " in f" {c} " for c in commands), "no walk"

@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
 def snapshot(worktree: Worktree, *, pin: bool, as_json: bool) -> int:
     """Print the snapshot of the working tree as it is now: the daemon's sync barrier
     when a daemon runs (it watches the files: no scan), else one taken here."""
-    from autocommit.daemon.control import DaemonFiles
+    from autocommit.state_layout import DAEMON_SOCKET
 
-    found = _from_daemon(worktree, pin) if DaemonFiles.of(worktree).socket.exists() else None
+    # Its socket's name, not the daemon's client: a scan here imports no socket module.
+    running = (worktree.state_dir / DAEMON_SOCKET).exists()
+    found = _from_daemon(worktree, pin) if running else None
     snap, commit = found or _take(worktree, pin)
     return _print(snap, commit, pin=pin, as_json=as_json)
 
