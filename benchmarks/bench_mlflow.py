@@ -64,6 +64,7 @@ def _time_start_run(edit: Callable[[], None], tagged: bool) -> float:
     import mlflow
 
     edit()
+    os.sync()  # no run pays for the disk writes of the one before (or of the baseline)
     start = time.perf_counter()
     with mlflow.start_run() as run:
         pass
@@ -79,7 +80,8 @@ def _side_by_side(edit: Callable[[], None], repeat: int, tagged: bool = True,
                   baseline: Callable[[], float] | None = None,
                   ) -> tuple[list[float], list[float], list[float]]:  # fmt: skip
     """start_run times with and without the plugin, and the ``baseline``'s, interleaved
-    (after one warm-up each), so that all three see the same machine load."""
+    (after one warm-up each), so that all three see the same machine load; each starts
+    after ``os.sync()``, so that none pays for the disk writes of the one before."""
     with_plugin: list[float] = []
     without: list[float] = []
     baselines: list[float] = []
@@ -374,6 +376,7 @@ def _git_context_cost(entry: Path) -> Row:
 def _naive_snapshot(root: Path, edit: Callable[[], None], scratch: Path) -> float:
     edit()
     env = {**os.environ, "GIT_INDEX_FILE": str(scratch / "naive.index")}
+    os.sync()
     start = time.perf_counter()
     shutil.copy2(root / ".git" / "index", scratch / "naive.index")
     subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)

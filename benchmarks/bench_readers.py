@@ -35,6 +35,8 @@ from benchmarks.common import Row, file_path, fmt_ms, git, make_repo, ratio, siz
 FAST_ROUNDS = 300  # in-process reads (tens of microseconds)
 PROCESS_ROUNDS = 60  # anything that starts a git process
 IMPORT_ROUNDS = 15
+BUDGET = 60.0  # seconds of rounds per comparison, at most (see _alternate)
+MIN_ROUNDS = 5
 
 Times = list[float]
 Entries = dict[str, tuple[str, str]]  # name -> (mode, sha) of a tree
@@ -42,11 +44,17 @@ Entries = dict[str, tuple[str, str]]  # name -> (mode, sha) of a tree
 
 def _alternate(actions: dict[str, Callable[[], object]], rounds: int) -> dict[str, Times]:
     """Wall-clock seconds of each action, the actions taking turns (order rotating per
-    round) so that the machine's load falls on all of them alike; one untimed warm-up."""
+    round) so that the machine's load falls on all of them alike; one untimed warm-up.
+    Fewer rounds (at least :data:`MIN_ROUNDS`) where the warm-up says ``rounds`` would
+    take more than :data:`BUDGET` seconds (GitPython's diff of 10k paths at 100k files
+    takes seconds a call)."""
     names = list(actions)
     times: dict[str, Times] = {name: [] for name in names}
+    began = time.perf_counter()
     for name in names:
         actions[name]()
+    one_round = time.perf_counter() - began
+    rounds = max(MIN_ROUNDS, min(rounds, int(BUDGET / max(one_round, 1e-9))))
     for i in range(rounds):
         for name in names[i % len(names) :] + names[: i % len(names)]:
             start = time.perf_counter()
