@@ -487,7 +487,6 @@ class _Snapshotter:
         diffing, self.diffing = self.diffing, None
         if diffing is None:
             return None
-        self.kept_cache = cache
         found = self.index.changed_since(cache, diffing)
         if found is None:
             return None
@@ -501,6 +500,9 @@ class _Snapshotter:
             tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(paths)
         except NeedsFullScan:
             return None
+        # Kept only now: a scan that walks after all does so without the old cache (at 1M
+        # files its 50k directories take about as much memory as the walk's own).
+        self.kept_cache = cache
         return Staged(tree, skipped, state.untracked, None, new_cache)
 
     def summary(self, old_tree: str | None, new_tree: str) -> str:

@@ -252,3 +252,21 @@ def test_a_cache_that_still_holds_is_not_written_again(
     _write(scanned, "docs/later.md", "later\n")
     snap, walked = _full_scan(scanned, git_calls)
     assert not walked and "docs/later.md" in tree_listing(scanned, snap.tree)
+
+
+def test_a_burst_too_big_to_rescan_is_walked_and_its_cache_serves_the_next_scan(
+    scanned: Path, git_calls: list[list[str]]
+) -> None:
+    """More new directories than a scan without a walk takes on: it walks, without the old
+    cache (let go of before the walk), and saves the walk's cache for the next one."""
+    from autocommit.engine.snapshot import MAX_RESCANNED_PATHS
+
+    for i in range(MAX_RESCANNED_PATHS + 10):
+        _write(scanned, f"burst/d{i}/f.txt", f"{i}\n")
+    _, walked = _full_scan(scanned, git_calls)
+    assert walked
+    cache = scan_cache.load(find_worktree(scanned).state_dir)
+    assert cache is not None and f"burst/d{MAX_RESCANNED_PATHS}" in cache.directories
+    _write(scanned, f"burst/d{MAX_RESCANNED_PATHS}/f.txt", "edited\n")
+    _, walked = _full_scan(scanned, git_calls)
+    assert not walked
