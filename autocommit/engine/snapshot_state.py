@@ -53,10 +53,15 @@ def inputs_fingerprint(worktree: Worktree, settings: Settings) -> str:
     and attribute files, wherever they are) or the exclusion rules change."""
     rules = (settings.max_file_size, settings.secret_patterns, settings.exclude,
              settings.include_private)  # fmt: skip
-    kept = config.kept_git_config(worktree)  # the settings' read, while the files are unchanged
-    inputs = git_inputs.files(worktree, read=kept.entries if kept is not None else None)
+    inputs = git_inputs.files(worktree, read=lambda: _settings_read(worktree))
     text = json.dumps([git_inputs.fingerprint(inputs), repr(rules)])
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _settings_read(worktree: Worktree) -> tuple[tuple[str, str], ...] | None:
+    """The settings' ``git config`` read, while it is kept (the files unchanged)."""
+    kept = config.kept_git_config(worktree)
+    return kept.entries if kept is not None else None
 
 
 MAX_FLAGGED = 2000  # flagged paths remembered; beyond, every changed path is looked up

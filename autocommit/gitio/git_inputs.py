@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from autocommit.gitio import git
@@ -27,7 +27,6 @@ from autocommit.gitio.repo import Worktree
 # Where git builds look for their system-wide config (distributions, /usr/local, Homebrew).
 SYSTEM_CONFIGS = ("/etc/gitconfig", "/usr/local/etc/gitconfig", "/opt/homebrew/etc/gitconfig")
 _NAMES_FILES = r"^(include\.path|includeif\..*\.path|core\.excludesfile|core\.attributesfile)$"
-NAMED_FILES = ("core.excludesfile", "core.attributesfile")  # what a caller's read must cover
 
 Stat = tuple[int, int, int] | None
 _listed: dict[tuple[Path, str], tuple[list[tuple[Path, Stat]], list[Path]]] = {}
@@ -65,17 +64,18 @@ def files(
     worktree: Worktree,
     env: Mapping[str, str] | None = None,
     *,
-    read: Sequence[tuple[str, str]] | None = None,
+    read: Callable[[], Sequence[tuple[str, str]] | None] | None = None,
 ) -> list[Path]:
     """Every file git reads to decide what ``git add`` records in this worktree, whether
     it exists or not: :func:`config_files`, the files they include, the ignore and
     attribute files (``core.excludesFile``, ``core.attributesFile`` or their XDG
     defaults, ``info/exclude``, ``info/attributes``).
 
-    ``read``: git's config as the caller just listed it (``(name, value)`` in git's
-    order, names in lower case), covering :data:`NAMED_FILES`, from a config that
-    includes no other file: then git is not asked again (a new process's snapshot
-    saves a ``git config``)."""
+    ``read``: called only when the list must be made again, gives git's config as the
+    caller already listed it (``(name, value)`` in git's order, names in lower case),
+    covering ``core.excludesFile`` and ``core.attributesFile``, from a config that
+    includes no other file; then git is not asked again (a new process's snapshot saves
+    a ``git config``). None from it: git is asked."""
     env = os.environ if env is None else env
     base = config_files(worktree, env)
     key = (worktree.git_dir, json.dumps([str(p) for p in base]))
@@ -83,10 +83,11 @@ def files(
     if kept is not None and all(stat_of(p) == s for p, s in kept[0]):
         return kept[1]
     started = time.time_ns()
-    if read is None:
+    entries = read() if read is not None else None
+    if entries is None:
         named, includes = _named_files(worktree, env)
     else:
-        named, includes = _named_in(((None, n, v) for n, v in read), env, worktree.root)
+        named, includes = _named_in(((None, n, v) for n, v in entries), env, worktree.root)
     configs = [*base, *includes]
     stats = [(p, stat_of(p)) for p in configs]
     common = worktree.common_dir

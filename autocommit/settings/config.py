@@ -382,9 +382,9 @@ def git_config(worktree: Worktree, environ: Mapping[str, str] | None = None) -> 
     """
     started = time.time_ns()
     fingerprint = _config_fingerprint(worktree, environ)
-    kept = _git_configs.get(worktree.root)
-    if kept is not None and kept[0] == fingerprint:
-        return kept[1]
+    kept = _kept_read(worktree, fingerprint)
+    if kept is not None:
+        return kept
     found = read_git_config(worktree.root)
     if _settled(fingerprint, started) and not found.includes and found.failure is None:
         _git_configs[worktree.root] = (fingerprint, found)
@@ -398,10 +398,12 @@ def kept_git_config(
 ) -> GitConfig | None:
     """The read :func:`git_config` keeps, while git's config files are unchanged (None
     when it keeps none: it would read the config again). Such a read includes no files."""
+    return _kept_read(worktree, _config_fingerprint(worktree, environ))
+
+
+def _kept_read(worktree: Worktree, fingerprint: _Fingerprint) -> GitConfig | None:
     kept = _git_configs.get(worktree.root)
-    if kept is None or kept[0] != _config_fingerprint(worktree, environ):
-        return None
-    return kept[1]
+    return kept[1] if kept is not None and kept[0] == fingerprint else None
 
 
 def _config_fingerprint(worktree: Worktree, environ: Mapping[str, str] | None) -> _Fingerprint:
