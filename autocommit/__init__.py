@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+# typing.TYPE_CHECKING without loading typing (and re): a new `autocommit snapshot`
+# starts git before anything else loads (see autocommit.cli.main). Type checkers read it
+# as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 import sys
 
-from autocommit.cli.parser import main
+from autocommit.cli import main
 
 sys.exit(main())

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -74,6 +73,8 @@ def write_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``data`` in one rename (a reader sees old or new, never
     half); the new file has ``mode`` (0600 unless told: a hook script is 0755). Every
     file autocommit replaces as a whole is written here, state file or not."""
+    import tempfile  # here: most snapshots replace no file, and it loads shutil and random
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:

@@ -99,23 +99,9 @@ def command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    with _scan_started_early(argv):
-        return _main(argv)
-
-
-def _scan_started_early(argv: Sequence[str]) -> contextlib.AbstractContextManager[None]:
-    """``autocommit snapshot`` (in the current directory) starts git's ``stat`` of every
-    file before anything else (:mod:`autocommit.engine.scan_ahead`)."""
-    if argv[:1] != ["snapshot"] or {"-h", "--help"} & set(argv):
-        return contextlib.nullcontext()
-    from autocommit.engine import scan_ahead
-
-    return scan_ahead.started()
-
-
-def _main(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str]) -> int:
+    """Parse ``argv`` and run its command; the exit code (:func:`autocommit.cli.main`
+    is the entry point)."""
     args = build_parser(command_of(argv)).parse_args(argv)
     try:
         with _in_directories(args.directories):
@@ -159,7 +145,3 @@ def _in_directories(directories: list[str]) -> Iterator[None]:
     finally:
         os.fchdir(previous)
         os.close(previous)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,9 +10,8 @@ import copy
 import functools
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from autocommit.contract import SKIPPED_TRAILER, quote_path
 from autocommit.settings.config import Settings, format_size
@@ -28,8 +27,7 @@ NESTED_REPOSITORY = "nested git repository"  # a directory: everything under it 
 _READABLE_BY_OTHERS = stat.S_IRGRP | stat.S_IROTH
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     path: str
     reason: str
 

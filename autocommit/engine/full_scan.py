@@ -18,9 +18,8 @@ import functools
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from autocommit import state_files
 from autocommit.engine import diff_files, scan_cache
@@ -40,8 +39,7 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Staged:
+class Staged(NamedTuple):
     """What a full scan staged: the tree, the files left out (and why), and the untracked
     files it added."""
 
@@ -52,8 +50,7 @@ class Staged:
     cache: ScanCache | None = None  # for the next full scan (None: none could be made)
 
 
-@dataclass(frozen=True)
-class _Staging:
+class _Staging(NamedTuple):
     tree: str
     left_out: dict[str, str]  # path → why git could not add it
     untracked: list[str]  # the untracked files added
@@ -162,7 +159,7 @@ class PrivateIndex:
         state_files.narrow(self.worktree.state_dir)
         cache = None
         if directories is not None:
-            cache = ScanCache(marker, stat_key(self.path), *directories)
+            cache = ScanCache(marker, stat_key(self.path), *directories, [])
         return Staged(tree, left_out, kept, seed_digest, cache)
 
     def usable(self, cache: ScanCache | None) -> bool:

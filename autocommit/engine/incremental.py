@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocommit.engine.exclusions import ExclusionRules
@@ -35,15 +33,19 @@ class NeedsFullScan(Exception):
     """The changed paths cannot be handled incrementally; scan the whole working tree."""
 
 
-@dataclass
 class _Plan:
-    remove: set[str] = field(default_factory=set)
-    # to hash: path → its st_mode (all that is used: a burst lists tens of thousands)
-    files: dict[str, int] = field(default_factory=dict)
-    submodules: set[str] = field(default_factory=set)  # tracked gitlinks to look at
-    as_indexed: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → mode, id
-    listed: set[str] = field(default_factory=set)  # to classify with the user's index
-    skipped: dict[str, str] = field(default_factory=dict)
+    """What an update does, gathered path by path."""
+
+    __slots__ = ("as_indexed", "files", "listed", "remove", "skipped", "submodules")
+
+    def __init__(self) -> None:
+        self.remove: set[str] = set()
+        # to hash: path → its st_mode (all that is used: a burst lists tens of thousands)
+        self.files: dict[str, int] = {}
+        self.submodules: set[str] = set()  # tracked gitlinks to look at
+        self.as_indexed: dict[str, tuple[str, str]] = {}  # path → mode, id
+        self.listed: set[str] = set()  # to classify with the user's index
+        self.skipped: dict[str, str] = {}
 
 
 def _in_scope(path: str, scopes: set[str]) -> bool:
@@ -297,6 +299,8 @@ class IncrementalUpdate:
         """Blob ids of symbolic links: their target, as git stores it."""
         if not paths:
             return []
+        import tempfile  # here: a new process's snapshot rarely has links to hash
+
         with tempfile.TemporaryDirectory(prefix="autocommit-links-") as tmp:
             names = []
             for number, path in enumerate(paths):

@@ -36,8 +36,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autocommit import background, locks, state_files
 from autocommit.gitio import git, gitstate, object_store
@@ -62,8 +61,7 @@ GC_PID_STALE = 12 * 3600.0  # git itself takes an older gc.pid for a crashed gc
 LOCK, STARTED, LOG = "maintenance.lock", "maintenance.started", "maintenance.log"
 
 
-@dataclass(frozen=True)
-class Packed:
+class Packed(NamedTuple):
     loose_before: int
     loose_after: int
     packs_after: int
@@ -175,7 +173,7 @@ class IdleMaintenance:
         return {
             "loose_objects_estimate": object_store.loose_estimate(store),
             "loose_objects_limit": LOOSE_LIMIT,
-            "last_packing": None if self.last is None else asdict(self.last),
+            "last_packing": None if self.last is None else self.last._asdict(),
             "last_error": self.last_error,
         }
 

@@ -30,8 +30,8 @@ import contextlib
 import json
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit import state_files
 from autocommit.state_layout import SCAN_CACHE
@@ -47,17 +47,15 @@ def stat_key(info: os.stat_result) -> StatKey:
     return info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode
 
 
-@dataclass
-class ScanCache:
+class ScanCache(NamedTuple):
     marker: int  # mtime (ns) of the marker file, touched before the walk
     private_index: list[int] | None  # snapshot_state.stat_key of the private index left
     directories: dict[str, StatKey]  # "" is the top of the working tree
     meta: dict[str, StatKey | None]  # .gitignore/.gitattributes paths → stat key
-    pending: list[str] = field(default_factory=list)
+    pending: list[str]
 
 
-@dataclass(frozen=True)
-class Changes:
+class Changes(NamedTuple):
     """What changed in the working tree's directories since the cache was written."""
 
     directories: list[str]  # changed or new directories (whose entries to look at)

@@ -15,14 +15,12 @@ compare-and-swap, all under a per-worktree lock (:mod:`autocommit.engine.lock`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from autocommit.contract import HEAD_TRAILER, UNBORN
 from autocommit.engine import scan_cache, snapshot_state
@@ -61,8 +59,7 @@ AUTOCOMMIT = Identity("autocommit", "autocommit@localhost")  # the committer of 
 CLEAN_SUMMARY = "clean: the snapshot is HEAD"
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     commit: str  # the snapshot: HEAD itself when the tree is clean
     tree: str
     head: str | None  # HEAD's commit when the snapshot was taken (None: no commits yet)
@@ -82,8 +79,8 @@ class Snapshot:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the daemon's socket and ``--json`` output)."""
-        data = dataclasses.asdict(self)
-        data["skipped"] = [dataclasses.asdict(s) for s in self.skipped]
+        data = self._asdict()
+        data["skipped"] = [s._asdict() for s in self.skipped]
         return data
 
     @classmethod
@@ -168,8 +165,7 @@ def head_ref_of(worktree: Worktree) -> str | None:
     return proc.stdout.decode(errors="surrogateescape").strip() or None
 
 
-@dataclass(frozen=True)
-class CommitToPin:
+class CommitToPin(NamedTuple):
     """A commit to keep alive, and its text when it is still to be written."""
 
     commit: str
@@ -182,8 +178,7 @@ Pinner = Callable[["Snapshot", "bytes | None"], CommitToPin]
 commit is about to be written (None: it exists already)."""
 
 
-@dataclass(frozen=True)
-class _GitSettings:
+class _GitSettings(NamedTuple):
     file_mode: bool  # core.fileMode
     symlinks: bool  # core.symlinks
     sparse_checkout: bool  # core.sparseCheckout
@@ -407,8 +402,9 @@ class _Snapshotter:
             and len(changed) <= MAX_INCREMENTAL_PATHS
             and state is not None
             and state.inputs == inputs
-            and self._index_tracks_the_same(state)
+            and (same := self._with_the_same_index(state)) is not None
         ):
+            state = same
             try:
                 tree, skipped = IncrementalUpdate(self.root, self.pipes, state, self.rules).run(
                     changed
@@ -416,13 +412,13 @@ class _Snapshotter:
             except NeedsFullScan:
                 pass
             else:
-                state.tree, state.skipped = tree, skipped
-                snapshot_state.save(self.wt, state)
+                snapshot_state.save(self.wt, state._replace(tree=tree, skipped=skipped))
                 return tree, skipped, False
         return (*self.full_scan(inputs, state), True)
 
-    def _index_tracks_the_same(self, state: SnapshotState) -> bool:
-        """Whether the user's index tracks what it tracked at the last full scan.
+    def _with_the_same_index(self, state: SnapshotState) -> SnapshotState | None:
+        """``state`` with the user's index's stat data now, when that index tracks what
+        it tracked at the last full scan; None when it may track something else.
 
         A changed index may track other paths (``git add``, ``git rm --cached``), which
         needs a full scan; but ``git status`` and IDEs rewrite it only to refresh stat
@@ -431,13 +427,13 @@ class _Snapshotter:
         """
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
         if state.index_stat == index_stat:
-            return True
+            return state
         if state.index_digest is None or index_stat is None:
-            return False
+            return None
         if snapshot_state.index_digest(self.root).digest != state.index_digest:
-            return False
-        state.index_stat = index_stat  # read before the digest: a later change is seen
-        return True
+            return None
+        # The stat data read before the digest: a change made meanwhile is seen next time.
+        return state._replace(index_stat=index_stat)
 
     def full_scan(self, inputs: str, state: SnapshotState | None) -> tuple[str, dict[str, str]]:
         index_stat = snapshot_state.stat_key(self.wt.git_dir / "index")
@@ -446,15 +442,18 @@ class _Snapshotter:
             self.pipes.blobs.start()  # git starts while diff-files runs
         core = _git_settings(self.wt, self.inputs)
         self.index.sparse = core.sparse_checkout
-        staged = self._rescan(inputs, state)
+        same = None
+        if state is not None and state.inputs == inputs:
+            same = self._with_the_same_index(state)
+        staged = None if same is None else self._rescan(same)
         if staged is None:
             self.index.reseed_from_user_index()
             staged = self.index.stage_everything(
                 self.rules, state.untracked if state else (), digest_seed=True
             )
         else:
-            assert state is not None
-            index_stat = state.index_stat  # tracks the same as when the seed was copied
+            assert same is not None
+            index_stat = same.index_stat  # tracks the same as when the seed was copied
         # Saved before the shadow ref moves: a crash in between leaves a state that still
         # describes the working tree, so the next incremental snapshot stays exact.
         untracked = staged.untracked if len(staged.untracked) <= MAX_GUESSED_UNTRACKED else []
@@ -475,12 +474,10 @@ class _Snapshotter:
             scan_cache.save(self.wt.state_dir, staged.cache)
         return staged.tree, staged.left_out
 
-    def _rescan(self, inputs: str, state: SnapshotState | None) -> Staged | None:
+    def _rescan(self, state: SnapshotState) -> Staged | None:
         """A full scan without a walk (:mod:`autocommit.engine.scan_cache`): the previous
-        snapshot's tree edited along the paths that may have changed since the last
-        walk, when what decides the tree is unchanged since (None: walk everything)."""
-        if state is None or state.inputs != inputs or not self._index_tracks_the_same(state):
-            return None
+        snapshot's tree (``state``, whose inputs and index are still the tree's) edited
+        along the paths that may have changed since the last walk (None: walk everything)."""
         cache = scan_cache.load(self.wt.state_dir)
         if cache is None or not self.index.usable(cache):
             return None

@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit import state_files
 from autocommit.errors import GitCommandError
@@ -25,19 +25,18 @@ from autocommit.settings import config
 from autocommit.settings.config import Settings
 
 
-@dataclass
-class SnapshotState:
+class SnapshotState(NamedTuple):
     tree: str  # the tree of the last snapshot, as found in the working tree
     inputs: str  # fingerprint of git's config, exclude files and the exclusion rules
     index_stat: list[int] | None  # the user's index file the last full scan started from
-    skipped: dict[str, str] = field(default_factory=dict)  # path → why it was left out
-    file_mode: bool = True  # core.fileMode: trust the executable bit
-    symlinks: bool = True  # core.symlinks: symbolic links are checked out as links
-    untracked: list[str] = field(default_factory=list)  # what the last full scan added
-    index_digest: str | None = None  # of the paths, modes and ids that index tracked
+    skipped: dict[str, str]  # path → why it was left out
+    file_mode: bool  # core.fileMode: trust the executable bit
+    symlinks: bool  # core.symlinks: symbolic links are checked out as links
+    untracked: list[str]  # what the last full scan added
+    index_digest: str | None  # of the paths, modes and ids that index tracked
     # Paths that index marks skip-worktree or assume-unchanged (their snapshot content is
     # the index's, whatever the working tree holds); None: not known, or too many.
-    flagged: list[str] | None = None
+    flagged: list[str] | None
 
 
 def stat_key(path: Path) -> list[int] | None:
@@ -67,8 +66,7 @@ def _settings_read(worktree: Worktree) -> tuple[tuple[str, str], ...] | None:
 MAX_FLAGGED = 2000  # flagged paths remembered; beyond, every changed path is looked up
 
 
-@dataclass(frozen=True)
-class IndexDigest:
+class IndexDigest(NamedTuple):
     digest: str
     flagged: list[str] | None  # as SnapshotState.flagged
 
@@ -147,7 +145,7 @@ def save(worktree: Worktree, state: SnapshotState) -> None:
     ext4 a file truncated to nothing, or renamed over another, is flushed to disk when
     closed, which cost more than the rest of saving. The checksum makes up for it.
     """
-    state_files.write_checked(_path(worktree), json.dumps(asdict(state)).encode())
+    state_files.write_checked(_path(worktree), json.dumps(state._asdict()).encode())
 
 
 def forget(worktree: Worktree) -> None:

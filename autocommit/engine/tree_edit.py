@@ -7,8 +7,8 @@ the repository (an index of 100k files costs tens of milliseconds just to read).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
@@ -30,11 +30,13 @@ class MissingTree(Exception):
     """A tree the edit needs is not in the object store (e.g. pruned meanwhile)."""
 
 
-@dataclass
 class _Node:
     """A tree being edited: entries not yet loaded stay TreeEntry, edited ones are _Node."""
 
-    entries: dict[str, TreeEntry | _Node] = field(default_factory=dict)
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: dict[str, TreeEntry | _Node] | None = None) -> None:
+        self.entries = {} if entries is None else entries
 
 
 class TreeEditor:
@@ -164,8 +166,7 @@ class TreeWriter:
         self._git.close()
 
 
-@dataclass(frozen=True)
-class _Tree:
+class _Tree(NamedTuple):
     """An edited tree to store: its entries, its raw object and its id."""
 
     entries: list[tuple[str, TreeEntry]]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit.errors import GitCommandError
 from autocommit.gitio import git
@@ -37,8 +36,7 @@ def _without_crud(text: str) -> str:
     return stripped.translate(_DELIMITERS)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who wrote a commit, as git writes it: ``Name <email>`` (the date comes later)."""
 
     name: str
@@ -99,6 +97,8 @@ class CommitWriter:
             like = texts[0].partition(b"\n")[0].removeprefix(b"tree ").decode()
         if self._loose is not None and self._loose.allowed and like:
             return [self._loose.write(self._kind, text, like) for text in texts]
+        import tempfile  # here: objects are mostly written from Python (LooseObjects)
+
         paths: list[str] = []
         try:
             for text in texts:

@@ -12,12 +12,14 @@ import contextlib
 import contextvars
 import functools
 import os
-import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 
+from autocommit import TYPE_CHECKING  # typing, pathlib and re load after git starts
 from autocommit.errors import AutocommitError, GitCommandError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # What `git rev-parse --local-env-vars` printed on git 2.39; used when git cannot be asked.
 _FALLBACK_LOCAL_ENV_VARS = [
@@ -195,6 +197,8 @@ def not_an_option(value: str, what: str, todo: str) -> str:
 @functools.lru_cache(maxsize=1)
 def version() -> tuple[int, ...]:
     """git's version, as numbers: ``(2, 39, 5)``."""
+    import re
+
     words = out(["version"], "/").split()  # any directory: it reads no repository
     numbers = re.findall(r"\d+", words[2] if len(words) > 2 else "")
     return tuple(int(n) for n in numbers[:3])

@@ -7,8 +7,8 @@ checkout with the rest, and it never competes with the user's git for the reposi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit.gitio.repo import Worktree
 
@@ -46,8 +46,7 @@ _OPTIONS_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "-
 _OWN_MARKER = "core.hooksPath=/dev/null"
 
 
-@dataclass(frozen=True)
-class Busy:
+class Busy(NamedTuple):
     reason: str  # for the log and `autocommit status`
     # strict: the tree is in a temporary state (a pre-commit hook stashed unstaged
     # changes) and must not be snapshotted however long it lasts; otherwise the daemon

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit.gitio import git
 from autocommit.gitio.repo import Worktree
@@ -27,8 +27,7 @@ def objects_dir(worktree: Worktree) -> Path:
     return worktree.common_dir / "objects"
 
 
-@dataclass(frozen=True)
-class Indexes:
+class Indexes(NamedTuple):
     commit_graph: bool  # objects/info/commit-graph
     commit_graph_chain: bool  # objects/info/commit-graphs/ (split, `--split`)
     midx: bool  # objects/pack/multi-pack-index

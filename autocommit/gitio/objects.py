@@ -13,7 +13,6 @@ import os
 import subprocess
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, NoReturn, Protocol
 
@@ -36,8 +35,7 @@ _KEPT_ENTRIES = 50_000  # tree entries kept by a reader (a few MiB), whatever th
 Found = tuple[str, str, bytes]  # an object's id, type and content
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     sha: str
     tree: str
     trailers: dict[str, str]  # the last value of each "Key: value" line of the message

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autocommit.errors import AutocommitError
 from autocommit.gitio import git
 from autocommit.state_layout import STATE_DIR
 
 
-@dataclass(frozen=True)
-class Worktree:
+class Worktree(NamedTuple):
     """One working tree of a repository (the main one or a linked ``git worktree``)."""
 
     root: Path  # top of the working tree

@@ -14,14 +14,12 @@ for that key, with one warning.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from autocommit.contract import (
     LAUNCH_PREFIX,
@@ -136,8 +134,7 @@ _DURATION_UNITS = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Every setting, with its default. The README documents each one."""
 
     enabled: bool = False  # set by `autocommit init`; nothing happens in a repo without it
@@ -231,7 +228,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "context_data": _parse_bool,
     "data_paths": _parse_list,
 }
-KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+KEYS: tuple[str, ...] = Settings._fields
 assert set(_PARSERS) == set(KEYS), "every setting needs a parser"
 # AUTOCOMMIT_RUN_* variables describe a submitted run, not settings.
 assert not any(("AUTOCOMMIT_" + k.upper()).startswith(LAUNCH_PREFIX) for k in KEYS)
@@ -331,8 +328,7 @@ _GIT_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class GitConfig:
+class GitConfig(NamedTuple):
     """What one ``git config`` read found of the keys autocommit reads."""
 
     entries: tuple[tuple[str, str], ...]  # (name, value) in git's order, later ones win
@@ -569,4 +565,4 @@ def _merge(files: _Sources, environ: Mapping[str, str] | None) -> Settings:
             values[key] = _PARSERS[key](raw)
         except ValueError as exc:
             raise AutocommitError(f"bad value for {key} ({origin}): {exc}", "fix it") from exc
-    return dataclasses.replace(Settings(), **values)
+    return Settings(**values)

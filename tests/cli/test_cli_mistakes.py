@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from autocommit.cli import parser as cli
+from autocommit import cli
+from autocommit.cli import parser
 from tests.support import PROJECT
 from tests.support.git import git
 from tests.support.readme import says
@@ -215,7 +216,7 @@ def run_without_mlflow(python: Path, cwd: Path, args: list[str]) -> tuple[int, s
 def test_every_verb_is_in_the_table() -> None:
     """A new verb gets its rows here too."""
     covered = {c.args[0] for c in CASES if c.args[0] != "-C"} | {"hook"}  # hook never fails
-    assert set(cli.COMMANDS) <= covered, set(cli.COMMANDS) - covered
+    assert set(parser.COMMANDS) <= covered, set(parser.COMMANDS) - covered
 
 
 def test_the_hook_verb_never_fails_outside_a_repository(tmp_path: Path) -> None:
@@ -226,7 +227,7 @@ def test_the_hook_verb_never_fails_outside_a_repository(tmp_path: Path) -> None:
     assert listing(tmp_path) == set()
 
 
-@pytest.mark.parametrize("verb", cli.COMMANDS)
+@pytest.mark.parametrize("verb", parser.COMMANDS)
 def test_every_verb_has_help_and_a_row_in_the_readme(verb: str) -> None:
     err, out = io.StringIO(), io.StringIO()
     with (

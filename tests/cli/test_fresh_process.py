@@ -25,15 +25,25 @@ from tests.support.oracle import assert_exact, expected_tree
 # that use them.
 HEAVY = ("mlflow", "watchdog", "git", "psutil", "pathspec")
 # Imported only when a snapshot needs them (a walk's threads, a warning's logging, a
-# typo's suggestion, a settings file).
-NOT_FOR_A_SNAPSHOT = ("concurrent", "logging", "difflib", "tomllib")
+# typo's suggestion, a settings file, a file to write through a rename). dataclasses
+# (and inspect, ast, dis) took about 10 ms of a new process's CPU with its classes: the
+# engine's records are NamedTuples.
+NOT_FOR_A_SNAPSHOT = ("concurrent", "logging", "difflib", "tomllib", "tempfile", "dataclasses",
+                      "inspect")  # fmt: skip
+# What a new `autocommit snapshot` has loaded when it starts git's stat of every file.
+LAUNCHER = ("autocommit", "autocommit.cli", "autocommit.engine", "autocommit.engine.scan_ahead",
+            "autocommit.errors", "autocommit.gitio", "autocommit.gitio.git",
+            "autocommit.state_layout")  # fmt: skip
 LAYERS = ("autocommit.engine", "autocommit.daemon", "autocommit.tracking",
           "autocommit.reproduce")  # fmt: skip
 
 
-def _loaded(script: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
-    """The modules a new Python process running ``script`` imported (it prints nothing)."""
-    code = f"{script}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+def _loaded(
+    script: str, cwd: Path, env: dict[str, str] | None = None, when: str = "sorted(sys.modules)"
+) -> list[str]:
+    """The modules a new Python process running ``script`` imported (it prints nothing);
+    ``when``: the list the script kept of them at some earlier point."""
+    code = f"{script}\nimport sys, json\nprint(json.dumps({when}))"
     # Without the test run's coverage hook, which imports what a user's process does not.
     plain = {k: v for k, v in (os.environ if env is None else env).items()
              if not k.startswith(("COV_CORE_", "COVERAGE_"))}  # fmt: skip
@@ -50,15 +60,13 @@ def _heavy(loaded: list[str], *layers: str) -> list[str]:
 
 @pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in COMMANDS)])
 def test_a_command_line_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
-    script = (
-        "from autocommit.cli.parser import main\n"
-        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-    )
+    script = "from autocommit.cli import main\n"
+    script += f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
     assert _heavy(_loaded(script, tmp_path), *LAYERS) == []
 
 
 def test_only_the_command_named_is_imported(tmp_path: Path) -> None:
-    script = "from autocommit.cli.parser import main\ntry:\n    main(['-C', '.', 'log', '-h'])\n"
+    script = "from autocommit.cli import main\ntry:\n    main(['-C', '.', 'log', '-h'])\n"
     script += "except SystemExit:\n    pass\n"
     commands = [m for m in _loaded(script, tmp_path) if m.startswith("autocommit.cli.commands.")]
     assert commands == ["autocommit.cli.commands.arguments", "autocommit.cli.commands.log"]
@@ -107,7 +115,7 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     (repo / "train.py").write_text("lr = 0.2\n")
     log = tmp_path / "git-commands.log"
     env = _git_logging_to(log, tmp_path / "bin")
-    script = "from autocommit.cli.parser import main\nassert main(['snapshot']) == 0\n"
+    script = "from autocommit.cli import main\nassert main(['snapshot']) == 0\n"
     loaded = _loaded(script, repo, env)
     commands = log.read_text().splitlines()
     # Whether a daemon runs is its socket's name (state_layout.py): no client, no socket.
@@ -122,6 +130,31 @@ def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(
     assert " diff-files " in f" {commands[0]} ", "started before anything else"
     assert not any(" ls-files " in f" {c} " for c in commands), "no walk"
     assert_exact(repo, git(repo, "rev-parse", "refs/autocommit/heads/main^{tree}").strip())
+
+
+def test_git_s_stat_of_every_file_starts_before_the_command_line_is_read(
+    repo: Path, tmp_path: Path
+) -> None:
+    """All a new ``autocommit snapshot`` runs before it starts ``git diff-files`` is the
+    launcher: the parser, the engine, typing and pathlib load while git stats the files."""
+    _settle(repo)
+    take_snapshot(find_worktree(repo))
+    (repo / "train.py").write_text("lr = 0.4\n")
+    script = (
+        "import subprocess, sys\n"
+        "at_start = []\n"
+        "start = subprocess.Popen.__init__\n"
+        "def recording(self, args, *rest, **options):\n"
+        "    if 'diff-files' in args and not at_start:\n"
+        "        at_start.extend(sorted(sys.modules))\n"
+        "    start(self, args, *rest, **options)\n"
+        "subprocess.Popen.__init__ = recording\n"
+        "from autocommit.cli import main\n"
+        "assert main(['snapshot']) == 0\n"
+    )
+    at_start = _loaded(script, repo, when="at_start")
+    assert [m for m in at_start if m.startswith("autocommit")] == sorted(LAUNCHER)
+    assert not {"argparse", "typing", "dataclasses", "json"} & set(at_start)
 
 
 @pytest.mark.parametrize("where", ["top", "subdirectory", "hook variables", "worktree"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autocommit.cli import parser as cli
+from autocommit import cli
 from tests.support.daemon import enable
 from tests.support.git import git
 

@@ -123,8 +123,7 @@ def test_damaged_private_files_are_rebuilt(repo: Path) -> None:
     # The state names a tree that is not in the object store (pruned, say).
     state = snapshot_state.load(worktree)
     assert state is not None
-    state.tree = "1" * 40
-    snapshot_state.save(worktree, state)
+    snapshot_state.save(worktree, state._replace(tree="1" * 40))
     (repo / "train.py").write_text("lr = 9\n")
     snap = take_snapshot(worktree, ["train.py"])
     assert snap.reconciled

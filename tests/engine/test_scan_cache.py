@@ -135,7 +135,7 @@ def test_a_directory_changed_in_the_tick_it_was_looked_at(scanned: Path) -> None
     keys = cache.directories.values()
     newest, oldest = max(max(k[0], k[1]) for k in keys), min(k[0] for k in keys)
     for marker, changed in ((newest + 1, []), (oldest, sorted(cache.directories))):
-        kept = scan_cache.ScanCache(marker, cache.private_index, cache.directories, cache.meta)
+        kept = scan_cache.ScanCache(marker, cache.private_index, cache.directories, cache.meta, [])
         changes, _ = scan_cache.check(scanned, kept)
         assert sorted(changes.directories) == changed and not changes.meta_changed
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autocommit.cli import parser as cli
+from autocommit import cli
 
 
 def run_cli(

@@ -35,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def maintain(worktree: Worktree, *, if_needed: bool, as_json: bool) -> int:
-    import dataclasses
-
     from autocommit.engine import maintenance
 
     if if_needed:
@@ -44,7 +42,7 @@ def maintain(worktree: Worktree, *, if_needed: bool, as_json: bool) -> int:
     else:
         packed = maintenance.pack_loose_objects(worktree)
     if as_json:
-        print_json(None if packed is None else dataclasses.asdict(packed))
+        print_json(None if packed is None else packed._asdict())
     elif packed is None:
         print("nothing done" if if_needed else "another maintenance is running")
     else:
