@@ -159,7 +159,9 @@ class PrivateIndex:
         state_files.narrow(self.worktree.state_dir)
         cache = None
         if directories is not None:
-            cache = ScanCache(marker, stat_key(self.path), *directories, [])
+            written = stat_key(self.path)
+            racy = scan_cache.may_be_racy(written, directories[0])
+            cache = ScanCache(marker, written, *directories, [], racy)
         return Staged(tree, left_out, kept, seed_digest, cache)
 
     def usable(self, cache: ScanCache | None) -> bool:
@@ -197,7 +199,7 @@ class PrivateIndex:
         paths = sorted({*diffing.result(), *pending})
         if not in_directories:  # no directory changed or is racy: the cache holds as it is
             return paths, cache
-        return paths, ScanCache(marker, cache.private_index, directories, cache.meta, pending)
+        return paths, cache._replace(marker=marker, directories=directories, pending=pending)
 
     def _stage(self, rules: ExclusionRules, guess: Sequence[str]) -> _Staging:
         """``add -u``, the untracked files of ``guess`` the rules keep, ``write-tree``."""

@@ -22,6 +22,15 @@ untracked cache does (which ``git status`` alone uses):
   without a walk edits the previous snapshot's tree along the paths that may have
   changed and leaves the private index as the walk left it, so these are looked at
   again by every scan until the next walk (too many of them, and the next scan walks).
+- ``racy``: the walk may have left many racily clean entries in the private index,
+  files changed in the second git wrote it: :data:`RACY_DIRECTORIES` directories or
+  more changed then (a checkout, a generator, a new clone). git cannot tell a later
+  change within that second from their stat data, so every ``diff-files`` reads them
+  again (at 10k such files, 30 ms a scan instead of 5), until a walk rewrites the index:
+  once that second is over, the next full scan walks (:func:`walk_again`), and the
+  index it writes holds stat data git trusts. A few files saved in that second cost git
+  a few reads, less than a walk. (A scan without a walk must not refresh the walk's
+  stat data itself: the tree it edits is the last snapshot's, not the walk's.)
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import contextlib
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +49,8 @@ from autocommit.state_layout import SCAN_CACHE
 MAX_DIRECTORIES = 200_000  # beyond, no cache: a full walk each time
 META_FILES = (".gitignore", ".gitattributes")
 
+RACY_DIRECTORIES = 64  # changed in the second the private index was written: walk again
+_CLOCK_LAG = 50_000_000  # ns: more than a kernel tick, by which file times may lag
 StatKey = tuple[int, int, int, int]  # mtime_ns, ctime_ns, inode, mode
 Walked = tuple[dict[str, StatKey], dict[str, "StatKey | None"]]  # directories, meta files
 
@@ -53,6 +65,7 @@ class ScanCache(NamedTuple):
     directories: dict[str, StatKey]  # "" is the top of the working tree
     meta: dict[str, StatKey | None]  # .gitignore/.gitattributes paths → stat key
     pending: list[str]
+    racy: bool = False  # the private index may hold racily clean entries
 
 
 class Changes(NamedTuple):
@@ -95,6 +108,7 @@ def load(state_dir: Path) -> ScanCache | None:
             directories={str(k): _key(v) for k, v in raw["directories"].items()},
             meta={str(k): None if v is None else _key(v) for k, v in raw["meta"].items()},
             pending=[str(p) for p in raw["pending"]],
+            racy=raw.get("racy", True) is True,  # unknown (an older cache): once more
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -119,8 +133,30 @@ def save(state_dir: Path, cache: ScanCache) -> None:
         "directories": cache.directories,
         "meta": cache.meta,
         "pending": cache.pending,
+        "racy": cache.racy,
     }
     state_files.write_checked(_path(state_dir), json.dumps(data).encode())
+
+
+def may_be_racy(private_index: list[int] | None, directories: dict[str, StatKey]) -> bool:
+    """Whether the index just written (its stat key, mtime first) may hold many racily
+    clean entries: :data:`RACY_DIRECTORIES` directories of the walk or more gained or
+    lost entries in the second git wrote it."""
+    if private_index is None:
+        return False
+    second = private_index[0] - private_index[0] % 1_000_000_000
+    changed = sum(1 for mtime, _, _, _ in directories.values() if mtime >= second)
+    return changed >= RACY_DIRECTORIES
+
+
+def walk_again(cache: ScanCache) -> bool:
+    """Whether the next full scan should walk to rewrite a racy private index: the second
+    git wrote it in is over, so the index a walk writes now holds trusted stat data."""
+    if not cache.racy or cache.private_index is None:
+        return False
+    # The file system's clock may lag the system's by a tick.
+    now = time.time_ns() - _CLOCK_LAG
+    return now // 1_000_000_000 > cache.private_index[0] // 1_000_000_000
 
 
 def forget(state_dir: Path) -> None:

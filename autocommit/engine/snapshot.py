@@ -479,7 +479,7 @@ class _Snapshotter:
         snapshot's tree (``state``, whose inputs and index are still the tree's) edited
         along the paths that may have changed since the last walk (None: walk everything)."""
         cache = scan_cache.load(self.wt.state_dir)
-        if cache is None or not self.index.usable(cache):
+        if cache is None or not self.index.usable(cache) or scan_cache.walk_again(cache):
             return None
         diffing, self.diffing = self.diffing, None
         if diffing is None:

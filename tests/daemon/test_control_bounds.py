@@ -99,7 +99,9 @@ def test_concurrent_clients_are_capped(daemon: Worktree) -> None:
                 sock.connect(address)
             silent.append(sock)
         time.sleep(0.5)
-        assert process.num_threads() <= before + server.MAX_CLIENTS
+        # A thread per connection would be 72 more; the daemon's own short-lived threads
+        # (the one making the next objects' files ahead, say) may come and go meanwhile.
+        assert process.num_threads() <= before + server.MAX_CLIENTS + 2
     finally:
         for sock in silent:
             sock.close()

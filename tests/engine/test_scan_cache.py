@@ -254,6 +254,48 @@ def test_a_cache_that_still_holds_is_not_written_again(
     assert not walked and "docs/later.md" in tree_listing(scanned, snap.tree)
 
 
+def _settle(top: Path, when: float | None = None) -> None:
+    """Give ``top`` and every directory below it the time ``when`` (default: a while
+    ago), as if what made them were long done, or (a time ahead) still at it."""
+    when = time.time() - 10 if when is None else when
+    for directory, _, _ in os.walk(top):
+        os.utime(directory, (when, when))
+
+
+def test_a_walk_that_left_many_racy_entries_is_done_again_once_their_second_is_over(
+    scanned: Path, git_calls: list[list[str]]
+) -> None:
+    """Files changed in the second git wrote the private index are racily clean: git
+    reads each of them again at every scan without a walk (their stat data cannot tell a
+    later change within that second). When many directories changed then (a checkout, a
+    generator), the next full scan after that second walks once more, and the index it
+    writes is trusted; a few files (the fixture's walk) are not worth a walk."""
+    state_dir = find_worktree(scanned).state_dir
+    first = scan_cache.load(state_dir)
+    assert first is not None and not first.racy
+    for i in range(scan_cache.RACY_DIRECTORIES):  # as a checkout writes them
+        _write(scanned, f"gen/d{i}/out.txt", f"{i}\n")
+    git(scanned, "add", "gen")
+    _settle(scanned / "gen", time.time() + 5)  # changed in the second git writes the index
+    _, walked = _full_scan(scanned, git_calls)  # your index tracks more: a walk
+    assert walked
+    cache = scan_cache.load(state_dir)
+    assert cache is not None and cache.racy and cache.private_index is not None
+    written = cache.private_index[0]
+    now = cache._replace(private_index=[time.time_ns(), *cache.private_index[1:]])
+    assert not scan_cache.walk_again(now), "not before that second is over"
+    _settle(scanned / "gen")  # the generator is long done
+    while time.time_ns() < (written // 10**9 + 1) * 10**9 + 200_000_000:
+        time.sleep(0.05)
+    _, walked = _full_scan(scanned, git_calls)
+    assert walked
+    cache = scan_cache.load(state_dir)
+    assert cache is not None and not cache.racy
+    _write(scanned, "gen/d0/out.txt", "edited\n")
+    _, walked = _full_scan(scanned, git_calls)
+    assert not walked
+
+
 def test_a_burst_too_big_to_rescan_is_walked_and_its_cache_serves_the_next_scan(
     scanned: Path, git_calls: list[list[str]]
 ) -> None:
@@ -263,6 +305,7 @@ def test_a_burst_too_big_to_rescan_is_walked_and_its_cache_serves_the_next_scan(
 
     for i in range(MAX_RESCANNED_PATHS + 10):
         _write(scanned, f"burst/d{i}/f.txt", f"{i}\n")
+    _settle(scanned / "burst")  # not in the walk's second, which a later scan walks again
     _, walked = _full_scan(scanned, git_calls)
     assert walked
     cache = scan_cache.load(find_worktree(scanned).state_dir)
