@@ -179,7 +179,7 @@ class PrivateIndex:
         return diff_files.start(self.root, self.path)
 
     def changed_since(
-        self, cache: ScanCache, diffing: DiffFiles
+        self, cache: ScanCache, diffing: DiffFiles, marker: int
     ) -> tuple[list[str], ScanCache] | None:
         """The paths that may differ from what the last full walk found, and the cache
         for the next scan: the files whose stat data differ from the private index's
@@ -188,8 +188,8 @@ class PrivateIndex:
         written, and the paths found that way before (``cache.pending``); ``cache``
         itself when no directory changed (it needs no writing). None when
         that cannot be exact (a ``.gitignore`` or ``.gitattributes`` changed, a nested
-        repository may have appeared): the caller walks everything."""
-        marker = scan_cache.touch_marker(self.worktree.state_dir)
+        repository may have appeared): the caller walks everything. ``marker``: the time
+        of the marker file, touched before (:func:`scan_cache.touch_marker`)."""
         found = scan_cache.look_around(self.root, cache)  # while git stats the files
         if found is None:
             diffing.cancel()

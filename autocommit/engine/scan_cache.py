@@ -39,7 +39,6 @@ import contextlib
 import json
 import os
 import stat
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,7 +49,6 @@ MAX_DIRECTORIES = 200_000  # beyond, no cache: a full walk each time
 META_FILES = (".gitignore", ".gitattributes")
 
 RACY_DIRECTORIES = 64  # changed in the second the private index was written: walk again
-_CLOCK_LAG = 50_000_000  # ns: more than a kernel tick, by which file times may lag
 StatKey = tuple[int, int, int, int]  # mtime_ns, ctime_ns, inode, mode
 Walked = tuple[dict[str, StatKey], dict[str, "StatKey | None"]]  # directories, meta files
 
@@ -149,13 +147,12 @@ def may_be_racy(private_index: list[int] | None, directories: dict[str, StatKey]
     return changed >= RACY_DIRECTORIES
 
 
-def walk_again(cache: ScanCache) -> bool:
-    """Whether the next full scan should walk to rewrite a racy private index: the second
-    git wrote it in is over, so the index a walk writes now holds trusted stat data."""
+def walk_again(cache: ScanCache, now: int) -> bool:
+    """Whether this full scan should walk to rewrite a racy private index: at ``now`` (the
+    file system's clock: :func:`touch_marker`) the second git wrote it in is over, so the
+    index a walk writes holds stat data git trusts."""
     if not cache.racy or cache.private_index is None:
         return False
-    # The file system's clock may lag the system's by a tick.
-    now = time.time_ns() - _CLOCK_LAG
     return now // 1_000_000_000 > cache.private_index[0] // 1_000_000_000
 
 

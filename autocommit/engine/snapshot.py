@@ -479,12 +479,15 @@ class _Snapshotter:
         snapshot's tree (``state``, whose inputs and index are still the tree's) edited
         along the paths that may have changed since the last walk (None: walk everything)."""
         cache = scan_cache.load(self.wt.state_dir)
-        if cache is None or not self.index.usable(cache) or scan_cache.walk_again(cache):
+        if cache is None or not self.index.usable(cache):
+            return None
+        now = scan_cache.touch_marker(self.wt.state_dir)  # before any directory is looked at
+        if scan_cache.walk_again(cache, now):
             return None
         diffing, self.diffing = self.diffing, None
         if diffing is None:
             return None
-        found = self.index.changed_since(cache, diffing)
+        found = self.index.changed_since(cache, diffing, now)
         if found is None:
             return None
         paths, new_cache = found

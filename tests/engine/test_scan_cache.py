@@ -282,8 +282,8 @@ def test_a_walk_that_left_many_racy_entries_is_done_again_once_their_second_is_o
     cache = scan_cache.load(state_dir)
     assert cache is not None and cache.racy and cache.private_index is not None
     written = cache.private_index[0]
-    now = cache._replace(private_index=[time.time_ns(), *cache.private_index[1:]])
-    assert not scan_cache.walk_again(now), "not before that second is over"
+    assert not scan_cache.walk_again(cache, written), "not within that second"
+    assert scan_cache.walk_again(cache, written - written % 10**9 + 10**9), "once it is over"
     _settle(scanned / "gen")  # the generator is long done
     while time.time_ns() < (written // 10**9 + 1) * 10**9 + 200_000_000:
         time.sleep(0.05)
