@@ -15,11 +15,7 @@ import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 
-from autocommit import TYPE_CHECKING  # typing, pathlib and re load after git starts
 from autocommit.errors import AutocommitError, GitCommandError
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 # What `git rev-parse --local-env-vars` printed on git 2.39; used when git cannot be asked.
 _FALLBACK_LOCAL_ENV_VARS = [
@@ -129,7 +125,7 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def run(
     args: Sequence[str],
-    cwd: Path | str,
+    cwd: os.PathLike[str] | str,
     *,
     input: bytes | None = None,
     env: Mapping[str, str] | None = None,
@@ -157,7 +153,7 @@ def run(
 
 def popen(
     args: Sequence[str],
-    cwd: Path | str,
+    cwd: os.PathLike[str] | str,
     *,
     env: Mapping[str, str] | None = None,
     kept: bool = False,
@@ -197,7 +193,7 @@ def not_an_option(value: str, what: str, todo: str) -> str:
 @functools.lru_cache(maxsize=1)
 def version() -> tuple[int, ...]:
     """git's version, as numbers: ``(2, 39, 5)``."""
-    import re
+    import re  # here: this module loads before a new snapshot's git starts (cli.main)
 
     words = out(["version"], "/").split()  # any directory: it reads no repository
     numbers = re.findall(r"\d+", words[2] if len(words) > 2 else "")
@@ -210,7 +206,7 @@ def _git_missing() -> AutocommitError:
 
 def out(
     args: Sequence[str],
-    cwd: Path | str,
+    cwd: os.PathLike[str] | str,
     *,
     input: bytes | None = None,
     env: Mapping[str, str] | None = None,
@@ -220,7 +216,7 @@ def out(
     return proc.stdout.decode(errors="surrogateescape").rstrip("\n")
 
 
-def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
+def check_ignore(root: os.PathLike[str] | str, paths: Sequence[str]) -> set[str]:
     """The paths (relative to ``root``; a directory ends in ``/``) that an ignore pattern
     matches, tracked or not: the index is not read.
 

@@ -10,7 +10,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from autocommit.cli.parser import COMMANDS, command_of
 from autocommit.engine.snapshot import take_snapshot
 from autocommit.gitio.repo import Worktree, find_worktree
-from tests.support.git import git, user_state
+from tests.support.git import age, git, user_state
 from tests.support.oracle import assert_exact, expected_tree
 
 # Never needed to parse a command line; the engine and the rest only by the commands
@@ -102,9 +101,7 @@ def _git_logging_to(log: Path, bin_dir: Path) -> dict[str, str]:
 def _settle(repo: Path) -> None:
     """git's config files, as old as they usually are (a config written within the last
     second is read again, in case it changes within its timestamp's granularity)."""
-    past = time.time() - 60
-    for config in (repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"])):
-        os.utime(config, (past, past))
+    age(repo / ".git" / "config", Path(os.environ["GIT_CONFIG_GLOBAL"]))
 
 
 def test_a_new_snapshot_process_runs_and_imports_only_what_it_needs(

@@ -16,7 +16,14 @@ import pytest
 from autocommit.engine import scan_cache
 from autocommit.engine.snapshot import Snapshot, take_snapshot
 from autocommit.gitio.repo import find_worktree
-from tests.support.git import assert_private, git, new_repository, tree_listing, user_state
+from tests.support.git import (
+    age,
+    assert_private,
+    git,
+    new_repository,
+    tree_listing,
+    user_state,
+)
 from tests.support.oracle import assert_exact
 
 WALK = ["ls-files", "-z", "--others", "--exclude-standard"]  # the full walk's listing
@@ -254,12 +261,9 @@ def test_a_cache_that_still_holds_is_not_written_again(
     assert not walked and "docs/later.md" in tree_listing(scanned, snap.tree)
 
 
-def _settle(top: Path, when: float | None = None) -> None:
-    """Give ``top`` and every directory below it the time ``when`` (default: a while
-    ago), as if what made them were long done, or (a time ahead) still at it."""
-    when = time.time() - 10 if when is None else when
-    for directory, _, _ in os.walk(top):
-        os.utime(directory, (when, when))
+def _directories(top: Path) -> list[Path]:
+    """``top`` and every directory below it."""
+    return [Path(directory) for directory, _, _ in os.walk(top)]
 
 
 def test_a_walk_that_left_many_racy_entries_is_done_again_once_their_second_is_over(
@@ -276,7 +280,8 @@ def test_a_walk_that_left_many_racy_entries_is_done_again_once_their_second_is_o
     for i in range(scan_cache.RACY_DIRECTORIES):  # as a checkout writes them
         _write(scanned, f"gen/d{i}/out.txt", f"{i}\n")
     git(scanned, "add", "gen")
-    _settle(scanned / "gen", time.time() + 5)  # changed in the second git writes the index
+    before = user_state(scanned)
+    age(*_directories(scanned / "gen"), seconds=-5)  # changed in the second git writes the index
     _, walked = _full_scan(scanned, git_calls)  # your index tracks more: a walk
     assert walked
     cache = scan_cache.load(state_dir)
@@ -284,13 +289,14 @@ def test_a_walk_that_left_many_racy_entries_is_done_again_once_their_second_is_o
     written = cache.private_index[0]
     assert not scan_cache.walk_again(cache, written), "not within that second"
     assert scan_cache.walk_again(cache, written - written % 10**9 + 10**9), "once it is over"
-    _settle(scanned / "gen")  # the generator is long done
+    age(*_directories(scanned / "gen"))  # the generator is long done
     while time.time_ns() < (written // 10**9 + 1) * 10**9 + 200_000_000:
         time.sleep(0.05)
     _, walked = _full_scan(scanned, git_calls)
     assert walked
     cache = scan_cache.load(state_dir)
     assert cache is not None and not cache.racy
+    assert user_state(scanned) == before
     _write(scanned, "gen/d0/out.txt", "edited\n")
     _, walked = _full_scan(scanned, git_calls)
     assert not walked
@@ -305,7 +311,7 @@ def test_a_burst_too_big_to_rescan_is_walked_and_its_cache_serves_the_next_scan(
 
     for i in range(MAX_RESCANNED_PATHS + 10):
         _write(scanned, f"burst/d{i}/f.txt", f"{i}\n")
-    _settle(scanned / "burst")  # not in the walk's second, which a later scan walks again
+    age(*_directories(scanned / "burst"))  # not in the walk's second (a later scan walks again)
     _, walked = _full_scan(scanned, git_calls)
     assert walked
     cache = scan_cache.load(find_worktree(scanned).state_dir)
